@@ -1,0 +1,173 @@
+//! Regular expressions of `=~` / `!~` conditions.
+//!
+//! lighttpd compiles them with PCRE2. We use the `regex` crate, and fall
+//! back to `fancy-regex` (built on it) for the PCRE features `regex` leaves
+//! out on purpose: look-around, back-references, atomic groups and
+//! possessive quantifiers. `\Q…\E` quoting is rewritten into escapes first.
+//! A pattern neither accepts is refused with the reason, never ignored.
+
+use std::fmt;
+
+/// A compiled condition regex.
+#[derive(Clone)]
+pub enum Pattern {
+    /// Compiled by `regex` (linear time).
+    Plain(regex::bytes::Regex),
+    /// Needs PCRE features: compiled by `fancy-regex`.
+    Fancy(Box<fancy_regex::Regex>),
+}
+
+impl fmt::Debug for Pattern {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pattern::Plain(r) => write!(f, "Plain({:?})", r.as_str()),
+            Pattern::Fancy(r) => write!(f, "Fancy({:?})", r.as_str()),
+        }
+    }
+}
+
+/// Why a pattern was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PatternError {
+    /// The pattern is not valid UTF-8 (PCRE2 in UTF mode refuses it too).
+    NotUtf8,
+    /// Syntax error (from the `regex` crate, or `fancy-regex` when only it
+    /// could have compiled the pattern).
+    Syntax(String),
+    /// More than 9 capturing groups: `%1`–`%9` cannot reach the others.
+    TooManyCaptures(usize),
+}
+
+impl fmt::Display for PatternError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PatternError::NotUtf8 => f.write_str("the pattern is not valid UTF-8"),
+            PatternError::Syntax(s) => {
+                // The regex crate draws its own caret over several lines;
+                // keep the final "error: …" line.
+                let last = s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(s);
+                f.write_str(last.trim().trim_start_matches("error: "))
+            }
+            PatternError::TooManyCaptures(n) => write!(f, "{n} capturing groups (at most 9)"),
+        }
+    }
+}
+
+/// Rewrites PCRE's `\Q…\E` literal quoting into escaped text.
+fn expand_quoting(p: &str) -> std::borrow::Cow<'_, str> {
+    if !p.contains("\\Q") {
+        return p.into();
+    }
+    let mut out = String::with_capacity(p.len() + 8);
+    let mut rest = p;
+    while let Some(i) = find_unescaped(rest, "\\Q") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let (lit, tail) = match after.find("\\E") {
+            Some(j) => (&after[..j], &after[j + 2..]),
+            None => (after, ""),
+        };
+        out.push_str(&regex::escape(lit));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out.into()
+}
+
+/// Index of `needle` in `hay` where it is not itself escaped by a backslash.
+fn find_unescaped(hay: &str, needle: &str) -> Option<usize> {
+    let bytes = hay.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if hay[i..].starts_with(needle) {
+                return Some(i);
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    None
+}
+
+impl Pattern {
+    /// Compiles a condition pattern.
+    pub fn new(pattern: &[u8]) -> Result<Pattern, PatternError> {
+        let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
+        let p = expand_quoting(p);
+        let compiled = match regex::bytes::Regex::new(&p) {
+            Ok(r) => Pattern::Plain(r),
+            Err(plain_err) => match fancy_regex::Regex::new(&p) {
+                Ok(r) if !matches!(plain_err, regex::Error::CompiledTooBig(_)) => {
+                    Pattern::Fancy(Box::new(r))
+                }
+                Ok(_) => return Err(PatternError::Syntax(plain_err.to_string())),
+                Err(_) => return Err(PatternError::Syntax(plain_err.to_string())),
+            },
+        };
+        let groups = compiled.captures_len().saturating_sub(1);
+        if groups > 9 {
+            return Err(PatternError::TooManyCaptures(groups));
+        }
+        Ok(compiled)
+    }
+
+    /// Number of groups including the whole match.
+    pub fn captures_len(&self) -> usize {
+        match self {
+            Pattern::Plain(r) => r.captures_len(),
+            Pattern::Fancy(r) => r.captures_len(),
+        }
+    }
+
+    /// True if the pattern matches somewhere in `text`.
+    pub fn is_match(&self, text: &[u8]) -> bool {
+        match self {
+            Pattern::Plain(r) => r.is_match(text),
+            Pattern::Fancy(r) => std::str::from_utf8(text)
+                .ok()
+                .and_then(|t| r.is_match(t).ok())
+                .unwrap_or(false),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What lighttpd (PCRE2) accepts, we accept.
+    #[test]
+    fn accepts_pcre_features() {
+        for p in [
+            "^/x",
+            "(?<=a)b",
+            "(a)\\1",
+            "a++",
+            "(?>a)",
+            "\\Qa.b\\E",
+            "(?<n>a)(b)",
+        ] {
+            assert!(Pattern::new(p.as_bytes()).is_ok(), "{p}");
+        }
+        assert!(Pattern::new(b"\\Qa.b\\E").unwrap().is_match(b"xa.bx"));
+        assert!(!Pattern::new(b"^\\Qa.b\\E$").unwrap().is_match(b"axb"));
+        assert!(Pattern::new(b"(?<=/)api").unwrap().is_match(b"/api"));
+    }
+
+    /// Syntax errors and >9 groups are refused.
+    #[test]
+    fn refuses_bad_patterns() {
+        assert!(matches!(
+            Pattern::new(b"^/(unclosed"),
+            Err(PatternError::Syntax(_))
+        ));
+        assert_eq!(
+            Pattern::new(b"^/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)").unwrap_err(),
+            PatternError::TooManyCaptures(10)
+        );
+        assert!(Pattern::new(b"(?<n>a)(b)(c)(d)(e)(f)(g)(h)(i)").is_ok());
+        assert_eq!(Pattern::new(b"\xff").unwrap_err(), PatternError::NotUtf8);
+    }
+}
