@@ -36,6 +36,9 @@ pub struct Environment {
     pub pid: i32,
     /// Looks up `env.*` variables.
     pub vars: HashMap<OsString, OsString>,
+    /// When false, `include` and `include_shell` are refused (fuzzing and
+    /// tests that must not touch files or run commands).
+    pub allow_includes: bool,
 }
 
 impl Environment {
@@ -47,6 +50,17 @@ impl Environment {
                 .map(|p| p.into_os_string().into_vec()),
             pid: std::process::id() as i32,
             vars: std::env::vars_os().collect(),
+            allow_includes: true,
+        }
+    }
+
+    /// A fixed environment with no variables and includes disabled.
+    pub fn sandboxed() -> Self {
+        Environment {
+            cwd: Some(b"/".to_vec()),
+            pid: 1,
+            vars: HashMap::new(),
+            allow_includes: false,
         }
     }
 
@@ -609,6 +623,9 @@ impl Evaluator<'_> {
             }
         };
         let span = inc.keyword.to(inc.expr.span);
+        if !self.env.allow_includes {
+            return Err(Diagnostic::error("includes are disabled here").at(span));
+        }
         if self.include_stack.len() >= MAX_INCLUDE_DEPTH {
             return Err(Diagnostic::error("includes nest too deeply")
                 .at(span)

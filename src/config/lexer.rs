@@ -29,21 +29,16 @@ pub type Input<'a> = LocatedSpan<&'a [u8], &'a ParseState>;
 /// Result of a parser function.
 pub type PResult<'a, T> = IResult<Input<'a>, T, SyntaxError>;
 
-/// A syntax error: what was expected where.
+/// A syntax error: what was expected where (the diagnostic is boxed, so
+/// parser results stay small).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
     /// First byte of the culprit.
     pub start: usize,
     /// One past its last byte.
     pub end: usize,
-    /// What is wrong.
-    pub message: String,
-    /// Text after the caret.
-    pub label: Option<String>,
-    /// What to change.
-    pub help: Vec<String>,
-    /// lighttpd's wording.
-    pub lighttpd: Option<&'static str>,
+    /// What is wrong, without its place.
+    pub diag: Diagnostic,
 }
 
 impl SyntaxError {
@@ -52,28 +47,31 @@ impl SyntaxError {
         SyntaxError {
             start,
             end,
-            message: message.into(),
-            label: None,
-            help: Vec::new(),
-            lighttpd: None,
+            diag: Diagnostic::error(message),
         }
     }
 
     /// Sets the caret label.
     pub fn label(mut self, label: impl Into<String>) -> Self {
-        self.label = Some(label.into());
+        self.diag = self.diag.label(label);
         self
     }
 
     /// Adds a help line.
     pub fn help(mut self, help: impl Into<String>) -> Self {
-        self.help.push(help.into());
+        self.diag = self.diag.help(help);
+        self
+    }
+
+    /// Adds a note.
+    pub fn note(mut self, note: &'static str) -> Self {
+        self.diag = self.diag.note(note);
         self
     }
 
     /// Records lighttpd's wording.
     pub fn lighttpd(mut self, text: &'static str) -> Self {
-        self.lighttpd = Some(text);
+        self.diag = self.diag.lighttpd(text);
         self
     }
 
@@ -84,17 +82,7 @@ impl SyntaxError {
 
     /// The diagnostic for this error in `file`.
     pub fn into_diagnostic(self, file: FileId) -> Diagnostic {
-        let mut d = Diagnostic::error(self.message).at(Span::new(file, self.start, self.end));
-        if let Some(label) = self.label {
-            d = d.label(label);
-        }
-        for h in self.help {
-            d = d.help(h);
-        }
-        if let Some(l) = self.lighttpd {
-            d = d.lighttpd(l);
-        }
-        d
+        self.diag.at(Span::new(file, self.start, self.end))
     }
 }
 
@@ -197,6 +185,8 @@ pub fn char_len(rest: &[u8]) -> usize {
 }
 
 /// `blank = " " | TAB | NBSP` (NBSP only outside condition headers).
+///
+/// Production: `blank` (grammar/lighttpd.ebnf).
 pub fn blanks(mut i: Input<'_>) -> Input<'_> {
     loop {
         match peek(&i) {
@@ -208,6 +198,8 @@ pub fn blanks(mut i: Input<'_>) -> Input<'_> {
 }
 
 /// `comment = "#" { any byte but CR and LF }`.
+///
+/// Production: `comment` (grammar/lighttpd.ebnf).
 pub fn comment(i: Input<'_>) -> Input<'_> {
     if peek(&i) != Some(b'#') {
         return i;
@@ -223,6 +215,8 @@ pub fn comment(i: Input<'_>) -> Input<'_> {
 /// Skips blanks, comments and line ends: the whitespace inside `( )`, inside a
 /// condition header and after an operator. Returns whether a line end was
 /// crossed.
+///
+/// Production: `multiline-ws` (grammar/lighttpd.ebnf).
 pub fn multiline_ws(mut i: Input<'_>) -> (Input<'_>, bool) {
     let mut newline = false;
     loop {
@@ -239,6 +233,8 @@ pub fn multiline_ws(mut i: Input<'_>) -> (Input<'_>, bool) {
 
 /// Like [`multiline_ws`] for a condition header, where lighttpd refuses NBSP
 /// (`invalid character in condition`).
+///
+/// Production: `cond-ws` (grammar/lighttpd.ebnf).
 pub fn cond_ws(i: Input<'_>) -> PResult<'_, ()> {
     let mut i = i;
     loop {
@@ -260,6 +256,8 @@ pub fn cond_ws(i: Input<'_>) -> PResult<'_, ()> {
 
 /// `STRING = '"' { byte | '\"' } '"'`: only `\"` is an escape (it stands for
 /// `"`); every other backslash is kept.
+///
+/// Production: `STRING` (grammar/lighttpd.ebnf).
 pub fn string(i: Input<'_>) -> PResult<'_, Spanned<BString>> {
     let start = pos(&i);
     let bytes = i.fragment();
@@ -311,6 +309,8 @@ pub fn string(i: Input<'_>) -> PResult<'_, Spanned<BString>> {
 
 /// `INTEGER = digit { digit }`, converted as lighttpd does: C `strtol` (so
 /// more than 2^63-1 is an error), then stored in a 32-bit `int` (wrapping).
+///
+/// Production: `INTEGER` (grammar/lighttpd.ebnf).
 pub fn integer(i: Input<'_>) -> PResult<'_, Spanned<i32>> {
     let start = pos(&i);
     let n = i
@@ -361,6 +361,8 @@ pub fn integer(i: Input<'_>) -> PResult<'_, Spanned<i32>> {
 /// lighttpd's tokenizer refuses a key that ends exactly at the end of the
 /// input (it needs one more byte to see the key is over), so a file whose
 /// last bytes are `x = name` fails; so does ours, with a clearer message.
+///
+/// Production: `KEY` (grammar/lighttpd.ebnf).
 pub fn word(i: Input<'_>) -> PResult<'_, Spanned<&[u8]>> {
     let start = pos(&i);
     let n = i
@@ -387,6 +389,8 @@ pub fn word(i: Input<'_>) -> PResult<'_, Spanned<&[u8]>> {
 }
 
 /// `NAME = ( letter | "_" ) { letter | "_" }`, in a condition header.
+///
+/// Production: `NAME` (grammar/lighttpd.ebnf).
 pub fn name(i: Input<'_>) -> PResult<'_, Spanned<BString>> {
     let start = pos(&i);
     let n = i
@@ -508,7 +512,7 @@ mod tests {
     #[test]
     fn string_cannot_end_with_backslash() {
         let e = parse_string(b"\"C:\\temp\\\"\nnext = 1\n").unwrap_err();
-        assert_eq!(e.message, "missing closing quote");
+        assert_eq!(e.diag.message, "missing closing quote");
         assert_eq!((e.start, e.end), (0, 1));
     }
 
@@ -542,7 +546,7 @@ mod tests {
     #[test]
     fn number_glued_to_letters_is_an_error() {
         assert_eq!(
-            parse_int(b"9x = 1\n").unwrap_err().message,
+            parse_int(b"9x = 1\n").unwrap_err().diag.message,
             "invalid number"
         );
     }

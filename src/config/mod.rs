@@ -129,3 +129,6 @@ pub fn load(main_name: &[u8], text: Vec<u8>, env: &Environment) -> Result<Config
         warnings,
     })
 }
+
+#[cfg(test)]
+mod tests;

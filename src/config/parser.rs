@@ -14,6 +14,10 @@ use super::diag::Diagnostic;
 use super::lexer::*;
 use super::source::{FileId, Span};
 
+/// Note for inputs lighttpd 1.4.69 accepts by dropping tokens.
+const SILENT: &str = "lighttpd 1.4.69 silently drops what it cannot use here; wick refuses it \
+                      (see DIFFERENCES in wick.conf(5))";
+
 /// Parses one source into its syntax tree, plus the warnings met on the way.
 pub fn parse(text: &[u8], file: FileId) -> Result<(File, Vec<Diagnostic>), Diagnostic> {
     let state = ParseState {
@@ -36,6 +40,8 @@ pub fn parse(text: &[u8], file: FileId) -> Result<(File, Vec<Diagnostic>), Diagn
 /// Statements need no separator (`a = 1 b = 2` is two statements, as in
 /// lighttpd); line ends, comments and — with a warning — stray commas
 /// between statements are skipped.
+///
+/// Production: `statements` (grammar/lighttpd.ebnf).
 fn statements(mut i: Input<'_>, open: Option<Span>) -> PResult<'_, Vec<Statement>> {
     let mut out = Vec::new();
     let mut after_value = false;
@@ -65,6 +71,7 @@ fn statements(mut i: Input<'_>, open: Option<Span>) -> PResult<'_, Vec<Statement
                 return SyntaxError::new(at, at + 1, "unexpected `}`")
                     .label("no block is open here")
                     .help("remove it, or check the `{` of the block it was meant to close")
+                    .note(SILENT)
                     .fail();
             }
             Some(b'"' | b'(' | b'0'..=b'9') if after_value && !newline => {
@@ -72,9 +79,7 @@ fn statements(mut i: Input<'_>, open: Option<Span>) -> PResult<'_, Vec<Statement
                 return SyntaxError::new(at, at + 1, "unexpected value after a complete statement")
                     .label("this starts a second value")
                     .help("join values with `+`; inside ( ) separate list items with `,`")
-                    .lighttpd(
-                        "(1.4.74+) strings may be combined with '+' or separated with ',' or '=>' in lists",
-                    )
+                    .note("lighttpd 1.4.69 silently drops the second value; lighttpd 1.4.74 refuses it too")
                     .fail();
             }
             Some(_) => {
@@ -89,6 +94,8 @@ fn statements(mut i: Input<'_>, open: Option<Span>) -> PResult<'_, Vec<Statement
 
 /// Skips blanks, comments, line ends and stray commas between statements
 /// (lighttpd's tokenizer drops a `,` outside parentheses; we warn).
+///
+/// Production: `statement-separators` (grammar/lighttpd.ebnf).
 fn statement_separators(mut i: Input<'_>) -> (Input<'_>, bool) {
     let mut newline = false;
     loop {
@@ -111,6 +118,8 @@ fn statement_separators(mut i: Input<'_>) -> (Input<'_>, bool) {
 }
 
 /// `statement = assignment | chain | global-block | include | include_shell`.
+///
+/// Production: `statement` (grammar/lighttpd.ebnf).
 fn statement(i: Input<'_>) -> PResult<'_, Statement> {
     match peek(&i) {
         Some(b'$') => chain(i),
@@ -140,6 +149,7 @@ fn statement(i: Input<'_>) -> PResult<'_, Statement> {
                 .unwrap_or(i.fragment().len());
             SyntaxError::new(at, at + n, "a statement cannot start with a number")
                 .label("keys start with a letter, `.`, `_` or `-`")
+                .note(SILENT)
                 .fail()
         }
         Some(b'"') => {
@@ -154,6 +164,7 @@ fn statement(i: Input<'_>) -> PResult<'_, Statement> {
             SyntaxError::new(at, at + 1, "`+` at the start of a statement")
                 .label("this does not continue the previous line")
                 .help("to continue an expression on the next line, end the previous line with `+`")
+                .note(SILENT)
                 .fail()
         }
         _ => unexpected(&i, "a statement").fail(),
@@ -168,6 +179,7 @@ fn else_without_block<T>(keyword: Span) -> Result<T, nom::Err<SyntaxError>> {
     )
     .label("nothing to continue")
     .help("`else` must follow the `}` of a condition block, in the same file")
+    .note(SILENT)
     .fail()
 }
 
@@ -178,6 +190,8 @@ fn followed_by_condition(i: Input<'_>) -> bool {
 }
 
 /// `assignment = KEY ( "=" | ":=" | "+=" ) expression`.
+///
+/// Production: `assignment` (grammar/lighttpd.ebnf).
 fn assignment<'a>(i: Input<'a>, key: &[u8], key_span: Span) -> PResult<'a, Statement> {
     let i = blanks(i);
     let at = pos(&i);
@@ -199,7 +213,7 @@ fn assignment<'a>(i: Input<'a>, key: &[u8], key_span: Span) -> PResult<'a, State
         _ => {
             let mut e = unexpected(&i, "`=`, `:=` or `+=`")
                 .label(format!("after the key `{}`", key.as_bstr()))
-                .lighttpd("(1.4.77+) missing assignment operator ('=') ?");
+                .note("lighttpd 1.4.69 silently drops what it cannot use here; lighttpd 1.4.77 refuses it too");
             if matches!(peek(&i), Some(b'\n' | b'\r')) {
                 e = e.help("the operator must be on the same line as the key");
             }
@@ -226,6 +240,8 @@ fn assignment<'a>(i: Input<'a>, key: &[u8], key_span: Span) -> PResult<'a, State
 }
 
 /// `include = "include" expression`, `include_shell = "include_shell" expression`.
+///
+/// Production: `include` (grammar/lighttpd.ebnf).
 fn include(i: Input<'_>, kind: IncludeKind, keyword: Span) -> PResult<'_, Statement> {
     let i = blanks(i);
     if matches!(peek(&i), None | Some(b'\n' | b'\r' | b'#')) {
@@ -249,6 +265,8 @@ fn include(i: Input<'_>, kind: IncludeKind, keyword: Span) -> PResult<'_, Statem
 }
 
 /// `global-block = "global" "{" { statement } "}"`.
+///
+/// Production: `global-block` (grammar/lighttpd.ebnf).
 fn global_block(i: Input<'_>, keyword: Span) -> PResult<'_, Statement> {
     let (i, _) = multiline_ws(i);
     if peek(&i) != Some(b'{') {
@@ -261,6 +279,8 @@ fn global_block(i: Input<'_>, keyword: Span) -> PResult<'_, Statement> {
 }
 
 /// `"{" { statement } "}"`; the input starts at `{`.
+///
+/// Production: `braced-body` (grammar/lighttpd.ebnf).
 fn braced_body(i: Input<'_>) -> PResult<'_, (Vec<Statement>, Span)> {
     let at = pos(&i);
     let open = span(&i, at, at + 1);
@@ -270,6 +290,8 @@ fn braced_body(i: Input<'_>) -> PResult<'_, (Vec<Statement>, Span)> {
 }
 
 /// `chain = cond-block { [ EOL ] else-branch }`.
+///
+/// Production: `chain` (grammar/lighttpd.ebnf).
 fn chain(i: Input<'_>) -> PResult<'_, Statement> {
     let (mut i, head) = cond_block(i)?;
     let mut branches: Vec<ElseBranch> = Vec::new();
@@ -335,6 +357,8 @@ fn word_at<'a>(i: &Input<'a>) -> Option<&'a [u8]> {
 /// comments. Returns the input after the keyword, its span, and whether it
 /// was one of the else-if spellings (`elif`, `elsif`, `elseif`) of lighttpd
 /// 1.4.74+, which must be followed by a condition.
+///
+/// Production: `else-keyword` (grammar/lighttpd.ebnf).
 fn else_keyword(i: Input<'_>) -> Result<Option<(Input<'_>, Span, bool)>, nom::Err<SyntaxError>> {
     let (j, _) = multiline_ws(i);
     let Some(w) = word_at(&j) else {
@@ -355,6 +379,8 @@ fn else_keyword(i: Input<'_>) -> Result<Option<(Input<'_>, Span, bool)>, nom::Er
 }
 
 /// `cond-block = condition "{" { statement } "}"`.
+///
+/// Production: `cond-block` (grammar/lighttpd.ebnf).
 fn cond_block(i: Input<'_>) -> PResult<'_, CondBlock> {
     let (i, cond) = condition(i)?;
     let (i, ()) = cond_ws(i)?;
@@ -370,6 +396,8 @@ fn cond_block(i: Input<'_>) -> PResult<'_, CondBlock> {
 }
 
 /// `condition = "$" NAME "[" field "]" cond-op expression`.
+///
+/// Production: `condition` (grammar/lighttpd.ebnf).
 fn condition(i: Input<'_>) -> PResult<'_, Condition> {
     let start = pos(&i);
     let (i, ()) = cond_ws(skip(i, 1))?;
@@ -411,6 +439,8 @@ fn condition(i: Input<'_>) -> PResult<'_, Condition> {
 
 /// `field = STRING { "+" STRING }` (in a condition header only strings can
 /// appear: letters would be a NAME, digits are refused).
+///
+/// Production: `cond-field` (grammar/lighttpd.ebnf).
 fn cond_field(i: Input<'_>) -> PResult<'_, Vec<Spanned<BString>>> {
     let mut parts = Vec::new();
     let mut i = i;
@@ -434,6 +464,8 @@ fn cond_field(i: Input<'_>) -> PResult<'_, Vec<Spanned<BString>>> {
 }
 
 /// `cond-op = "==" | "!=" | "=~" | "!~" | "=^" | "=$"`.
+///
+/// Production: `cond-op` (grammar/lighttpd.ebnf).
 fn cond_op(i: Input<'_>) -> PResult<'_, Spanned<CondOp>> {
     let at = pos(&i);
     let op = match (peek(&i), peek2(&i)) {
@@ -485,6 +517,8 @@ enum Context {
 }
 
 /// `expression = operand { "+" operand }`.
+///
+/// Production: `expression / expression-multiline` (grammar/lighttpd.ebnf).
 fn expression(i: Input<'_>, ctx: Context) -> PResult<'_, Expr> {
     let start = pos(&i);
     let (mut i, first) = operand(i, ctx)?;
@@ -514,6 +548,8 @@ fn expression(i: Input<'_>, ctx: Context) -> PResult<'_, Expr> {
 }
 
 /// `operand = KEY | STRING | INTEGER | list`.
+///
+/// Production: `operand` (grammar/lighttpd.ebnf).
 fn operand(i: Input<'_>, ctx: Context) -> PResult<'_, Operand> {
     match peek(&i) {
         Some(b'"') => {
@@ -564,6 +600,8 @@ fn operand(i: Input<'_>, ctx: Context) -> PResult<'_, Operand> {
 }
 
 /// `list = "(" [ element { "," [ element ] } ] ")"`.
+///
+/// Production: `list` (grammar/lighttpd.ebnf).
 fn list(i: Input<'_>) -> PResult<'_, List> {
     let start = pos(&i);
     let (mut i, _) = multiline_ws(skip(i, 1));
@@ -572,6 +610,7 @@ fn list(i: Input<'_>) -> PResult<'_, List> {
         let at = pos(&i);
         return SyntaxError::new(at, at + 1, "a list cannot start with `,`")
             .help("remove the leading comma")
+            .note(SILENT)
             .fail();
     }
     loop {
@@ -631,6 +670,8 @@ fn list(i: Input<'_>) -> PResult<'_, List> {
 }
 
 /// `element = expression [ "=>" expression ]`.
+///
+/// Production: `element` (grammar/lighttpd.ebnf).
 fn element(i: Input<'_>) -> PResult<'_, Element> {
     let start = pos(&i);
     let (i, first) = expression(i, Context::Nested)?;

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: unit tests, integration tests, and compat-tests
+# against lighttpd 1.4.69. Installs what it needs when it is missing.
+#   WICK_REQUIRE_LIGHTTPD=0 ./test.sh   lets compat-tests skip (loudly) without lighttpd
+set -euo pipefail
+cd "$(dirname "$0")"
+
+need_apt=()
+command -v lighttpd >/dev/null 2>&1 || [ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+if [ ${#need_apt[@]} -gt 0 ]; then
+    echo "test.sh: installing ${need_apt[*]} (the compat-tests oracle)" >&2
+    sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
+    $sudo apt-get update -qq || true
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" \
+        || echo "test.sh: could not install ${need_apt[*]}" >&2
+fi
+export PATH="$PATH:/usr/sbin"
+export WICK_REQUIRE_LIGHTTPD="${WICK_REQUIRE_LIGHTTPD:-1}"
+
+cargo build --release --workspace --all-targets
+cargo test --release --workspace
