@@ -120,7 +120,7 @@ fn regex_error(value: &BString, at: super::source::Span, e: &PatternError) -> Di
             .lighttpd(format!(
                 "Too many captures in regex, use (?:...) instead of (...): {value}"
             )),
-        _ => d.lighttpd(format!("pcre2_compile: … regex: {value}")),
+        _ => d.lighttpd(format!("pcre2_compile error for regex: {value}")),
     }
 }
 

@@ -770,7 +770,11 @@ fn global_conditional(at: Span) -> Diagnostic {
 fn unknown_field(c: &Condition, name: &[u8], field: &[u8], text: &[u8]) -> Diagnostic {
     let written = format!("${}[\"{}\"]", name.as_bstr(), field.as_bstr());
     let mut d = Diagnostic::error(format!("unknown condition field `{written}`"))
-        .at(c.name.span.to(c.field_span))
+        .at(Span {
+            start: c.span.start,
+            end: c.field_span.end.saturating_add(1),
+            ..c.span
+        })
         .lighttpd(format!("error comp_key {}", text.as_bstr()));
     let suggestion = match (name, field) {
         (b"HTTP", b"method") => Some("$HTTP[\"request-method\"]".to_string()),

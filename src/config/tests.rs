@@ -338,3 +338,19 @@ fn errors_come_with_earlier_warnings() {
     assert!(e.diagnostics.iter().any(|d| !d.is_error()));
     assert!(e.diagnostics.iter().any(|d| d.is_error()));
 }
+
+/// `%1`, `$1`, `%%` are literal text for the parser (modules give them
+/// meaning, spec §9.9); a simplified `=~` keeps its regex for captures.
+#[test]
+fn captures_are_not_interpolated_and_keep_their_regex() {
+    let c =
+        load_str("$HTTP[\"url\"] =~ \"^/x\" { url.redirect = ( \"^/(.*)\" => \"/y/$1?%0%%\" ) }\n")
+            .unwrap();
+    let out = String::from_utf8(print::print(&c)).unwrap();
+    assert!(out.contains("\"^/(.*)\" => \"/y/$1?%0%%\""), "{out}");
+    let cond = c.blocks[1].cond.as_ref().unwrap();
+    assert_eq!(cond.op, ast::CondOp::Prefix);
+    let p = cond.capture_pattern().expect("written as a regex");
+    assert!(p.is_match(b"/x/abc"));
+    assert!(!p.is_match(b"/y"));
+}

@@ -52,6 +52,18 @@ pub struct BlockCond {
 }
 
 impl BlockCond {
+    /// The regex whose groups `%0`–`%9` refer to in this block's settings
+    /// (spec §9.9): the condition as written when it was `=~`, even if it
+    /// was simplified to `==`, `=^` or `=$` for matching — lighttpd turns
+    /// such a condition back into a regex when a module needs captures.
+    /// `None` for other operators (then `%0` is the whole value and `%1`–`%9`
+    /// are empty).
+    pub fn capture_pattern(&self) -> Option<super::pattern::Pattern> {
+        (self.written_op == CondOp::Match)
+            .then(|| super::pattern::Pattern::new(&self.written_value).ok())
+            .flatten()
+    }
+
     /// `$NAME["field"] OP "value"`, the text `-p` prints and block identity
     /// uses (raw: quotes inside are not escaped).
     pub fn text(&self) -> BString {
