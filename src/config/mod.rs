@@ -42,6 +42,7 @@ pub mod print;
 pub mod source;
 pub mod suggest;
 pub mod tree;
+pub mod unparse;
 pub mod value;
 
 use std::io::Read;
