@@ -99,7 +99,6 @@ pub fn evaluate(
         else_next: None,
         else_prev: None,
         is_else_member: false,
-        depth: 0,
     });
     if let Some(cwd) = &env.cwd {
         ev.blocks[0]
@@ -587,7 +586,6 @@ impl Evaluator<'_> {
             return Ok(existing);
         }
         let id = self.blocks.len();
-        let depth = self.blocks[parent].depth + 1;
         self.blocks.push(Block {
             kind,
             parent: Some(parent),
@@ -598,7 +596,6 @@ impl Evaluator<'_> {
             else_next: None,
             else_prev: None,
             is_else_member: else_of.is_some(),
-            depth,
         });
         self.blocks[parent].children.push(id);
         self.by_name.insert(folded, id);

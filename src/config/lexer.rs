@@ -144,11 +144,7 @@ fn at_nbsp(i: &Input<'_>) -> bool {
 
 /// Human description of what is at the input, for "found …" messages.
 pub fn describe(i: &Input<'_>) -> String {
-    describe_bytes(i.fragment())
-}
-
-/// Human description of the start of `rest`.
-pub fn describe_bytes(rest: &[u8]) -> String {
+    let rest: &[u8] = i.fragment();
     match rest.first() {
         None => "end of file".into(),
         Some(b'\n' | b'\r') => "end of line".into(),

@@ -106,8 +106,6 @@ pub struct Block {
     /// True for else-if and plain else branches (printed through their
     /// chain, not as children).
     pub is_else_member: bool,
-    /// Nesting depth (top level 0).
-    pub depth: usize,
 }
 
 /// A configuration after parsing, evaluation and the post-parse checks.

@@ -157,11 +157,6 @@ impl Array {
         &self.entries
     }
 
-    /// Mutable access to the values (keys and order stay as they are).
-    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Value> {
-        self.entries.iter_mut().map(|e| &mut e.value)
-    }
-
     /// Number of entries.
     pub fn len(&self) -> usize {
         self.entries.len()
@@ -191,11 +186,6 @@ impl Array {
     /// Mutable access to the entry with this key (case-insensitive).
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
         self.position(key).map(move |i| &mut self.entries[i])
-    }
-
-    /// True if every entry has a key.
-    pub fn is_keyed(&self) -> bool {
-        self.entries.iter().all(|e| e.key.is_some())
     }
 
     /// Appends an entry. The caller has checked that its key is new.
