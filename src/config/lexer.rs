@@ -397,7 +397,7 @@ pub fn name(i: Input<'_>) -> PResult<'_, Spanned<BString>> {
     if n == 0 {
         return SyntaxError::new(
             start,
-            start + char_len(i.fragment()).max(1),
+            start + char_len(i.fragment()),
             "expected a condition name",
         )
         .label(format!("found {}", describe(&i)))
@@ -424,7 +424,7 @@ pub fn name(i: Input<'_>) -> PResult<'_, Spanned<BString>> {
 pub fn unexpected(i: &Input<'_>, what: &str) -> SyntaxError {
     let at = pos(i);
     let rest = i.fragment();
-    let len = char_len(rest).max(1);
+    let len = char_len(rest);
     let found = describe(i);
     let mut e = SyntaxError::new(at, at + len, format!("expected {what}, found {found}"));
     match rest.first() {

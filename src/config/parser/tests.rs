@@ -425,3 +425,17 @@ fn bare_word_at_end_of_input() {
     assert_eq!(assigns(&ok("x = \"y\"")), ["x"]);
     assert_eq!(assigns(&ok("x = 5")), ["x"]);
 }
+
+/// Errors at the end of the input carry an empty span at the end, never one
+/// past it (found by fuzzing: `$H[`).
+#[test]
+fn end_of_input_errors_stay_in_bounds() {
+    for text in ["$H[", "$HTTP[\"x\"", "x =", "x = (", "$HTTP[\"url\"] == \"/\"", "$"] {
+        let d = match parse(text.as_bytes(), FileId(0)) {
+            Ok(_) => panic!("{text:?} should be refused"),
+            Err(d) => d,
+        };
+        let span = d.span.expect("located");
+        assert!(span.start <= span.end && span.end as usize <= text.len(), "{text:?}: {span:?}");
+    }
+}
