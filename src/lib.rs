@@ -21,3 +21,5 @@ pub const VERSION_LINE: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " - a lighttpd-compatible reverse proxy and WebSocket tunnel"
 );
+pub mod routing;
+pub mod server;

@@ -1,0 +1,290 @@
+//! `mimetype.assign`: file name → `Content-Type` (lighttpd:
+//! `stat_cache_mimetype_by_ext`).
+//!
+//! Matching is by suffix, ignoring ASCII case. With 16 entries or fewer the
+//! list is searched top down and the first suffix that matches wins; with
+//! more, the longest matching suffix wins: the whole base name, then from
+//! each `.` left to right, then the `""` entry. A file no entry matches is
+//! `application/octet-stream` and gets no ETag or Last-Modified (lighttpd
+//! disables caching for types it does not know).
+//!
+//! When a configuration never sets `mimetype.assign`, wick uses a built-in
+//! table of common web types, as lighttpd 1.4.71 and later do (1.4.69 sends
+//! everything as `application/octet-stream`); see KNOWN-DIFFERENCES.md.
+
+use std::collections::HashMap;
+
+use bstr::{BString, ByteSlice};
+
+use crate::config::value::Value;
+
+/// A compiled `mimetype.assign`.
+#[derive(Debug, Clone)]
+pub struct MimeTable {
+    /// Entries in written order: (suffix, type).
+    entries: Vec<(BString, BString)>,
+    /// Lowercased suffix → index, for tables of more than 16 entries.
+    index: Option<HashMap<Vec<u8>, usize>>,
+}
+
+/// What [`MimeTable::lookup`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MimeMatch<'a> {
+    /// The `Content-Type`.
+    pub content_type: &'a [u8],
+    /// False when no entry matched (then no ETag / Last-Modified is sent).
+    pub known: bool,
+}
+
+/// The type of files no entry matches.
+pub const OCTET_STREAM: &[u8] = b"application/octet-stream";
+
+/// Common media types for the web: wick's table when `mimetype.assign` is
+/// not set. Text types carry `charset=utf-8`.
+const BUILTIN: &[(&str, &str)] = &[
+    (".html", "text/html"),
+    (".htm", "text/html"),
+    (".xhtml", "application/xhtml+xml"),
+    (".css", "text/css;charset=utf-8"),
+    (".js", "text/javascript;charset=utf-8"),
+    (".mjs", "text/javascript;charset=utf-8"),
+    (".json", "application/json"),
+    (".map", "application/json"),
+    (".webmanifest", "application/manifest+json"),
+    (".xml", "text/xml;charset=utf-8"),
+    (".txt", "text/plain;charset=utf-8"),
+    (".text", "text/plain;charset=utf-8"),
+    (".log", "text/plain;charset=utf-8"),
+    (".conf", "text/plain;charset=utf-8"),
+    (".md", "text/markdown;charset=utf-8"),
+    (".csv", "text/csv;charset=utf-8"),
+    (".ics", "text/calendar"),
+    (".vtt", "text/vtt"),
+    (".rss", "application/rss+xml"),
+    (".atom", "application/atom+xml"),
+    (".svg", "image/svg+xml"),
+    (".svgz", "image/svg+xml"),
+    (".png", "image/png"),
+    (".apng", "image/apng"),
+    (".gif", "image/gif"),
+    (".jpg", "image/jpeg"),
+    (".jpeg", "image/jpeg"),
+    (".webp", "image/webp"),
+    (".avif", "image/avif"),
+    (".bmp", "image/bmp"),
+    (".ico", "image/vnd.microsoft.icon"),
+    (".tif", "image/tiff"),
+    (".tiff", "image/tiff"),
+    (".woff", "font/woff"),
+    (".woff2", "font/woff2"),
+    (".ttf", "font/ttf"),
+    (".otf", "font/otf"),
+    (".eot", "application/vnd.ms-fontobject"),
+    (".wasm", "application/wasm"),
+    (".pdf", "application/pdf"),
+    (".zip", "application/zip"),
+    (".tar.gz", "application/x-gtar-compressed"),
+    (".tgz", "application/x-gtar-compressed"),
+    (".gz", "application/gzip"),
+    (".bz2", "application/x-bzip2"),
+    (".xz", "application/x-xz"),
+    (".zst", "application/zstd"),
+    (".tar", "application/x-tar"),
+    (".7z", "application/x-7z-compressed"),
+    (".mp3", "audio/mpeg"),
+    (".ogg", "audio/ogg"),
+    (".oga", "audio/ogg"),
+    (".opus", "audio/ogg"),
+    (".wav", "audio/wav"),
+    (".flac", "audio/flac"),
+    (".weba", "audio/webm"),
+    (".aac", "audio/aac"),
+    (".mp4", "video/mp4"),
+    (".m4v", "video/mp4"),
+    (".webm", "video/webm"),
+    (".ogv", "video/ogg"),
+    (".mpeg", "video/mpeg"),
+    (".mov", "video/quicktime"),
+    (".avi", "video/x-msvideo"),
+    (".m3u8", "application/vnd.apple.mpegurl"),
+    (".ts", "video/mp2t"),
+    (".epub", "application/epub+zip"),
+    (".jar", "application/java-archive"),
+    (".sh", "text/x-sh;charset=utf-8"),
+    (".py", "text/x-python;charset=utf-8"),
+    (".c", "text/x-csrc;charset=utf-8"),
+    (".h", "text/x-chdr;charset=utf-8"),
+    (".diff", "text/x-diff;charset=utf-8"),
+    (".patch", "text/x-diff;charset=utf-8"),
+    ("README", "text/plain;charset=utf-8"),
+    ("", "application/octet-stream"),
+];
+
+/// Why a `mimetype.assign` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MimeError {
+    /// Not a `key => "type"` list (the core checks this at load; kept for
+    /// values that reach us otherwise).
+    #[error("expected a list of \"suffix\" => \"type\" entries")]
+    NotAList,
+}
+
+impl MimeTable {
+    /// The built-in table.
+    pub fn builtin() -> Self {
+        Self::new(
+            BUILTIN
+                .iter()
+                .map(|(k, v)| (BString::from(*k), BString::from(*v)))
+                .collect(),
+        )
+    }
+
+    /// A table from (suffix, type) pairs in order.
+    pub fn new(entries: Vec<(BString, BString)>) -> Self {
+        let index = (entries.len() > 16).then(|| {
+            let mut m = HashMap::with_capacity(entries.len());
+            for (i, (k, _)) in entries.iter().enumerate() {
+                m.entry(k.to_ascii_lowercase()).or_insert(i);
+            }
+            m
+        });
+        MimeTable { entries, index }
+    }
+
+    /// A table from a `mimetype.assign` value.
+    pub fn from_value(v: &Value) -> Result<Self, MimeError> {
+        let Value::Array(a) = v else {
+            return Err(MimeError::NotAList);
+        };
+        let mut entries = Vec::with_capacity(a.len());
+        for e in a.entries() {
+            match (&e.key, &e.value) {
+                (Some(k), Value::Str(t)) => entries.push((k.clone(), t.clone())),
+                _ => return Err(MimeError::NotAList),
+            }
+        }
+        Ok(Self::new(entries))
+    }
+
+    /// The type of the file at `path`.
+    pub fn lookup<'a>(&'a self, path: &[u8]) -> MimeMatch<'a> {
+        let found = match &self.index {
+            None => self
+                .entries
+                .iter()
+                .find(|(k, _)| {
+                    path.len() >= k.len() && path[path.len() - k.len()..].eq_ignore_ascii_case(k)
+                })
+                .map(|(_, t)| t.as_slice()),
+            Some(index) => {
+                let base = match path.rfind_byte(b'/') {
+                    Some(i) => &path[i + 1..],
+                    None => path,
+                };
+                let get = |s: &[u8]| {
+                    index
+                        .get(&s.to_ascii_lowercase())
+                        .map(|&i| self.entries[i].1.as_slice())
+                };
+                get(base)
+                    .or_else(|| {
+                        base.iter()
+                            .enumerate()
+                            .filter(|(_, b)| **b == b'.')
+                            .find_map(|(i, _)| get(&base[i..]))
+                    })
+                    .or_else(|| get(b""))
+            }
+        };
+        match found {
+            Some(t) => MimeMatch {
+                content_type: t,
+                known: true,
+            },
+            None => MimeMatch {
+                content_type: OCTET_STREAM,
+                known: false,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn table(pairs: &[(&str, &str)]) -> MimeTable {
+        MimeTable::new(
+            pairs
+                .iter()
+                .map(|(k, v)| (BString::from(*k), BString::from(*v)))
+                .collect(),
+        )
+    }
+
+    /// Up to 16 entries: first match in written order, any case (lighttpd 1.4.69).
+    #[test]
+    fn short_table_first_match_wins() {
+        let t = table(&[
+            (".gz", "a/gz"),
+            (".tar.gz", "a/tgz"),
+            ("", "a/default"),
+            (".html", "t/html"),
+        ]);
+        assert_eq!(t.lookup(b"/x.tar.gz").content_type, b"a/gz");
+        assert_eq!(t.lookup(b"/dir/index.html").content_type, b"a/default");
+        assert_eq!(t.lookup(b"/UP.GZ").content_type, b"a/gz");
+        let t = table(&[(".txt", "t/plain")]);
+        let m = t.lookup(b"/noext");
+        assert_eq!((m.content_type, m.known), (OCTET_STREAM, false));
+    }
+
+    /// More than 16 entries: longest suffix from the base name (lighttpd 1.4.69).
+    #[test]
+    fn long_table_longest_suffix_wins() {
+        let mut pairs = vec![
+            (".gz", "a/gz"),
+            (".tar.gz", "a/tgz"),
+            ("README", "t/readme"),
+            (".c", "t/c"),
+            (".b.c", "t/bc"),
+            (".txt", "t/plain"),
+        ];
+        let extra: Vec<(String, String)> = (0..20)
+            .map(|i| (format!(".e{i}"), format!("x/e{i}")))
+            .collect();
+        pairs.extend(extra.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        let t = table(&pairs);
+        assert_eq!(t.lookup(b"/x.tar.gz").content_type, b"a/tgz");
+        assert_eq!(t.lookup(b"/y.gz").content_type, b"a/gz");
+        assert_eq!(t.lookup(b"/d/README").content_type, b"t/readme");
+        assert_eq!(t.lookup(b"/z.TXT").content_type, b"t/plain");
+        assert_eq!(t.lookup(b"/w.a.b.c").content_type, b"t/bc");
+        assert!(!t.lookup(b"/noext").known);
+    }
+
+    /// The built-in table knows what a noVNC page needs.
+    #[test]
+    fn builtin_table_covers_web_types() {
+        let t = MimeTable::builtin();
+        assert_eq!(t.lookup(b"/vnc.html").content_type, b"text/html");
+        assert_eq!(
+            t.lookup(b"/app/ui.js").content_type,
+            b"text/javascript;charset=utf-8"
+        );
+        assert_eq!(
+            t.lookup(b"/app/styles/base.css").content_type,
+            b"text/css;charset=utf-8"
+        );
+        assert_eq!(
+            t.lookup(b"/app/images/icons/novnc.svg").content_type,
+            b"image/svg+xml"
+        );
+        assert_eq!(
+            t.lookup(b"/x.tar.gz").content_type,
+            b"application/x-gtar-compressed"
+        );
+        assert!(t.lookup(b"/blob").known);
+    }
+}

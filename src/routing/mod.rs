@@ -1,0 +1,170 @@
+//! The routing table: the evaluated configuration compiled once into typed
+//! conditions and per-block setting patches, and its evaluation per request
+//! (lighttpd: `config_cond_cache`, `config_check_cond`, `config_patch_config`).
+//!
+//! ```text
+//! Config (blocks of values) ──compile──► RoutingTable ──route(request)──► Route
+//!                                         blocks[i]: cond + patch           settings + matched blocks
+//! ```
+//!
+//! Per request every block is decided in block order (parents and earlier
+//! else branches have smaller numbers than the blocks that depend on them):
+//! a block holds when its parent holds, the previous branch of its else
+//! chain (if any) does not, and its own condition matches (a plain `else`
+//! has none). The settings are the top level's with the patches of every
+//! holding block applied in order. Conditions on the socket, the client
+//! address and the scheme are decided once per connection.
+
+pub mod cond;
+pub mod mime;
+pub mod settings;
+pub mod support;
+
+use crate::config::tree::BlockKind;
+use crate::config::{Config, Diagnostic};
+
+pub use cond::{Client, CompiledCond, CondInput, SocketId};
+pub use settings::Settings;
+
+/// One compiled block.
+#[derive(Debug, Clone)]
+pub struct RouteBlock {
+    /// Enclosing block.
+    pub parent: Option<usize>,
+    /// The previous branch of its else chain.
+    pub else_prev: Option<usize>,
+    /// Its condition (`None` for the top level and plain `else`).
+    pub cond: Option<CompiledCond>,
+    /// Changes to the settings when the block holds.
+    pub patch: settings::Patch,
+    /// Condition text, for debug logs.
+    pub text: String,
+}
+
+/// The compiled configuration.
+#[derive(Debug, Clone)]
+pub struct RoutingTable {
+    /// Blocks by number; 0 is the top level.
+    pub blocks: Vec<RouteBlock>,
+    /// The top-level settings (block 0's patch applied to the defaults).
+    pub base: Settings,
+}
+
+/// Per-connection decisions of the conditions that only depend on the
+/// connection.
+#[derive(Debug, Clone, Default)]
+pub struct ConnConds {
+    decided: Vec<Option<bool>>,
+}
+
+/// What routing decided for one request.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The effective settings.
+    pub settings: Settings,
+    /// Which blocks hold, by number.
+    pub holds: Vec<bool>,
+}
+
+impl RoutingTable {
+    /// Compiles a loaded configuration.
+    pub fn compile(config: &Config) -> Result<RoutingTable, Vec<Diagnostic>> {
+        let mut errors = Vec::new();
+        let mut blocks = Vec::with_capacity(config.blocks.len());
+        for b in &config.blocks {
+            let cond = match (&b.kind, &b.cond) {
+                (BlockKind::Cond, Some(c)) => match CompiledCond::compile(c) {
+                    Ok(cc) => Some(cc),
+                    Err(e) => {
+                        errors.push(
+                            Diagnostic::error(format!("cannot compile condition: {e}")).at(c.span),
+                        );
+                        None
+                    }
+                },
+                _ => None,
+            };
+            let mut patch = Vec::new();
+            for e in b.entries.entries() {
+                let Some(key) = &e.key else { continue };
+                match settings::compile_entry(key, e) {
+                    Ok(Some(set)) => patch.push(set),
+                    Ok(None) => {}
+                    Err(d) => errors.push(d),
+                }
+            }
+            blocks.push(RouteBlock {
+                parent: b.parent,
+                else_prev: b.else_prev,
+                cond,
+                patch,
+                text: match (&b.kind, &b.cond) {
+                    (BlockKind::Top, _) => "global".into(),
+                    (BlockKind::Else, _) => "else".into(),
+                    (_, Some(c)) => c.text().to_string(),
+                    _ => String::new(),
+                },
+            });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let mut base = Settings::default();
+        for set in &blocks[0].patch {
+            base.apply(set);
+        }
+        Ok(RoutingTable { blocks, base })
+    }
+
+    /// Decides the per-connection conditions for a new connection.
+    pub fn connection(&self, input: &CondInput<'_>) -> ConnConds {
+        ConnConds {
+            decided: self
+                .blocks
+                .iter()
+                .map(|b| {
+                    b.cond
+                        .as_ref()
+                        .filter(|c| c.is_per_connection())
+                        .map(|c| c.matches(input))
+                })
+                .collect(),
+        }
+    }
+
+    /// Routes one request: which blocks hold, and the effective settings.
+    pub fn route(&self, conn: &ConnConds, input: &CondInput<'_>) -> Route {
+        let mut holds = vec![false; self.blocks.len()];
+        // Whether the else chain reaches a block: all earlier branches failed.
+        let mut reached = vec![false; self.blocks.len()];
+        let mut settings = self.base.clone();
+        if let (Some(h), Some(r)) = (holds.first_mut(), reached.first_mut()) {
+            *h = true;
+            *r = true;
+        }
+        for (i, b) in self.blocks.iter().enumerate().skip(1) {
+            reached[i] = match b.else_prev {
+                Some(p) => reached[p] && !holds[p],
+                None => b.parent.is_none_or(|p| holds[p]),
+            };
+            let own = reached[i]
+                && match &b.cond {
+                    None => true,
+                    Some(c) => match conn.decided.get(i).copied().flatten() {
+                        Some(d) => d,
+                        None => c.matches(input),
+                    },
+                };
+            holds[i] = own;
+            if own {
+                for set in &b.patch {
+                    settings.apply(set);
+                }
+            }
+        }
+        Route { settings, holds }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,3 @@
+//! The server: listeners, connections, signals.
+
+pub mod listener;
