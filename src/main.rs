@@ -13,6 +13,11 @@ use wick::config::{self, Config, Environment, SourceMap, diag};
 const REFUSED: u8 = 255;
 
 fn main() -> ExitCode {
+    // Read the socket-activation environment once, before anything else.
+    let inherited = wick::server::listener::Inherited::from_env(
+        std::env::var_os("LISTEN_PID").as_deref(),
+        std::env::var_os("LISTEN_FDS").as_deref(),
+    );
     let cli = match Cli::parse_from_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {
@@ -87,19 +92,51 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         _ => {
-            let report = config::modules::check_modules(&config);
-            report_diagnostics(&report.diagnostics, &config.sources, color);
-            return if report.diagnostics.iter().any(|d| d.is_error()) {
-                ExitCode::from(REFUSED)
-            } else {
-                ExitCode::SUCCESS
+            return match wick::server::prepare(&config) {
+                Ok(p) => {
+                    report_diagnostics(&p.warnings, &config.sources, color);
+                    ExitCode::SUCCESS
+                }
+                Err(diags) => {
+                    report_diagnostics(&diags, &config.sources, color);
+                    ExitCode::from(REFUSED)
+                }
             };
         }
     }
-    eprintln!(
-        "error: this build of wick does not serve requests yet\n  = help: use -p, -t or -tt to check a configuration"
-    );
-    ExitCode::from(REFUSED)
+    let config_path = cli
+        .config
+        .first()
+        .map(|p| p.as_bytes().to_vec())
+        .unwrap_or_default();
+    let opts = wick::server::RunOptions {
+        config_path,
+        foreground: cli.foreground,
+        idle_exit: cli
+            .idle
+            .as_deref()
+            .and_then(|s| s.parse::<u64>().ok())
+            .filter(|s| *s > 0)
+            .map(std::time::Duration::from_secs),
+        single: cli.single,
+    };
+    let prepared = match wick::server::prepare(&config) {
+        Ok(p) => {
+            report_diagnostics(&p.warnings, &config.sources, color);
+            p
+        }
+        Err(diags) => {
+            report_diagnostics(&diags, &config.sources, color);
+            return ExitCode::from(REFUSED);
+        }
+    };
+    match wick::server::run(opts, prepared, env, inherited) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(REFUSED)
+        }
+    }
 }
 
 /// Loads the configuration, printing its diagnostics; `None` when refused.

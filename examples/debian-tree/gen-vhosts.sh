@@ -5,8 +5,8 @@ for name in "$@"; do
 \$HTTP["host"] == "www.$name" {
     server.document-root = "/srv/$name/htdocs"
 }
-else \$HTTP["host"] == "$name" {
-    url.redirect = ( "^/(.*)" => "https://www.$name/\$1" )
+else \$HTTP["host"] =~ "(^|\\.)$name\$" {
+    server.document-root = "/srv/$name/other"
 }
 BLOCK
 done

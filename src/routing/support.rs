@@ -154,6 +154,9 @@ pub fn check_support(config: &Config, modules: &[String]) -> Vec<Diagnostic> {
         })
     };
     for m in modules {
+        if crate::config::modules::module(m).is_none() {
+            continue; // already reported as an unknown module
+        }
         match module_support(m) {
             Support::Implemented => {}
             Support::Ignored(what) => out.push(

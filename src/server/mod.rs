@@ -1,3 +1,645 @@
-//! The server: listeners, connections, signals.
+//! The server: from a loaded configuration to listening sockets and served
+//! connections, signals and restarts (lighttpd: `server.c`, `network.c`).
+//!
+//! ```text
+//! prepare(config)      module list + support check, routing table, listeners, limits
+//! bind / inherit       socket2, LISTEN_FDS
+//! error log            opened before privileges are dropped
+//! daemonize            without -D: fork, new session, parent exits when we are up
+//! pid file, setuid     after binding
+//! runtime              accept loops → conn::serve per connection
+//! signals              SIGTERM stop now · SIGINT finish in-flight (graceful timeout)
+//!                      SIGUSR1 re-read the config, new connections use it · SIGHUP reopen logs
+//! ```
 
+pub mod conn;
+pub mod errorlog;
 pub mod listener;
+pub mod process;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bstr::{BString, ByteSlice};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{Notify, Semaphore, watch};
+use tracing::Level;
+
+use crate::config::value::{Value, show};
+use crate::config::{self, Config, Diagnostic, Environment};
+use crate::request::target::ParseOpts;
+use crate::request::{ConnInfo, Site};
+use crate::routing::settings::{to_bool, to_number};
+use crate::routing::{Client, CondInput, RoutingTable, SocketId, support};
+use conn::{ConnLimits, Shutdown};
+use errorlog::{ErrorLog, ErrorLogLayer};
+use listener::{Bound, Inherited, ListenerConfig};
+
+/// Command-line choices that shape the run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// The `-f` argument, to re-read on SIGUSR1.
+    pub config_path: Vec<u8>,
+    /// `-D`.
+    pub foreground: bool,
+    /// `-i SECS`: exit after this long without a connection.
+    pub idle_exit: Option<Duration>,
+    /// `-1`: serve the connection on standard input, then exit.
+    pub single: bool,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// A socket could not be set up.
+    #[error(transparent)]
+    Listen(#[from] listener::ListenError),
+    /// The error log could not be opened.
+    #[error(transparent)]
+    ErrorLog(#[from] errorlog::ErrorLogError),
+    /// Daemonizing, the pid file or the privilege switch failed.
+    #[error(transparent)]
+    Process(#[from] process::ProcessError),
+    /// The runtime could not be built.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+/// Server-wide settings (top level only).
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    /// Listening sockets.
+    pub listeners: Vec<ListenerConfig>,
+    /// Connection limits.
+    pub limits: ConnLimits,
+    /// `server.max-connections`.
+    pub max_connections: usize,
+    /// `server.pid-file`.
+    pub pid_file: Option<PathBuf>,
+    /// `server.errorlog`.
+    pub errorlog: Option<String>,
+    /// `server.errorlog-use-syslog` → the facility.
+    pub syslog: Option<libc::c_int>,
+    /// `server.username`.
+    pub username: Option<String>,
+    /// `server.groupname`.
+    pub groupname: Option<String>,
+    /// `server.feature-flags` "server.graceful-shutdown-timeout".
+    pub graceful_timeout: Duration,
+}
+
+/// A configuration ready to serve.
+#[derive(Debug)]
+pub struct Prepared {
+    /// What requests read.
+    pub site: Arc<Site>,
+    /// What the server reads.
+    pub server: ServerSettings,
+    /// Warnings found while preparing (module/directive support).
+    pub warnings: Vec<Diagnostic>,
+}
+
+fn top<'a>(c: &'a Config, key: &str) -> Option<&'a Value> {
+    c.top().entries.get(key.as_bytes()).map(|e| &e.value)
+}
+
+fn top_str(c: &Config, key: &str) -> Option<String> {
+    top(c, key)
+        .and_then(|v| v.as_str())
+        .map(|s| show(s))
+        .filter(|s| !s.is_empty())
+}
+
+fn feature(c: &Config, name: &str) -> Option<Value> {
+    top(c, "server.feature-flags")
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.get(name.as_bytes()))
+        .map(|e| e.value.clone())
+}
+
+/// Checks that wick can serve a configuration and compiles it. `-tt` runs
+/// this too, so it reports the same problems a start would.
+pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
+    let report = config::modules::check_modules(config);
+    let mut diags = report.diagnostics;
+    diags.extend(support::check_support(config, &report.modules));
+    let routing = match RoutingTable::compile(config) {
+        Ok(r) => Some(r),
+        Err(e) => {
+            diags.extend(e);
+            None
+        }
+    };
+    let listeners = match listener::listeners(config) {
+        Ok(l) => l,
+        Err(d) => {
+            diags.push(d);
+            Vec::new()
+        }
+    };
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(diags);
+    }
+    let Some(routing) = routing else {
+        return Err(diags);
+    };
+    let legacy = |key: &str| top(config, key).map(to_bool);
+    let parse = ParseOpts::from_entries(top(config, "server.http-parseopts"), legacy);
+    if let Some(conflict) = parse.conflict() {
+        let span = config
+            .top()
+            .entries
+            .get(b"server.http-parseopts")
+            .map(|e| e.span);
+        return Err(vec![
+            Diagnostic::error(conflict.to_string())
+                .at_opt(span)
+                .help("a path cannot be both decoded and refused for the same thing; disable one of the two")
+                .lighttpd(conflict.to_string()),
+        ]);
+    }
+    let base = &routing.base;
+    let max_fds = top(config, "server.max-fds")
+        .map(to_number)
+        .filter(|n| *n > 0);
+    let max_fds = raise_fd_limit(max_fds);
+    let max_connections = top(config, "server.max-connections")
+        .map(to_number)
+        .filter(|n| *n > 0)
+        .map_or(max_fds / 3, |n| (n as usize).min(max_fds / 2))
+        .max(1);
+    let h2 = feature(config, "server.h2proto").is_none_or(|v| to_bool(&v));
+    let server = ServerSettings {
+        listeners,
+        limits: ConnLimits {
+            read_idle: Duration::from_secs(u64::from(base.max_read_idle)),
+            write_idle: Duration::from_secs(u64::from(base.max_write_idle)),
+            keep_alive_idle: Duration::from_secs(u64::from(base.max_keep_alive_idle)),
+            max_header_bytes: top(config, "server.max-request-field-size")
+                .map_or(8192, |v| to_number(v) as usize),
+            http2: h2,
+        },
+        max_connections,
+        pid_file: top_str(config, "server.pid-file").map(PathBuf::from),
+        errorlog: top_str(config, "server.errorlog"),
+        syslog: top(config, "server.errorlog-use-syslog")
+            .is_some_and(to_bool)
+            .then(|| {
+                errorlog::syslog_facility(top_str(config, "server.syslog-facility").as_deref())
+            }),
+        username: top_str(config, "server.username"),
+        groupname: top_str(config, "server.groupname"),
+        graceful_timeout: Duration::from_secs(
+            feature(config, "server.graceful-shutdown-timeout")
+                .map_or(8, |v| u64::from(to_number(&v))),
+        ),
+    };
+    Ok(Prepared {
+        site: Arc::new(Site { routing, parse }),
+        server,
+        warnings: diags,
+    })
+}
+
+/// Raises the soft descriptor limit towards `wanted` (or the hard limit)
+/// and returns the limit in effect (lighttpd: `server.max-fds`).
+fn raise_fd_limit(wanted: Option<u32>) -> usize {
+    // SAFETY: getrlimit/setrlimit on a struct we own.
+    unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 1024;
+        }
+        let target = match wanted {
+            Some(w) => libc::rlim_t::from(w).min(rl.rlim_max),
+            None => rl.rlim_max.min(4096).max(rl.rlim_cur),
+        };
+        if target != rl.rlim_cur {
+            let new = libc::rlimit {
+                rlim_cur: target,
+                rlim_max: rl.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
+                rl.rlim_cur = target;
+            }
+        }
+        rl.rlim_cur as usize
+    }
+}
+
+/// A listener with its identity for `$SERVER["socket"]`.
+struct Listening {
+    bound: Bound,
+    socket: SocketId,
+}
+
+fn socket_id(l: &ListenerConfig, bound: &Bound) -> SocketId {
+    let addr = bound.local_ip();
+    SocketId {
+        token: l.token.clone(),
+        port: addr.map_or(0, |a| a.port()),
+        ip: addr.map(|a| a.ip()),
+    }
+}
+
+/// Binds (or takes over) every listener.
+fn bind_all(
+    server: &ServerSettings,
+    inherited: &mut Inherited,
+) -> Result<Vec<Listening>, ServerError> {
+    let mut out = Vec::new();
+    for l in &server.listeners {
+        let bound = match inherited.take_matching(l) {
+            Some(b) => b,
+            None => listener::bind(l)?,
+        };
+        let socket = socket_id(l, &bound);
+        out.push(Listening { bound, socket });
+    }
+    Ok(out)
+}
+
+/// Serves a loaded configuration until a signal stops it.
+pub fn run(
+    opts: RunOptions,
+    prepared: Prepared,
+    env: Environment,
+    mut inherited: Inherited,
+) -> Result<(), ServerError> {
+    let server = prepared.server.clone();
+    let mut listening = bind_all(&server, &mut inherited)?;
+    for rest in inherited.rest() {
+        let socket = SocketId {
+            token: BString::from(rest.describe()),
+            port: rest.local_ip().map_or(0, |a| a.port()),
+            ip: rest.local_ip().map(|a| a.ip()),
+        };
+        listening.push(Listening {
+            bound: rest,
+            socket,
+        });
+    }
+    let level = if prepared.site.routing.base.log_request_handling
+        || prepared.site.routing.base.log_condition_handling
+    {
+        Level::DEBUG
+    } else {
+        Level::INFO
+    };
+    let log = Arc::new(
+        if opts.foreground && server.errorlog.is_none() && server.syslog.is_none() {
+            ErrorLog::stderr(level)
+        } else {
+            ErrorLog::open(server.errorlog.as_deref(), server.syslog, level)?
+        },
+    );
+    let readiness = if opts.foreground || opts.single {
+        process::Readiness::none()
+    } else {
+        process::daemonize()?
+    };
+    if let Some(p) = &server.pid_file {
+        process::write_pid_file(p)?;
+    }
+    process::drop_privileges(server.username.as_deref(), server.groupname.as_deref())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(ServerError::Runtime)?;
+    let subscriber = tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        ErrorLogLayer(log.clone()),
+    );
+    let _ = tracing::subscriber::set_global_default(subscriber);
+    let result = if opts.single {
+        runtime.block_on(serve_stdin(prepared.site, server.limits))
+    } else {
+        runtime.block_on(serve_all(
+            opts,
+            prepared.site,
+            server.clone(),
+            listening,
+            log.clone(),
+            env,
+            readiness,
+        ))
+    };
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    if let Some(p) = &server.pid_file {
+        process::remove_pid_file(p);
+    }
+    log.close();
+    result
+}
+
+/// Counts live connections and wakes waiters when it reaches zero.
+#[derive(Debug, Default)]
+struct Tracker {
+    live: AtomicUsize,
+    idle: Notify,
+}
+
+impl Tracker {
+    fn enter(self: &Arc<Self>) -> TrackerGuard {
+        self.live.fetch_add(1, Ordering::SeqCst);
+        TrackerGuard(self.clone())
+    }
+}
+
+struct TrackerGuard(Arc<Tracker>);
+
+impl Drop for TrackerGuard {
+    fn drop(&mut self) {
+        if self.0.live.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// What every new connection reads: the current configuration generation.
+#[derive(Debug, Clone)]
+struct Generation {
+    site: Arc<Site>,
+    limits: ConnLimits,
+}
+
+async fn serve_all(
+    opts: RunOptions,
+    site: Arc<Site>,
+    server: ServerSettings,
+    listening: Vec<Listening>,
+    log: Arc<ErrorLog>,
+    env: Environment,
+    readiness: process::Readiness,
+) -> Result<(), ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let sig = |k: SignalKind| signal(k).map_err(ServerError::Runtime);
+    let mut sigterm = sig(SignalKind::terminate())?;
+    let mut sigint = sig(SignalKind::interrupt())?;
+    let mut sigusr1 = sig(SignalKind::user_defined1())?;
+    let mut sighup = sig(SignalKind::hangup())?;
+
+    let (shutdown_tx, shutdown_rx) = watch::channel(Shutdown::Running);
+    let (gen_tx, gen_rx) = watch::channel(Generation {
+        site,
+        limits: server.limits,
+    });
+    let tracker = Arc::new(Tracker::default());
+    let permits = Arc::new(Semaphore::new(server.max_connections));
+    let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
+    let mut accepts = Vec::new();
+    for l in listening {
+        tracing::info!("listening on {}", l.bound.describe());
+        accepts.push(tokio::spawn(accept_loop(
+            l,
+            gen_rx.clone(),
+            shutdown_rx.clone(),
+            stop_accept_rx.clone(),
+            tracker.clone(),
+            permits.clone(),
+        )));
+    }
+    tracing::info!(
+        "server started ({})",
+        crate::VERSION_LINE.split(' ').next().unwrap_or("wick")
+    );
+    readiness.ready();
+
+    let idle_limit = opts.idle_exit;
+    let mut last_busy = tokio::time::Instant::now();
+    let graceful = loop {
+        let idle_check = async {
+            match idle_limit {
+                Some(d) => tokio::time::sleep_until(last_busy + d).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = sigterm.recv() => break false,
+            _ = sigint.recv() => break true,
+            _ = sighup.recv() => {
+                if let Err(e) = log.reopen() {
+                    tracing::error!("{e}");
+                }
+            }
+            _ = sigusr1.recv() => {
+                match reload(&opts.config_path, &env) {
+                    Ok(p) => {
+                        let _ = gen_tx.send(Generation { site: p.site, limits: p.server.limits });
+                        tracing::info!("configuration reloaded");
+                    }
+                    Err(msg) => tracing::error!("configuration not reloaded: {msg}"),
+                }
+            }
+            _ = idle_check => {
+                if tracker.live.load(Ordering::SeqCst) == 0 {
+                    tracing::info!("exiting after {}s without activity", idle_limit.map_or(0, |d| d.as_secs()));
+                    break true;
+                }
+                last_busy = tokio::time::Instant::now();
+            }
+        }
+    };
+    let _ = stop_accept_tx.send(true);
+    for a in accepts {
+        let _ = a.await;
+    }
+    if graceful && tracker.live.load(Ordering::SeqCst) > 0 {
+        let _ = shutdown_tx.send(Shutdown::Graceful);
+        let wait = async {
+            while tracker.live.load(Ordering::SeqCst) > 0 {
+                let notified = tracker.idle.notified();
+                if tracker.live.load(Ordering::SeqCst) == 0 {
+                    break;
+                }
+                notified.await;
+            }
+        };
+        let _ = tokio::time::timeout(server.graceful_timeout, wait).await;
+    }
+    let _ = shutdown_tx.send(Shutdown::Immediate);
+    tracing::info!("server stopped");
+    Ok(())
+}
+
+/// `-1`: serves the one connection on standard input, then returns.
+async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerError> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: dup(0) gives us our own descriptor for the socket on stdin.
+    let fd = unsafe { libc::dup(0) };
+    if fd < 0 {
+        return Err(ServerError::Runtime(std::io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` was just duplicated and is owned by this socket only.
+    let sock = unsafe { socket2::Socket::from_raw_fd(fd) };
+    let peer = sock.peer_addr().ok();
+    sock.set_nonblocking(true).map_err(ServerError::Runtime)?;
+    let (_tx, shutdown) = watch::channel(Shutdown::Running);
+    let headers = http::HeaderMap::new();
+    let socket = SocketId {
+        token: BString::from("stdin"),
+        port: 0,
+        ip: None,
+    };
+    match peer.as_ref().and_then(|p| p.as_socket()) {
+        Some(addr) => {
+            let client = Client::Ip(addr.ip());
+            let info = conn_info(&site, client, socket, &headers);
+            let stream =
+                tokio::net::TcpStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
+            conn::serve(stream, site, info, limits, shutdown).await;
+        }
+        None => {
+            let client = Client::Unix(BString::from("stdin"));
+            let info = conn_info(&site, client, socket, &headers);
+            let stream =
+                tokio::net::UnixStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
+            conn::serve(stream, site, info, limits, shutdown).await;
+        }
+    }
+    Ok(())
+}
+
+fn conn_info(
+    site: &Site,
+    client: Client,
+    socket: SocketId,
+    headers: &http::HeaderMap,
+) -> Arc<ConnInfo> {
+    let remote_text = client.text();
+    let input = CondInput {
+        url: b"",
+        host: b"",
+        query: b"",
+        method: b"",
+        scheme: b"http",
+        headers,
+        remote: &client,
+        remote_text: &remote_text,
+        socket: &socket,
+    };
+    let conds = site.routing.connection(&input);
+    Arc::new(ConnInfo {
+        client,
+        remote_text,
+        socket,
+        scheme: b"http",
+        conds,
+        requests: AtomicU32::new(0),
+    })
+}
+
+/// Re-reads and prepares the configuration for SIGUSR1.
+fn reload(path: &[u8], env: &Environment) -> Result<Prepared, String> {
+    let env = Environment {
+        pid: std::process::id() as i32,
+        ..env.clone()
+    };
+    let text = config::read_main(path).map_err(|d| d.message.clone())?;
+    let c = config::load(path, text, &env).map_err(|e| {
+        e.diagnostics
+            .iter()
+            .find(|d| d.is_error())
+            .map_or_else(|| "refused".into(), |d| d.render(&e.sources, false))
+    })?;
+    prepare(&c).map_err(|d| {
+        d.iter()
+            .find(|d| d.is_error())
+            .map_or_else(|| "refused".into(), |d| d.render(&c.sources, false))
+    })
+}
+
+async fn accept_loop(
+    l: Listening,
+    gen_rx: watch::Receiver<Generation>,
+    shutdown: watch::Receiver<Shutdown>,
+    mut stop: watch::Receiver<bool>,
+    tracker: Arc<Tracker>,
+    permits: Arc<Semaphore>,
+) {
+    enum Either {
+        Tcp(TcpListener),
+        Unix(UnixListener, BString),
+    }
+    let listener = match l.bound {
+        Bound::Tcp(t) => TcpListener::from_std(t).map(Either::Tcp),
+        Bound::Unix(u, p) => UnixListener::from_std(u)
+            .map(|u| Either::Unix(u, BString::from(p.as_os_str().as_encoded_bytes()))),
+    };
+    let listener = match listener {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("cannot use listening socket: {e}");
+            return;
+        }
+    };
+    let socket = l.socket;
+    loop {
+        let permit = tokio::select! {
+            p = permits.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => return },
+            _ = stop.changed() => return,
+        };
+        let accepted = tokio::select! {
+            a = accept(&listener) => a,
+            _ = stop.changed() => return,
+        };
+        let (io, client) = match accepted {
+            Ok(x) => x,
+            Err(e) => {
+                // Out of descriptors and the like: back off instead of spinning.
+                tracing::error!("accept failed: {e}");
+                drop(permit);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let generation = gen_rx.borrow().clone();
+        let info = conn_info(
+            &generation.site,
+            client,
+            socket.clone(),
+            &http::HeaderMap::new(),
+        );
+        let guard = tracker.enter();
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            match io {
+                Stream::Tcp(s) => {
+                    conn::serve(s, generation.site, info, generation.limits, shutdown).await
+                }
+                Stream::Unix(s) => {
+                    conn::serve(s, generation.site, info, generation.limits, shutdown).await
+                }
+            }
+            drop(guard);
+            drop(permit);
+        });
+    }
+
+    async fn accept(l: &Either) -> std::io::Result<(Stream, Client)> {
+        match l {
+            Either::Tcp(t) => {
+                let (s, peer): (tokio::net::TcpStream, SocketAddr) = t.accept().await?;
+                let _ = s.set_nodelay(true);
+                Ok((Stream::Tcp(s), Client::Ip(peer.ip())))
+            }
+            Either::Unix(u, path) => {
+                let (s, _) = u.accept().await?;
+                Ok((Stream::Unix(s), Client::Unix(path.clone())))
+            }
+        }
+    }
+}
+
+enum Stream {
+    Tcp(tokio::net::TcpStream),
+    Unix(tokio::net::UnixStream),
+}
+
+/// Renders a socket path for messages.
+pub fn describe_path(p: &[u8]) -> String {
+    p.to_str_lossy().into_owned()
+}

@@ -430,12 +430,22 @@ fn bare_word_at_end_of_input() {
 /// past it (found by fuzzing: `$H[`).
 #[test]
 fn end_of_input_errors_stay_in_bounds() {
-    for text in ["$H[", "$HTTP[\"x\"", "x =", "x = (", "$HTTP[\"url\"] == \"/\"", "$"] {
+    for text in [
+        "$H[",
+        "$HTTP[\"x\"",
+        "x =",
+        "x = (",
+        "$HTTP[\"url\"] == \"/\"",
+        "$",
+    ] {
         let d = match parse(text.as_bytes(), FileId(0)) {
             Ok(_) => panic!("{text:?} should be refused"),
             Err(d) => d,
         };
         let span = d.span.expect("located");
-        assert!(span.start <= span.end && span.end as usize <= text.len(), "{text:?}: {span:?}");
+        assert!(
+            span.start <= span.end && span.end as usize <= text.len(),
+            "{text:?}: {span:?}"
+        );
     }
 }

@@ -1,0 +1,313 @@
+//! One request, from parsed head to response (lighttpd: `request.c`,
+//! `response.c`, the plugin phases of `plugin.h`).
+//!
+//! ```text
+//! 1 check      method known (501), HTTP/1.0 + Upgrade (400), Host present,
+//!              consistent and valid (400), request-target normalised per
+//!              server.http-parseopts (400), body framing (400/411/413)
+//! 2 route      conditions → effective settings (routing::RoutingTable)
+//! 3 handle     OPTIONS * → 200; otherwise mod_staticfile / mod_indexfile
+//! 4 errors     server.error-handler(-404) → server.errorfile-prefix → error page
+//! 5 headers    Server, Connection: close when keep-alive ends
+//! ```
+//!
+//! hyper parses the request line and headers; what it refuses never gets
+//! here (see compat-tests/KNOWN-DIFFERENCES.md for its status codes).
+
+pub mod body;
+pub mod host;
+pub mod method;
+pub mod respond;
+pub mod target;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use bstr::BString;
+use bytes::Bytes;
+use http::header::{
+    ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, TRANSFER_ENCODING, UPGRADE,
+};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+
+use crate::modules::staticfile::{self, FileRequest, Served};
+use crate::routing::{Client, CondInput, ConnConds, RoutingTable, Settings, SocketId};
+use body::Body;
+use target::ParseOpts;
+
+/// What requests need from the loaded configuration.
+#[derive(Debug)]
+pub struct Site {
+    /// The compiled conditions and settings.
+    pub routing: RoutingTable,
+    /// `server.http-parseopts`.
+    pub parse: ParseOpts,
+}
+
+/// What requests need from their connection.
+#[derive(Debug)]
+pub struct ConnInfo {
+    /// The client.
+    pub client: Client,
+    /// The client as `$HTTP["remoteip"]` text.
+    pub remote_text: BString,
+    /// The listener.
+    pub socket: SocketId,
+    /// `http` or `https`.
+    pub scheme: &'static [u8],
+    /// Conditions decided for the whole connection.
+    pub conds: ConnConds,
+    /// Requests started on this connection.
+    pub requests: AtomicU32,
+}
+
+/// A refused request: the status, and whether the connection must close.
+fn refuse(status: StatusCode, head_only: bool) -> Response<Body> {
+    let mut r = respond::error_response(status, head_only);
+    r.headers_mut()
+        .insert(CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
+/// Handles one request.
+pub async fn handle<B>(req: Request<B>, site: Arc<Site>, conn: Arc<ConnInfo>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let n = conn.requests.fetch_add(1, Ordering::Relaxed) + 1;
+    let head_only = req.method() == Method::HEAD;
+    let (parts, body) = req.into_parts();
+    let base = &site.routing.base;
+
+    // 1. checks lighttpd makes before it looks at the configuration
+    if !method::is_known(parts.method.as_str().as_bytes()) {
+        return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only), base);
+    }
+    if parts.version == Version::HTTP_10 && parts.headers.contains_key(UPGRADE) {
+        return finish(refuse(StatusCode::BAD_REQUEST, head_only), base);
+    }
+    let default_port = if conn.scheme == b"https" { 443 } else { 80 };
+    let host = match request_host(&parts, &site.parse, default_port) {
+        Ok(h) => h,
+        Err(status) => return finish(refuse(status, head_only), base),
+    };
+    let raw_target = parts
+        .uri
+        .path_and_query()
+        .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
+    if parts.method == Method::OPTIONS && raw_target == b"*" {
+        let mut r = Response::new(Body::empty());
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("OPTIONS, GET, HEAD, POST"));
+        r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+        return finish(keep_alive(r, base, n), base);
+    }
+    let target = match target::normalize(raw_target, &site.parse) {
+        Ok(t) => t,
+        Err(e) => {
+            return finish(
+                refuse(
+                    StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
+                    head_only,
+                ),
+                base,
+            );
+        }
+    };
+    let content_length = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let chunked = parts.headers.contains_key(TRANSFER_ENCODING);
+    if content_length.unwrap_or(0) > 0 && matches!(parts.method, Method::GET | Method::HEAD) {
+        return finish(refuse(StatusCode::BAD_REQUEST, head_only), base);
+    }
+    if parts.method == Method::POST
+        && content_length.is_none()
+        && !chunked
+        && parts.version != Version::HTTP_2
+    {
+        return finish(refuse(StatusCode::LENGTH_REQUIRED, head_only), base);
+    }
+
+    // 2. route
+    let input = CondInput {
+        url: &target.path,
+        host: &host,
+        query: target.query.as_deref().unwrap_or_default(),
+        method: parts.method.as_str().as_bytes(),
+        scheme: conn.scheme,
+        headers: &parts.headers,
+        remote: &conn.client,
+        remote_text: &conn.remote_text,
+        socket: &conn.socket,
+    };
+    let route = site.routing.route(&conn.conds, &input);
+    let settings = &route.settings;
+    if settings.log_condition_handling {
+        for (i, holds) in route.holds.iter().enumerate().skip(1) {
+            tracing::info!(
+                "cond[{i}] {} {}",
+                site.routing.blocks[i].text,
+                if *holds { "true" } else { "false" }
+            );
+        }
+    }
+    let limit = u64::from(settings.max_request_size_kib) * 1024;
+    if limit > 0 && content_length.is_some_and(|l| l > limit) {
+        return finish(refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only), settings);
+    }
+    // A static file does not read the body; consume it (within the limit)
+    // so the connection can carry the next request.
+    if content_length.unwrap_or(0) > 0 || chunked {
+        if let Err(status) = drain(body, limit).await {
+            return finish(refuse(status, head_only), settings);
+        }
+    }
+
+    // 3. handle
+    let file_req = FileRequest {
+        method: &parts.method,
+        path: &target.path,
+        path_raw: &target.path_raw,
+        query: target.query.as_deref(),
+        headers: &parts.headers,
+        settings,
+    };
+    if settings.log_request_handling {
+        tracing::info!(
+            "-- handling {} {}",
+            parts.method,
+            String::from_utf8_lossy(&target.path)
+        );
+    }
+    let response = match staticfile::serve(&file_req) {
+        Served::Response(r) => r,
+        Served::Error(status) => error(status, &file_req),
+    };
+    finish(keep_alive(response, settings, n), settings)
+}
+
+/// Reads and discards a request body, failing with 413 past `limit` bytes
+/// (0: no limit) and 400 when the body is broken.
+async fn drain<B>(mut body: B, limit: u64) -> Result<(), StatusCode>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut seen = 0u64;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Some(d) = frame.data_ref() {
+            seen += d.len() as u64;
+            if limit > 0 && seen > limit {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The request's authority: the absolute-form target's, else the Host
+/// header, checked and normalised (lighttpd: `http_request_validate_host`).
+fn request_host(
+    parts: &http::request::Parts,
+    opts: &ParseOpts,
+    default_port: u16,
+) -> Result<Vec<u8>, StatusCode> {
+    let mut hosts = parts.headers.get_all(HOST).iter();
+    let header = hosts.next();
+    if let Some(second) = hosts.next() {
+        if Some(second) != header {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+    }
+    let from_uri = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    let raw = match (from_uri, header) {
+        (Some(a), Some(h)) if parts.version != Version::HTTP_2 && a != h.as_bytes() => {
+            return Err(StatusCode::BAD_REQUEST);
+        }
+        (Some(a), _) => a,
+        (None, Some(h)) => h.as_bytes(),
+        (None, None) if parts.version == Version::HTTP_11 => return Err(StatusCode::BAD_REQUEST),
+        (None, None) => return Ok(Vec::new()),
+    };
+    if raw.is_empty() && parts.version == Version::HTTP_10 {
+        return Ok(Vec::new());
+    }
+    host::normalize_host_with_port(raw, opts, default_port).map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// An error response: `server.error-handler` / `server.error-handler-404`
+/// (served as a static file, keeping the status), `server.errorfile-prefix`
+/// (`<prefix><status>.html`), or the standard page.
+fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
+    let s = req.settings;
+    let head_only = *req.method == Method::HEAD;
+    let handler = match status {
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => {
+            s.error_handler_404.as_ref().or(s.error_handler.as_ref())
+        }
+        _ => s.error_handler.as_ref(),
+    };
+    if let Some(h) = handler.filter(|h| h.starts_with(b"/")) {
+        let (path, query) = match h.iter().position(|&b| b == b'?') {
+            Some(i) => (&h[..i], Some(&h[i + 1..])),
+            None => (&h[..], None),
+        };
+        let get = Method::GET;
+        let sub = FileRequest {
+            method: if head_only { req.method } else { &get },
+            path,
+            path_raw: path,
+            query,
+            headers: &http::HeaderMap::new(),
+            settings: s,
+        };
+        if let Served::Response(mut r) = staticfile::serve(&sub) {
+            if r.status() == StatusCode::OK {
+                *r.status_mut() = status;
+                return r;
+            }
+        }
+    }
+    if let Some(prefix) = &s.errorfile_prefix {
+        let mut p = prefix.to_vec();
+        p.extend_from_slice(format!("{}.html", status.as_u16()).as_bytes());
+        let path = std::path::PathBuf::from(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&p),
+        );
+        if let Ok(page) = std::fs::read(&path) {
+            let len = page.len();
+            let mut r = Response::new(if head_only {
+                Body::empty()
+            } else {
+                Body::full(page)
+            });
+            *r.status_mut() = status;
+            r.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+            r.headers_mut()
+                .insert(CONTENT_LENGTH, HeaderValue::from(len));
+            return r;
+        }
+    }
+    respond::error_response(status, head_only)
+}
+
+/// Ends keep-alive after `server.max-keep-alive-requests` requests.
+fn keep_alive(mut r: Response<Body>, s: &Settings, n: u32) -> Response<Body> {
+    if s.max_keep_alive_requests == 0 || n >= s.max_keep_alive_requests.saturating_add(1) {
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// Headers every response gets.
+fn finish(mut r: Response<Body>, s: &Settings) -> Response<Body> {
+    respond::add_server_header(&mut r, s);
+    r
+}

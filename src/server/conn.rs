@@ -1,0 +1,235 @@
+//! One client connection: HTTP/1.1 or HTTP/2 with hyper, idle timeouts,
+//! and shutdown (lighttpd: `connections.c`, `server.c` timeouts).
+//!
+//! | state | limit | measured since |
+//! |---|---|---|
+//! | no request yet | `server.max-read-idle` | connect / last byte read |
+//! | between requests | `server.max-keep-alive-idle` | last byte written or read |
+//! | request in progress | `server.max-read-idle` / `server.max-write-idle` (the larger) | last byte moved |
+//!
+//! An idle connection past its limit is closed gracefully (nothing is in
+//! flight); a stalled one in the middle of a request is dropped. On SIGINT
+//! connections finish what they are doing; on SIGTERM they are dropped.
+
+use std::convert::Infallible;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::request::{self, ConnInfo, Site};
+
+/// How a server is shutting down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Serving.
+    Running,
+    /// Finish requests in progress, take no new ones (SIGINT, SIGUSR1 for
+    /// the old configuration's connections is not needed: they keep theirs).
+    Graceful,
+    /// Drop everything (SIGTERM, or the graceful timeout expired).
+    Immediate,
+}
+
+/// Limits a connection applies.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    /// `server.max-read-idle`.
+    pub read_idle: Duration,
+    /// `server.max-write-idle`.
+    pub write_idle: Duration,
+    /// `server.max-keep-alive-idle`.
+    pub keep_alive_idle: Duration,
+    /// `server.max-request-field-size`: the largest request head.
+    pub max_header_bytes: usize,
+    /// HTTP/2 allowed (`server.h2proto`).
+    pub http2: bool,
+}
+
+/// When the connection last moved bytes, and whether a request is in flight.
+#[derive(Debug)]
+struct Activity {
+    start: Instant,
+    last_ms: AtomicU64,
+    in_flight: AtomicUsize,
+}
+
+impl Activity {
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn last(&self) -> Instant {
+        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+    }
+}
+
+/// An I/O stream that records activity.
+struct Tracked<IO> {
+    io: IO,
+    activity: Arc<Activity>,
+}
+
+impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.io).poll_read(cx, buf);
+        if buf.filled().len() > before {
+            self.activity.touch();
+        }
+        r
+    }
+}
+
+impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write(cx, data);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            self.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Serves one connection until it ends, times out or the server stops.
+pub async fn serve<IO>(
+    io: IO,
+    site: Arc<Site>,
+    conn: Arc<ConnInfo>,
+    limits: ConnLimits,
+    mut shutdown: watch::Receiver<Shutdown>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let activity = Arc::new(Activity {
+        start: Instant::now(),
+        last_ms: AtomicU64::new(0),
+        in_flight: AtomicUsize::new(0),
+    });
+    let io = Tracked {
+        io,
+        activity: activity.clone(),
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .title_case_headers(true)
+        .max_buf_size(limits.max_header_bytes.max(8192))
+        .header_read_timeout(None);
+    builder.http2().timer(TokioTimer::new());
+    if !limits.http2 {
+        builder = builder.http1_only();
+    }
+    let svc_activity = activity.clone();
+    let served = conn.clone();
+    let service = service_fn(move |req| {
+        let site = site.clone();
+        let conn = conn.clone();
+        let activity = svc_activity.clone();
+        async move {
+            activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            let r = request::handle(req, site, conn).await;
+            activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+            activity.touch();
+            Ok::<_, Infallible>(r)
+        }
+    });
+    let c = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    tokio::pin!(c);
+    let mut graceful = false;
+    loop {
+        let first = served.requests.load(Ordering::Relaxed) == 0;
+        let deadline = idle_deadline(&activity, &limits, graceful, first);
+        tokio::select! {
+            res = c.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!("connection ended: {e}");
+                }
+                return;
+            }
+            _ = tokio::time::sleep_until(deadline) => {
+                let first = served.requests.load(Ordering::Relaxed) == 0;
+                if Instant::now() >= idle_deadline(&activity, &limits, graceful, first) {
+                    if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful {
+                        graceful = true;
+                        c.as_mut().graceful_shutdown();
+                    } else {
+                        return;
+                    }
+                }
+            }
+            changed = shutdown.changed() => {
+                let state = if changed.is_ok() { *shutdown.borrow() } else { Shutdown::Immediate };
+                match state {
+                    Shutdown::Running => {}
+                    Shutdown::Graceful => {
+                        if !graceful {
+                            graceful = true;
+                            c.as_mut().graceful_shutdown();
+                        }
+                    }
+                    Shutdown::Immediate => return,
+                }
+            }
+        }
+    }
+}
+
+/// When the connection's current idle limit runs out.
+fn idle_deadline(a: &Activity, l: &ConnLimits, graceful: bool, first_request: bool) -> Instant {
+    let limit = if graceful {
+        // Closing: give the peer a moment to take the last bytes.
+        Duration::from_secs(5)
+    } else if a.in_flight.load(Ordering::Relaxed) > 0 {
+        l.read_idle.max(l.write_idle)
+    } else if first_request {
+        l.read_idle
+    } else {
+        l.keep_alive_idle
+    };
+    a.last() + limit
+}

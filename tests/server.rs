@@ -1,0 +1,314 @@
+//! The server end to end: the real binary on a handed-over socket, raw
+//! HTTP from the test. Static files, conditions, limits, signals.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+
+use support::{Wick, parse_responses, read_all};
+
+const BASIC: &str = r#"
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+index-file.names = ( "index.html" )
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html" )
+static-file.exclude-extensions = ( ".php" )
+"#;
+
+fn files(dir: &Path) {
+    let root = dir.join("htdocs");
+    std::fs::write(root.join("a.txt"), "hello world\n").expect("write");
+    std::fs::create_dir(root.join("dir")).expect("mkdir");
+    std::fs::write(root.join("dir/index.html"), "<h1>x</h1>").expect("write");
+    std::fs::create_dir(root.join("empty")).expect("mkdir");
+    std::fs::write(root.join("x.php"), "<?php").expect("write");
+    std::fs::write(root.join("noext"), "y").expect("write");
+    let big: Vec<u8> = (0..10240u32).map(|i| (i % 256) as u8).collect();
+    std::fs::write(root.join("big.bin"), big).expect("write");
+}
+
+fn basic() -> Wick {
+    Wick::start_with(BASIC, &["-D"], files)
+}
+
+/// A file: 200, its type, ETag, Last-Modified, length, Accept-Ranges.
+#[test]
+fn serves_a_file_with_validators() {
+    let w = basic();
+    let r = w.get("/a.txt");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/plain"));
+    assert_eq!(r.header("content-length"), Some("12"));
+    assert_eq!(r.header("accept-ranges"), Some("bytes"));
+    assert!(r.header("etag").is_some_and(|e| e.starts_with('"')));
+    assert!(r.header("last-modified").is_some());
+    assert_eq!(r.body, b"hello world\n");
+    let q = w.get("/a.txt?x=1");
+    assert_eq!(q.body, b"hello world\n");
+}
+
+/// A type mimetype.assign does not know: octet-stream and no validators.
+#[test]
+fn unknown_type_has_no_validators() {
+    let w = basic();
+    let r = w.get("/noext");
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
+    assert!(r.header("etag").is_none());
+    assert!(r.header("last-modified").is_none());
+}
+
+/// Missing file: 404 with lighttpd's page.
+#[test]
+fn missing_file_is_404_with_standard_page() {
+    let w = basic();
+    let r = w.get("/nope");
+    assert_eq!(r.status, 404);
+    assert_eq!(r.header("content-type"), Some("text/html"));
+    assert_eq!(r.header("content-length"), Some("341"));
+    assert!(String::from_utf8_lossy(&r.body).contains("<title>404 Not Found</title>"));
+}
+
+/// Directories: redirect to the slash form (query kept), index file, 403.
+#[test]
+fn directories() {
+    let w = basic();
+    let r = w.get("/dir?x=1");
+    assert_eq!(r.status, 301);
+    assert_eq!(r.header("location"), Some("/dir/?x=1"));
+    let r = w.get("/dir/");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"<h1>x</h1>"[..]));
+    assert_eq!(w.get("/empty/").status, 403);
+}
+
+/// static-file.exclude-extensions: 403.
+#[test]
+fn excluded_extension_is_forbidden() {
+    assert_eq!(basic().get("/x.php").status, 403);
+}
+
+/// Path info: `/a.txt/extra` serves a.txt (lighttpd's default).
+#[test]
+fn path_info_serves_the_file() {
+    let r = basic().get("/a.txt/extra");
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello world\n"[..]));
+}
+
+/// If-None-Match and If-Modified-Since give 304 with the validators.
+#[test]
+fn conditional_requests() {
+    let w = basic();
+    let first = w.get("/a.txt");
+    let etag = first.header("etag").expect("etag").to_string();
+    let lm = first.header("last-modified").expect("lm").to_string();
+    let r = w.request("GET", "/a.txt", &[("If-None-Match", &etag)]);
+    assert_eq!(r.status, 304);
+    assert_eq!(r.header("etag"), Some(etag.as_str()));
+    assert!(r.body.is_empty());
+    assert_eq!(
+        w.request("GET", "/a.txt", &[("If-Modified-Since", &lm)])
+            .status,
+        304
+    );
+    assert_eq!(
+        w.request("GET", "/a.txt", &[("If-None-Match", "\"other\"")])
+            .status,
+        200
+    );
+}
+
+/// Ranges: one, merged, multipart, suffix, unsatisfiable.
+#[test]
+fn ranges() {
+    let w = basic();
+    let r = w.request("GET", "/big.bin", &[("Range", "bytes=0-4")]);
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-range"), Some("bytes 0-4/10240"));
+    assert_eq!(r.body, [0, 1, 2, 3, 4]);
+    let r = w.request("GET", "/big.bin", &[("Range", "bytes=0-1,5-6")]);
+    assert_eq!(r.header("content-range"), Some("bytes 0-6/10240"));
+    let r = w.request("GET", "/big.bin", &[("Range", "bytes=0-1,1000-1001")]);
+    assert_eq!(
+        r.header("content-type"),
+        Some("multipart/byteranges; boundary=fkj49sn38dcn3")
+    );
+    assert_eq!(
+        r.header("content-length").and_then(|l| l.parse().ok()),
+        Some(r.body.len())
+    );
+    assert!(r.body.ends_with(b"--fkj49sn38dcn3--\r\n"));
+    let r = w.request("GET", "/big.bin", &[("Range", "bytes=-5")]);
+    assert_eq!(r.header("content-range"), Some("bytes 10235-10239/10240"));
+    let r = w.request("GET", "/big.bin", &[("Range", "bytes=10240-")]);
+    assert_eq!((r.status, r.header("content-length")), (416, Some("365")));
+}
+
+/// HEAD: the headers of GET, no body.
+#[test]
+fn head_has_headers_only() {
+    let w = basic();
+    let r = w.request("HEAD", "/a.txt", &[]);
+    assert_eq!((r.status, r.header("content-length")), (200, Some("12")));
+    assert!(r.body.is_empty());
+}
+
+/// Methods: POST without length 411, unknown 501, PUT 501, POST serves.
+#[test]
+fn methods() {
+    let w = basic();
+    assert_eq!(w.request("POST", "/a.txt", &[]).status, 411);
+    assert_eq!(w.request("FOO", "/a.txt", &[]).status, 501);
+    assert_eq!(
+        w.request("PUT", "/a.txt", &[("Content-Length", "0")])
+            .status,
+        501
+    );
+    let r = w.request("POST", "/a.txt", &[("Content-Length", "0")]);
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"hello world\n"[..]));
+    let r = w.request("OPTIONS", "*", &[]);
+    assert_eq!(
+        (r.status, r.header("allow")),
+        (200, Some("OPTIONS, GET, HEAD, POST"))
+    );
+}
+
+/// HTTP/1.1 needs a Host header.
+#[test]
+fn missing_host_is_400() {
+    let w = basic();
+    let bytes = w.raw("GET /a.txt HTTP/1.1\r\nConnection: close\r\n\r\n");
+    let r = &parse_responses(&bytes, false)[0];
+    assert_eq!(r.status, 400);
+}
+
+/// Keep-alive: pipelined requests answered in order on one connection,
+/// `Connection: close` after server.max-keep-alive-requests.
+#[test]
+fn keep_alive_limit() {
+    let conf = format!("{BASIC}server.max-keep-alive-requests = 2\n");
+    let w = Wick::start_with(&conf, &["-D"], files);
+    let mut s = w.connect();
+    let one = "GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n";
+    s.write_all(format!("{one}{one}{one}").as_bytes())
+        .expect("send");
+    let rs = parse_responses(&read_all(&mut s), false);
+    assert_eq!(rs.len(), 3, "{rs:?}");
+    assert!(rs[..2].iter().all(|r| r.header("connection").is_none()));
+    assert_eq!(rs[2].header("connection"), Some("close"));
+}
+
+/// Conditions select settings per request.
+#[test]
+fn conditions_route_requests() {
+    let conf = format!(
+        "{BASIC}$HTTP[\"url\"] =^ \"/other/\" {{ server.document-root = \"{{dir}}/other\" }}\n\
+         $HTTP[\"host\"] == \"tagged.example\" {{ server.tag = \"tagged\" }}\n"
+    );
+    let w = Wick::start_with(&conf, &["-D"], |d| {
+        files(d);
+        std::fs::create_dir_all(d.join("other/other")).expect("mkdir");
+        std::fs::write(d.join("other/other/f.txt"), "from other").expect("write");
+    });
+    assert_eq!(w.get("/other/f.txt").body, b"from other");
+    let bytes =
+        w.raw("GET /a.txt HTTP/1.1\r\nHost: tagged.example:8080\r\nConnection: close\r\n\r\n");
+    assert_eq!(
+        parse_responses(&bytes, false)[0].header("server"),
+        Some("tagged")
+    );
+}
+
+/// server.errorfile-prefix supplies the error page.
+#[test]
+fn errorfile_prefix() {
+    let conf = format!("{BASIC}server.errorfile-prefix = \"{{dir}}/err-\"\n");
+    let w = Wick::start_with(&conf, &["-D"], |d| {
+        files(d);
+        std::fs::write(d.join("err-404.html"), "custom 404").expect("write");
+    });
+    let r = w.get("/nope");
+    assert_eq!((r.status, r.body.as_slice()), (404, &b"custom 404"[..]));
+}
+
+/// HTTP/2 with prior knowledge: the server answers the preface with SETTINGS.
+#[test]
+fn http2_prior_knowledge() {
+    let w = basic();
+    let mut s = w.connect();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("send");
+    let mut head = [0u8; 9];
+    std::io::Read::read_exact(&mut s, &mut head).expect("a frame");
+    assert_eq!(head[3], 0x4, "first frame is SETTINGS");
+}
+
+/// A module wick does not implement: refuses to start, naming it.
+#[test]
+fn unsupported_module_refuses_to_start() {
+    let conf = format!("{BASIC}server.modules = ( \"mod_cgi\" )\n");
+    let mut w = Wick::start(&conf);
+    let status = w.wait().expect("exits");
+    assert_eq!(status.code(), Some(255));
+    assert!(
+        w.stderr().contains("mod_cgi is not supported"),
+        "{}",
+        w.stderr()
+    );
+}
+
+/// SIGTERM stops the server.
+#[test]
+fn sigterm_stops() {
+    let mut w = basic();
+    assert_eq!(w.get("/a.txt").status, 200);
+    w.signal(libc::SIGTERM);
+    assert!(w.wait().is_some_and(|s| s.success()));
+}
+
+/// SIGINT lets a response in flight finish, then exits; new connections
+/// are refused meanwhile.
+#[test]
+fn sigint_is_graceful() {
+    let mut w = Wick::start_with(BASIC, &["-D"], |d| {
+        files(d);
+        std::fs::write(d.join("htdocs/huge.txt"), vec![b'x'; 8 << 20]).expect("write");
+    });
+    let mut s = w.connect();
+    s.write_all(b"GET /huge.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut first = [0u8; 64];
+    std::io::Read::read_exact(&mut s, &mut first).expect("the response started");
+    w.signal(libc::SIGINT);
+    let rest = read_all(&mut s);
+    let mut all = first.to_vec();
+    all.extend_from_slice(&rest);
+    let r = &parse_responses(&all, false)[0];
+    assert_eq!((r.status, r.body.len()), (200, 8 << 20));
+    assert!(w.wait().is_some_and(|s| s.success()));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", w.port)).is_err());
+}
+
+/// SIGUSR1 re-reads the configuration; new requests see it.
+#[test]
+fn sigusr1_reloads_configuration() {
+    let w = basic();
+    assert_eq!(
+        w.get("/a.txt").header("server"),
+        Some(concat!("wick/", env!("CARGO_PKG_VERSION")))
+    );
+    let conf = w.dir.path().join("wick.conf");
+    let mut text = std::fs::read_to_string(&conf).expect("read conf");
+    text.push_str("server.tag = \"reloaded\"\n");
+    std::fs::write(&conf, text).expect("write conf");
+    w.signal(libc::SIGUSR1);
+    let end = std::time::Instant::now() + support::DEADLINE;
+    while w.get("/a.txt").header("server") != Some("reloaded") {
+        assert!(
+            std::time::Instant::now() < end,
+            "reload not seen:\n{}",
+            w.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
