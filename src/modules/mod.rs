@@ -3,5 +3,7 @@
 //! | module | file |
 //! |---|---|
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
+//! | stat cache (server.stat-cache-engine) | `filecache.rs` |
 
+pub mod filecache;
 pub mod staticfile;

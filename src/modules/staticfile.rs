@@ -20,6 +20,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bstr::ByteSlice;
@@ -31,6 +32,7 @@ use http::header::{
 use http::{HeaderMap, Method, Response, StatusCode};
 use tokio::sync::mpsc;
 
+use super::filecache::{Entry, FileCache, SMALL_FILE};
 use crate::request::body::Body;
 use crate::routing::Settings;
 
@@ -58,6 +60,8 @@ pub struct FileRequest<'a> {
     pub headers: &'a HeaderMap,
     /// Effective settings.
     pub settings: &'a Settings,
+    /// The stat cache.
+    pub cache: &'a FileCache,
 }
 
 /// What the handler decided.
@@ -73,7 +77,7 @@ pub enum Served {
 #[derive(Debug)]
 struct Found {
     path: PathBuf,
-    meta: Metadata,
+    entry: Arc<Entry>,
 }
 
 fn os_path(b: &[u8]) -> PathBuf {
@@ -109,22 +113,22 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         req.path.to_vec()
     };
     let full = join(root, &url_path);
-    let found = match std::fs::metadata(os_path(&full)) {
-        Ok(meta) if meta.is_dir() => {
+    let found = match req.cache.stat(&full) {
+        Ok(entry) if entry.meta.is_dir() => {
             if !url_path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
             }
-            match index_file(root, &full, s) {
+            match index_file(root, &full, s, req.cache) {
                 Some(f) => f,
                 None => return Served::Error(StatusCode::FORBIDDEN),
             }
         }
-        Ok(meta) => Found {
+        Ok(entry) => Found {
             path: os_path(&full),
-            meta,
+            entry,
         },
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
-            match path_info_file(root, &url_path) {
+            match path_info_file(root, &url_path, req.cache) {
                 Some(f) if !s.disable_pathinfo => f,
                 _ => return Served::Error(StatusCode::NOT_FOUND),
             }
@@ -138,7 +142,7 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             Err(e) => return Served::Error(error_for(&e)),
         }
     }
-    let ft = found.meta.file_type();
+    let ft = found.entry.meta.file_type();
     if !ft.is_file() || ft.is_fifo() || ft.is_socket() {
         return Served::Error(StatusCode::FORBIDDEN);
     }
@@ -154,31 +158,36 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
 
 /// The first of `index-file.names` that exists in the directory `dir`
 /// (names starting with `/` are taken from the document root).
-fn index_file(root: &[u8], dir: &[u8], s: &Settings) -> Option<Found> {
+fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Option<Found> {
     s.index_files.iter().find_map(|name| {
         let p = if name.starts_with(b"/") {
             join(root, name)
         } else {
             join(dir, name)
         };
-        let path = os_path(&p);
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.is_file() => Some(Found { path, meta }),
+        match cache.stat(&p) {
+            Ok(entry) if entry.meta.is_file() => Some(Found {
+                path: os_path(&p),
+                entry,
+            }),
             _ => None,
         }
     })
 }
 
 /// For `/a.txt/extra`: the regular file the longest leading part names.
-fn path_info_file(root: &[u8], url_path: &[u8]) -> Option<Found> {
+fn path_info_file(root: &[u8], url_path: &[u8], cache: &FileCache) -> Option<Found> {
     let mut end = url_path.len();
     while let Some(i) = url_path[..end].rfind_byte(b'/') {
         if i == 0 {
             return None;
         }
-        let p = os_path(&join(root, &url_path[..i]));
-        if let Ok(meta) = std::fs::metadata(&p) {
-            return meta.is_file().then_some(Found { path: p, meta });
+        let p = join(root, &url_path[..i]);
+        if let Ok(entry) = cache.stat(&p) {
+            return entry.meta.is_file().then_some(Found {
+                path: os_path(&p),
+                entry,
+            });
         }
         end = i;
     }
@@ -245,20 +254,19 @@ fn none_match(header: &[u8], etag: &[u8]) -> bool {
 fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let s = req.settings;
     let mime = s.mimetypes.lookup(f.path.as_os_str().as_bytes());
-    let size = f.meta.size();
+    let meta = &f.entry.meta;
+    let size = meta.size();
     let mut headers = HeaderMap::new();
     if let Ok(v) = HeaderValue::from_bytes(mime.content_type) {
         headers.insert(CONTENT_TYPE, v);
     }
-    let etag = if mime.known { etag(&f.meta, s) } else { None };
-    let modified = mime.known.then(|| mtime(&f.meta));
+    let etag = if mime.known { etag(meta, s) } else { None };
+    let modified = mime.known.then(|| mtime(meta));
     if let Some(e) = &etag {
         headers.insert(ETAG, e.clone());
     }
-    if let Some(m) = modified {
-        if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(m)) {
-            headers.insert(LAST_MODIFIED, v);
-        }
+    if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
+        headers.insert(LAST_MODIFIED, v.clone());
     }
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     if mime.known && matches!(*req.method, Method::GET | Method::HEAD) {
@@ -293,17 +301,17 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     } else {
         None
     };
+    let src = Source {
+        path: &f.path,
+        entry: &f.entry,
+        cache: req.cache,
+    };
     match ranges {
-        None => full_response(&f.path, size, headers, head_only),
+        None => full_response(&src, size, headers, head_only),
         Some(None) => Served::Error(StatusCode::RANGE_NOT_SATISFIABLE),
-        Some(Some(ranges)) => range_response(
-            &f.path,
-            size,
-            &ranges,
-            headers,
-            mime.content_type,
-            head_only,
-        ),
+        Some(Some(ranges)) => {
+            range_response(&src, size, &ranges, headers, mime.content_type, head_only)
+        }
     }
 }
 
@@ -385,12 +393,19 @@ pub fn parse_ranges(header: &[u8], size: u64) -> Option<Vec<(u64, u64)>> {
     Some(merged)
 }
 
-fn full_response(path: &Path, size: u64, mut headers: HeaderMap, head_only: bool) -> Served {
+/// Where a response's bytes come from.
+struct Source<'a> {
+    path: &'a Path,
+    entry: &'a Entry,
+    cache: &'a FileCache,
+}
+
+fn full_response(src: &Source<'_>, size: u64, mut headers: HeaderMap, head_only: bool) -> Served {
     headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
     let body = if head_only || size == 0 {
         Body::empty()
     } else {
-        match file_body(path, &[(0, size - 1)], None) {
+        match file_body(src, &[(0, size - 1)], None) {
             Ok(b) => b,
             Err(e) => return Served::Error(error_for(&e)),
         }
@@ -401,7 +416,7 @@ fn full_response(path: &Path, size: u64, mut headers: HeaderMap, head_only: bool
 }
 
 fn range_response(
-    path: &Path,
+    src: &Source<'_>,
     size: u64,
     ranges: &[(u64, u64)],
     mut headers: HeaderMap,
@@ -417,7 +432,7 @@ fn range_response(
         let body = if head_only {
             Ok(Body::empty())
         } else {
-            file_body(path, ranges, None)
+            file_body(src, ranges, None)
         };
         (len, body)
     } else {
@@ -449,7 +464,7 @@ fn range_response(
         let body = if head_only {
             Ok(Body::empty())
         } else {
-            file_body(path, ranges, Some((parts, trailer)))
+            file_body(src, ranges, Some((parts, trailer)))
         };
         (len, body)
     };
@@ -468,11 +483,34 @@ fn range_response(
 /// header when `multipart` is given. Small responses are read at once; larger
 /// ones stream from a blocking reader with back-pressure.
 fn file_body(
-    path: &Path,
+    src: &Source<'_>,
     ranges: &[(u64, u64)],
     multipart: Option<(Vec<Bytes>, Bytes)>,
 ) -> io::Result<Body> {
-    let mut file = File::open(path)?;
+    let total: u64 = ranges.iter().map(|(a, b)| b - a + 1).sum();
+    if src.entry.meta.size() <= SMALL_FILE {
+        // Small files come from the cache; ranges are slices of it.
+        let content = src.cache.content(src.entry, src.path)?;
+        if multipart.is_none() && ranges.len() == 1 {
+            let (a, b) = ranges[0];
+            return Ok(Body::full(content.slice(a as usize..=b as usize)));
+        }
+        let mut out = BytesMut::with_capacity(total as usize + 256);
+        for (i, (a, b)) in ranges.iter().enumerate() {
+            if let Some((parts, _)) = &multipart {
+                out.extend_from_slice(&parts[i]);
+            }
+            out.extend_from_slice(&content[*a as usize..=*b as usize]);
+            if multipart.is_some() {
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+        if let Some((_, trailer)) = &multipart {
+            out.extend_from_slice(trailer);
+        }
+        return Ok(Body::full(out.freeze()));
+    }
+    let mut file = File::open(src.path)?;
     let total: u64 = ranges.iter().map(|(a, b)| b - a + 1).sum();
     if total <= READ_AT_ONCE {
         let mut out = BytesMut::with_capacity(total as usize + 256);

@@ -43,6 +43,8 @@ pub struct Site {
     pub routing: RoutingTable,
     /// `server.http-parseopts`.
     pub parse: ParseOpts,
+    /// The stat cache of static files.
+    pub files: crate::modules::filecache::FileCache,
 }
 
 /// What requests need from their connection.
@@ -176,6 +178,7 @@ where
         query: target.query.as_deref(),
         headers: &parts.headers,
         settings,
+        cache: &site.files,
     };
     if settings.log_request_handling {
         tracing::info!(
@@ -265,6 +268,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
             query,
             headers: &http::HeaderMap::new(),
             settings: s,
+            cache: req.cache,
         };
         if let Served::Response(mut r) = staticfile::serve(&sub) {
             if r.status() == StatusCode::OK {

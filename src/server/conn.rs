@@ -26,6 +26,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::clock;
 use crate::request::{self, ConnInfo, Site};
 
 /// How a server is shutting down.
@@ -58,19 +59,17 @@ pub struct ConnLimits {
 /// When the connection last moved bytes, and whether a request is in flight.
 #[derive(Debug)]
 struct Activity {
-    start: Instant,
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
 }
 
 impl Activity {
     fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.store(ms, Ordering::Relaxed);
+        self.last_ms.store(clock::now_ms(), Ordering::Relaxed);
     }
 
     fn last(&self) -> Instant {
-        self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed))
+        clock::instant(self.last_ms.load(Ordering::Relaxed))
     }
 }
 
@@ -144,8 +143,7 @@ pub async fn serve<IO>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
-        start: Instant::now(),
-        last_ms: AtomicU64::new(0),
+        last_ms: AtomicU64::new(clock::now_ms()),
         in_flight: AtomicUsize::new(0),
     });
     let io = Tracked {
@@ -157,7 +155,6 @@ pub async fn serve<IO>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .title_case_headers(true)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());

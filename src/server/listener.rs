@@ -235,6 +235,14 @@ impl Bound {
         }
     }
 
+    /// Another handle on the same listening socket (dup).
+    pub fn try_clone(&self) -> std::io::Result<Bound> {
+        Ok(match self {
+            Bound::Tcp(l) => Bound::Tcp(l.try_clone()?),
+            Bound::Unix(l, p) => Bound::Unix(l.try_clone()?, p.clone()),
+        })
+    }
+
     /// The IP address and port, for TCP sockets.
     pub fn local_ip(&self) -> Option<SocketAddr> {
         match self {

@@ -12,6 +12,7 @@
 //!                      SIGUSR1 re-read the config, new connections use it · SIGHUP reopen logs
 //! ```
 
+pub mod clock;
 pub mod conn;
 pub mod errorlog;
 pub mod listener;
@@ -198,7 +199,13 @@ pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
         ),
     };
     Ok(Prepared {
-        site: Arc::new(Site { routing, parse }),
+        site: Arc::new(Site {
+            routing,
+            parse,
+            files: crate::modules::filecache::FileCache::new(
+                top_str(config, "server.stat-cache-engine").as_deref() != Some("disable"),
+            ),
+        }),
         server,
         warnings: diags,
     })
@@ -305,7 +312,9 @@ pub fn run(
         process::write_pid_file(p)?;
     }
     process::drop_privileges(server.username.as_deref(), server.groupname.as_deref())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // The main thread handles signals; worker threads (one per CPU we may
+    // run on) each serve connections on a single-threaded runtime.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(ServerError::Runtime)?;
@@ -390,18 +399,34 @@ async fn serve_all(
     let tracker = Arc::new(Tracker::default());
     let permits = Arc::new(Semaphore::new(server.max_connections));
     let (stop_accept_tx, stop_accept_rx) = watch::channel(false);
-    let mut accepts = Vec::new();
-    for l in listening {
+    for l in &listening {
         tracing::info!("listening on {}", l.bound.describe());
-        accepts.push(tokio::spawn(accept_loop(
-            l,
-            gen_rx.clone(),
-            shutdown_rx.clone(),
-            stop_accept_rx.clone(),
-            tracker.clone(),
-            permits.clone(),
-        )));
     }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut workers = Vec::with_capacity(threads);
+    for i in 0..threads {
+        let mut mine = Vec::with_capacity(listening.len());
+        for l in &listening {
+            let bound = l.bound.try_clone().map_err(ServerError::Runtime)?;
+            mine.push(Listening {
+                bound,
+                socket: l.socket.clone(),
+            });
+        }
+        let shared = WorkerShared {
+            gen_rx: gen_rx.clone(),
+            shutdown: shutdown_rx.clone(),
+            stop: stop_accept_rx.clone(),
+            tracker: tracker.clone(),
+            permits: permits.clone(),
+        };
+        let handle = std::thread::Builder::new()
+            .name(format!("wick-worker-{i}"))
+            .spawn(move || worker(mine, shared))
+            .map_err(ServerError::Runtime)?;
+        workers.push(handle);
+    }
+    drop(listening);
     tracing::info!(
         "server started ({})",
         crate::VERSION_LINE.split(' ').next().unwrap_or("wick")
@@ -444,9 +469,6 @@ async fn serve_all(
         }
     };
     let _ = stop_accept_tx.send(true);
-    for a in accepts {
-        let _ = a.await;
-    }
     if graceful && tracker.live.load(Ordering::SeqCst) > 0 {
         let _ = shutdown_tx.send(Shutdown::Graceful);
         let wait = async {
@@ -461,6 +483,10 @@ async fn serve_all(
         let _ = tokio::time::timeout(server.graceful_timeout, wait).await;
     }
     let _ = shutdown_tx.send(Shutdown::Immediate);
+    for w in workers {
+        // The workers return as soon as they see Immediate.
+        let _ = tokio::task::spawn_blocking(move || w.join()).await;
+    }
     tracing::info!("server stopped");
     Ok(())
 }
@@ -552,14 +578,51 @@ fn reload(path: &[u8], env: &Environment) -> Result<Prepared, String> {
     })
 }
 
-async fn accept_loop(
-    l: Listening,
+/// What every worker thread shares with the main thread.
+#[derive(Clone)]
+struct WorkerShared {
     gen_rx: watch::Receiver<Generation>,
     shutdown: watch::Receiver<Shutdown>,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
     tracker: Arc<Tracker>,
     permits: Arc<Semaphore>,
-) {
+}
+
+/// A worker thread: its own single-threaded runtime, an accept loop per
+/// listener (on its own copy of the socket), the connections it accepted.
+fn worker(listening: Vec<Listening>, shared: WorkerShared) {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!("cannot start a worker runtime: {e}");
+            return;
+        }
+    };
+    runtime.block_on(async move {
+        for l in listening {
+            tokio::spawn(accept_loop(l, shared.clone()));
+        }
+        let mut shutdown = shared.shutdown.clone();
+        while *shutdown.borrow() != Shutdown::Immediate {
+            if shutdown.changed().await.is_err() {
+                break;
+            }
+        }
+    });
+    // Dropping the runtime drops whatever is still open.
+}
+
+async fn accept_loop(l: Listening, shared: WorkerShared) {
+    let WorkerShared {
+        gen_rx,
+        shutdown,
+        mut stop,
+        tracker,
+        permits,
+    } = shared;
     enum Either {
         Tcp(TcpListener),
         Unix(UnixListener, BString),

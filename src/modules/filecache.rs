@@ -1,0 +1,184 @@
+//! A stat cache for static files, in the manner of lighttpd's "simple"
+//! `server.stat-cache-engine` (lighttpd: `stat_cache.c`): a file's
+//! metadata is trusted for one second before it is looked up again, and
+//! the contents of small files are kept while their metadata is unchanged.
+//!
+//! Serving a cached small file costs no file system call at all; lighttpd
+//! caches the stat and the open descriptor and still reads each time. Like
+//! lighttpd's, the cache may answer with a file's state of up to one second
+//! ago; unlike lighttpd's, length and contents always belong together.
+//! `server.stat-cache-engine = "disable"` turns it off.
+
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::HeaderValue;
+use tokio::time::Instant;
+
+/// How long a looked-up file's metadata is trusted.
+const TTL: Duration = Duration::from_secs(1);
+/// Files up to this size have their contents kept.
+pub const SMALL_FILE: u64 = 64 * 1024;
+/// Entries before the cache is emptied and starts over.
+const MAX_ENTRIES: usize = 8192;
+/// Bytes of kept contents, at most.
+const MAX_CONTENT_BYTES: usize = 64 << 20;
+
+/// What the cache knows of one path.
+#[derive(Debug)]
+pub struct Entry {
+    /// The file's metadata (following symlinks).
+    pub meta: Metadata,
+    checked: Instant,
+    last_modified: OnceLock<Option<HeaderValue>>,
+    content: OnceLock<Bytes>,
+}
+
+impl Entry {
+    fn new(meta: Metadata) -> Self {
+        Entry {
+            meta,
+            checked: Instant::now(),
+            last_modified: OnceLock::new(),
+            content: OnceLock::new(),
+        }
+    }
+
+    fn same_file(&self, other: &Metadata) -> bool {
+        self.meta.ino() == other.ino()
+            && self.meta.dev() == other.dev()
+            && self.meta.size() == other.size()
+            && self.meta.mtime() == other.mtime()
+            && self.meta.mtime_nsec() == other.mtime_nsec()
+            && self.meta.mode() == other.mode()
+    }
+
+    /// `Last-Modified` for this file, formatted once.
+    pub fn last_modified(&self) -> Option<&HeaderValue> {
+        self.last_modified
+            .get_or_init(|| {
+                let t =
+                    std::time::UNIX_EPOCH + Duration::from_secs(self.meta.mtime().max(0) as u64);
+                HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok()
+            })
+            .as_ref()
+    }
+}
+
+/// The cache.
+#[derive(Debug)]
+pub struct FileCache {
+    enabled: bool,
+    map: Mutex<HashMap<Box<[u8]>, Arc<Entry>>>,
+    content_bytes: AtomicUsize,
+}
+
+impl FileCache {
+    /// A cache; `enabled` false looks every file up each time.
+    pub fn new(enabled: bool) -> Self {
+        FileCache {
+            enabled,
+            map: Mutex::new(HashMap::new()),
+            content_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    /// The metadata of `path` (following symlinks).
+    pub fn stat(&self, path: &[u8]) -> io::Result<Arc<Entry>> {
+        let p = os_path(path);
+        if !self.enabled {
+            return Ok(Arc::new(Entry::new(std::fs::metadata(p)?)));
+        }
+        let now = Instant::now();
+        if let Some(e) = self.lock().get(path) {
+            if now.duration_since(e.checked) < TTL {
+                return Ok(e.clone());
+            }
+        }
+        let meta = std::fs::metadata(p)?;
+        let mut map = self.lock();
+        let entry = match map.get(path) {
+            // Unchanged: keep the contents, trust it for another second.
+            Some(old) if old.same_file(&meta) => Arc::new(Entry {
+                meta,
+                checked: now,
+                last_modified: old.last_modified.clone(),
+                content: old.content.clone(),
+            }),
+            _ => Arc::new(Entry::new(meta)),
+        };
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+            self.content_bytes.store(0, Ordering::Relaxed);
+        }
+        map.insert(Box::from(path), entry.clone());
+        Ok(entry)
+    }
+
+    /// The whole contents of a small file, read once per cached entry.
+    pub fn content(&self, entry: &Entry, path: &Path) -> io::Result<Bytes> {
+        if let Some(b) = entry.content.get() {
+            return Ok(b.clone());
+        }
+        let mut f = std::fs::File::open(path)?;
+        let mut buf = Vec::with_capacity(entry.meta.size() as usize);
+        f.read_to_end(&mut buf)?;
+        let b = Bytes::from(buf);
+        if b.len() as u64 != entry.meta.size() {
+            // Changed while we looked: serve nothing stale.
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file changed while read",
+            ));
+        }
+        if self.enabled
+            && self.content_bytes.load(Ordering::Relaxed) + b.len() <= MAX_CONTENT_BYTES
+            && entry.content.set(b.clone()).is_ok()
+        {
+            self.content_bytes.fetch_add(b.len(), Ordering::Relaxed);
+        }
+        Ok(b)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<[u8]>, Arc<Entry>>> {
+        self.map.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+fn os_path(b: &[u8]) -> &Path {
+    Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A change of contents is seen once the second has passed, never as a
+    /// length/contents mismatch.
+    #[test]
+    fn entries_revalidate() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "one").expect("write");
+        let cache = FileCache::new(true);
+        let key = p.to_str().expect("utf-8").as_bytes();
+        let e = cache.stat(key).expect("stat");
+        assert_eq!(cache.content(&e, &p).expect("read"), "one");
+        // Same entry within the second: contents kept even if the file changes.
+        std::fs::write(&p, "two!").expect("write");
+        let e2 = cache.stat(key).expect("stat");
+        assert!(Arc::ptr_eq(&e, &e2));
+        assert_eq!(cache.content(&e2, &p).expect("cached"), "one");
+        // A disabled cache always looks.
+        let off = FileCache::new(false);
+        let e3 = off.stat(key).expect("stat");
+        assert_eq!(off.content(&e3, &p).expect("read"), "two!");
+    }
+}
