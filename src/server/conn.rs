@@ -179,8 +179,21 @@ pub async fn serve<IO>(
     tokio::pin!(c);
     let mut graceful = false;
     loop {
+        // Wake at the earliest moment any limit could run out (the state may
+        // change meanwhile, moving the real deadline earlier), then check.
+        let shortest = limits
+            .keep_alive_idle
+            .min(limits.read_idle)
+            .min(limits.write_idle)
+            .max(Duration::from_millis(100));
         let first = served.requests.load(Ordering::Relaxed) == 0;
-        let deadline = idle_deadline(&activity, &limits, graceful, first);
+        let real = idle_deadline(&activity, &limits, graceful, first);
+        let early = activity.last() + shortest;
+        let deadline = if graceful || early <= Instant::now() {
+            real
+        } else {
+            early.min(real)
+        };
         tokio::select! {
             res = c.as_mut() => {
                 if let Err(e) = res {
@@ -191,7 +204,9 @@ pub async fn serve<IO>(
             _ = tokio::time::sleep_until(deadline) => {
                 let first = served.requests.load(Ordering::Relaxed) == 0;
                 if Instant::now() >= idle_deadline(&activity, &limits, graceful, first) {
-                    if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful {
+                    // Between requests: close cleanly. Before the first
+                    // request, or stalled in one: drop.
+                    if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful && !first {
                         graceful = true;
                         c.as_mut().graceful_shutdown();
                     } else {

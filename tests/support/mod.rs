@@ -20,8 +20,10 @@ pub const DEADLINE: Duration = Duration::from_secs(20);
 /// A running wick.
 pub struct Wick {
     child: Option<Child>,
-    /// Port it serves on.
+    /// Port it serves on (the first handed-over socket).
     pub port: u16,
+    /// Ports of every handed-over socket, in fd order (3, 4, …).
+    pub ports: Vec<u16>,
     /// Scratch directory (document root under `htdocs/`).
     pub dir: tempfile::TempDir,
     stderr_path: PathBuf,
@@ -60,49 +62,73 @@ impl Wick {
     /// Like [`Wick::start`], with extra arguments and a hook to populate
     /// the scratch directory first.
     pub fn start_with(conf: &str, args: &[&str], setup: impl FnOnce(&Path)) -> Wick {
+        Self::start_sockets(conf, args, 1, setup)
+    }
+
+    /// Like [`Wick::start_with`] with `n` handed-over sockets (fds 3..3+n);
+    /// `{port1}`, `{port2}`… in the config name them.
+    pub fn start_sockets(conf: &str, args: &[&str], n: usize, setup: impl FnOnce(&Path)) -> Wick {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("htdocs");
         std::fs::create_dir(&root).expect("htdocs");
         setup(dir.path());
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-        let port = listener.local_addr().expect("addr").port();
-        let text = conf
+        let listeners: Vec<TcpListener> = (0..n.max(1))
+            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
+            .collect();
+        let ports: Vec<u16> = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr").port())
+            .collect();
+        let port = ports[0];
+        let mut text = conf
             .replace("{root}", root.to_str().expect("utf-8 path"))
             .replace("{dir}", dir.path().to_str().expect("utf-8 path"))
             .replace("{port}", &port.to_string());
+        for (i, p) in ports.iter().enumerate() {
+            text = text.replace(&format!("{{port{}}}", i + 1), &p.to_string());
+        }
         let conf_path = dir.path().join("wick.conf");
         std::fs::write(&conf_path, text).expect("write conf");
         let stderr_path = dir.path().join("stderr");
         let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-        let fd = listener.as_raw_fd();
+        let fds: Vec<i32> = listeners.iter().map(|l| l.as_raw_fd()).collect();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_wick"));
         cmd.args(args)
             .arg("-f")
             .arg(&conf_path)
             .current_dir(dir.path())
-            .env("LISTEN_FDS", "1")
+            .env("LISTEN_FDS", fds.len().to_string())
             .env("LISTEN_PID", format!("parent:{}", std::process::id()))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
-        // SAFETY: between fork and exec only async-signal-safe calls: dup2
-        // the listening socket to fd 3 (clearing close-on-exec).
+        // SAFETY: between fork and exec only async-signal-safe calls: move
+        // the listening sockets out of the way (above 100), then dup2 each
+        // to 3, 4, … (dup2 clears close-on-exec).
         unsafe {
             cmd.pre_exec(move || {
-                if fd == 3 {
-                    let flags = libc::fcntl(3, libc::F_GETFD);
-                    libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC);
-                } else if libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                let mut high = [0i32; 8];
+                for (i, &fd) in fds.iter().enumerate().take(8) {
+                    let h = libc::fcntl(fd, libc::F_DUPFD, 100);
+                    if h < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    high[i] = h;
+                }
+                for (i, &h) in high.iter().enumerate().take(fds.len().min(8)) {
+                    if libc::dup2(h, 3 + i as i32) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
         }
         let child = cmd.spawn().expect("spawn wick");
-        drop(listener);
+        drop(listeners);
         Wick {
             child: Some(child),
             port,
+            ports,
             dir,
             stderr_path,
         }
@@ -145,7 +171,12 @@ impl Wick {
 
     /// Opens a connection with read/write deadlines.
     pub fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
+        self.connect_to(self.port)
+    }
+
+    /// Opens a connection to one of the handed-over ports.
+    pub fn connect_to(&self, port: u16) -> TcpStream {
+        let s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
         s.set_read_timeout(Some(DEADLINE)).expect("timeout");
         s.set_write_timeout(Some(DEADLINE)).expect("timeout");
         s
@@ -153,7 +184,12 @@ impl Wick {
 
     /// Sends raw request bytes on a new connection and reads until EOF.
     pub fn raw(&self, request: &str) -> Vec<u8> {
-        let mut s = self.connect();
+        self.raw_to(self.port, request)
+    }
+
+    /// [`Wick::raw`] to one of the handed-over ports.
+    pub fn raw_to(&self, port: u16, request: &str) -> Vec<u8> {
+        let mut s = self.connect_to(port);
         s.write_all(request.as_bytes()).expect("send");
         read_all(&mut s)
     }
