@@ -290,3 +290,78 @@ fn single_connection_on_stdin() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// server.max-connections: a connection beyond the limit waits until one
+/// closes (wick stops accepting rather than failing).
+#[test]
+fn max_connections_queues_extra_clients() {
+    let conf = r#"
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.max-connections = 1
+"#;
+    let w = Wick::start_with(conf, &["-D"], |d| {
+        std::fs::write(d.join("htdocs/a.txt"), "x").expect("write");
+    });
+    let mut first = w.connect();
+    first
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: h\r\n\r\n")
+        .expect("send");
+    let mut buf = [0u8; 512];
+    let n = first.read(&mut buf).expect("first response");
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    // The first connection stays open (keep-alive): the second is queued.
+    let mut second = w.connect();
+    second
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .expect("timeout");
+    second
+        .write_all(b"GET /a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut probe = [0u8; 64];
+    assert!(
+        second.read(&mut probe).is_err(),
+        "the second connection must wait while the first holds the only slot"
+    );
+    drop(first);
+    second.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    let bytes = read_all(&mut second);
+    assert_eq!(parse_responses(&bytes, false)[0].status, 200);
+}
+
+/// Started as root with server.username, the server runs as that user.
+#[test]
+fn drops_privileges_after_binding() {
+    // SAFETY: getuid has no preconditions.
+    if unsafe { libc::getuid() } != 0 {
+        eprintln!("skipped: needs root to switch users");
+        return;
+    }
+    let conf = r#"
+server.document-root = "{root}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.username = "nobody"
+server.groupname = "nogroup"
+"#;
+    let w = Wick::start_with(conf, &["-D"], |d| {
+        std::fs::write(d.join("htdocs/a.txt"), "x").expect("write");
+        // nobody must be able to reach the document root.
+        for p in [d.to_path_buf(), d.join("htdocs"), d.join("htdocs/a.txt")] {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = if p.is_dir() { 0o755 } else { 0o644 };
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).expect("chmod");
+        }
+    });
+    assert_eq!(w.get("/a.txt").status, 200);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", w.pid())).expect("status");
+    let uid_line = status
+        .lines()
+        .find(|l| l.starts_with("Uid:"))
+        .expect("Uid line");
+    assert!(
+        !uid_line.split_whitespace().skip(1).any(|u| u == "0"),
+        "{uid_line}"
+    );
+}
