@@ -6,6 +6,7 @@
 //! | running a process with a deadline, cwd and env | [`run`] |
 //! | `-p` output normalisation, diffs, oracle comparison | [`compare`] |
 //! | scratch copies of reference files | [`fixture`] |
+//! | lighttpd and wick serving one config on inherited sockets; raw HTTP/1.1 exchanges compared | [`http`] |
 //!
 //! Environment understood by the harness:
 //!
@@ -17,11 +18,13 @@
 //! | `WICK_SHARED_DIR` | the `shared/` reference directory (default: the sibling of the workspace) |
 //! | `WICK_COMPAT_TIMEOUT` | seconds allowed per process run (default 30) |
 //! | `WICK_CONFIG_CASE_DIR` | another case directory for `tests/config_corpus.rs` (same layout as `shared/compat/config`) |
+//! | `WICK_COMPAT_SHOW=1` | `tests/static_http.rs` prints a summary line for every exchange |
 //! | `CHECK_TIMEOUT` | seconds per case for `check.sh` (default 5 here) |
 
 pub mod bins;
 pub mod compare;
 pub mod fixture;
+pub mod http;
 pub mod run;
 
 pub use bins::{
