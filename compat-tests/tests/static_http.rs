@@ -7,11 +7,10 @@
 //! One test per configuration; each starts its own pair of servers on
 //! inherited ephemeral sockets.
 //!
-//! * `*` tests compare strictly and must pass.
-//! * `wick_bug_*` tests (`#[ignore]`d) hold the requests where wick
-//!   currently answers differently from lighttpd and lighttpd is right; each
-//!   request says what differs. Run them with `cargo test -- --ignored`;
-//!   when one passes, move its requests back into the strict test.
+//! * Every test compares strictly and must pass. The edge-case tests
+//!   (`mimetype_list_of_sixteen_uses_longest_suffix`, `range_requests_edge_cases`,
+//!   `error_handlers_and_request_errors`, …) hold requests where wick once
+//!   answered differently from lighttpd; each documents lighttpd's answer.
 //! * `known_differences` pins the deliberate differences listed in
 //!   KNOWN-DIFFERENCES.md, naming the entry each request relies on.
 
@@ -134,7 +133,7 @@ $HTTP["url"] =^ "/long-default/" {{
 }
 
 /// Requests of [`start_mime_lists`] where wick is wrong (see
-/// `wick_bug_mimetype_list_of_sixteen`).
+/// `mimetype_list_of_sixteen_uses_longest_suffix`).
 const MIME_SIXTEEN_BUGS: &[&str] = &["sixteen/c.tar.gz", "sixteen/F.Tar.Gz", "sixteen/notREADME"];
 
 #[test]
@@ -164,9 +163,8 @@ fn mimetype_assign_short_and_long_lists() {
 /// `notREADME`: lighttpd `application/octet-stream` without ETag/Last-Modified,
 /// wick `text/x-readme` with both.
 #[test]
-#[ignore = "wick bug: a 16-entry mimetype.assign is searched first-match; lighttpd uses longest suffix from 16 entries on"]
-fn wick_bug_mimetype_list_of_sixteen() {
-    let Some(mut pair) = start_mime_lists("wick_bug_mimetype_list_of_sixteen") else {
+fn mimetype_list_of_sixteen_uses_longest_suffix() {
+    let Some(mut pair) = start_mime_lists("mimetype_list_of_sixteen_uses_longest_suffix") else {
         return;
     };
     for path in MIME_SIXTEEN_BUGS {
@@ -236,11 +234,9 @@ fn mimetype_assign_debian_list() {
 /// list has it) → `text/plain;charset=utf-8`. wick skips the dot-less
 /// lookup and falls back to `""` → `application/octet-stream`.
 #[test]
-#[ignore = "wick bug: long mimetype lists miss the dot-less extension lookup (x.README)"]
-fn wick_bug_mimetype_debian_dotless_extension() {
+fn mimetype_debian_dotless_extension() {
     let names = ["x.README", "y.tar.README"];
-    let Some(mut pair) = start_debian_mime("wick_bug_mimetype_debian_dotless_extension", &names)
-    else {
+    let Some(mut pair) = start_debian_mime("mimetype_debian_dotless_extension", &names) else {
         return;
     };
     for f in names {
@@ -316,9 +312,8 @@ fn directories_and_index_files() {
 /// `Content-Length`; wick adds `Content-Length: 0` (its GET answer has
 /// `Content-Length: 0` like lighttpd's).
 #[test]
-#[ignore = "wick bug: HEAD of a directory redirect sends Content-Length: 0, lighttpd sends none"]
-fn wick_bug_head_directory_redirect() {
-    let Some(mut pair) = start_directories("wick_bug_head_directory_redirect") else {
+fn head_directory_redirect() {
+    let Some(mut pair) = start_directories("head_directory_redirect") else {
         return;
     };
     pair.check(Req::head("/d1"));
@@ -468,9 +463,8 @@ fn missing_forbidden_pathinfo_symlinks() {
 /// last component, so the restriction can be bypassed through a linked
 /// directory.
 #[test]
-#[ignore = "wick bugs: disable-pathinfo gives 404 not 403; follow-symlink=disable ignores symlinked directories"]
-fn wick_bug_pathinfo_and_symlinked_directory() {
-    let Some((mut pair, _)) = start_paths("wick_bug_pathinfo_and_symlinked_directory") else {
+fn pathinfo_and_symlinked_directory() {
+    let Some((mut pair, _)) = start_paths("pathinfo_and_symlinked_directory") else {
         return;
     };
     pair.check(Req::get("/nopi/b.txt/extra"));
@@ -628,9 +622,8 @@ fn range_requests() {
 ///   wick 206 with `Accept-Ranges: bytes`;
 /// * an empty file with Range: lighttpd 200 (empty body), wick 416.
 #[test]
-#[ignore = "wick bugs: Range handled on HEAD, HTTP/1.0, non-bytes units, empty files; multipart parts sorted"]
-fn wick_bug_range_requests() {
-    let Some(mut pair) = start_ranges("wick_bug_range_requests") else {
+fn range_requests_edge_cases() {
+    let Some(mut pair) = start_ranges("range_requests_edge_cases") else {
         return;
     };
     let get = || Req::get("/n.txt");
@@ -655,9 +648,8 @@ fn wick_bug_range_requests() {
 /// `If-None-Match`: lighttpd 412 Precondition Failed (its standard page,
 /// 361 bytes), wick 200 with the file.
 #[test]
-#[ignore = "wick bugs: POST gets Accept-Ranges; POST with matching If-None-Match is not 412"]
-fn wick_bug_post_to_static_file() {
-    let Some(mut pair) = start_ranges("wick_bug_post_to_static_file") else {
+fn post_to_static_file() {
+    let Some(mut pair) = start_ranges("post_to_static_file") else {
         return;
     };
     for req in [
@@ -732,9 +724,8 @@ fn methods_and_standard_error_pages() {
 /// page. POST to a file (with a body, empty, chunked): lighttpd sends no
 /// `Accept-Ranges`, wick does.
 #[test]
-#[ignore = "wick bugs: OPTIONS on a file is 501; POST responses carry Accept-Ranges"]
-fn wick_bug_options_and_post() {
-    let Some(mut pair) = start_methods("wick_bug_options_and_post") else {
+fn options_and_post() {
+    let Some(mut pair) = start_methods("options_and_post") else {
         return;
     };
     for req in [
@@ -1023,9 +1014,8 @@ fn error_files_and_handlers() {
 /// `status-400.html` / `status-411.html` file (21 bytes), wick its
 /// standard page (345 / 353 bytes).
 #[test]
-#[ignore = "wick bugs: error-handler-404 static page keeps 404/403 (lighttpd: 200); Accept-Ranges on error-handler pages; errorfile-prefix unused for 400/411"]
-fn wick_bug_error_handlers_and_request_errors() {
-    let Some(mut pair) = start_error_pages("wick_bug_error_handlers_and_request_errors") else {
+fn error_handlers_and_request_errors() {
+    let Some(mut pair) = start_error_pages("error_handlers_and_request_errors") else {
         return;
     };
     for req in [

@@ -50,6 +50,8 @@ const BOUNDARY: &str = "fkj49sn38dcn3";
 pub struct FileRequest<'a> {
     /// Method.
     pub method: &'a Method,
+    /// HTTP version (ranges are an HTTP/1.1 feature).
+    pub version: http::Version,
     /// Decoded, normalised path (what `$HTTP["url"]` sees).
     pub path: &'a [u8],
     /// The same path still encoded, for redirects.
@@ -129,17 +131,16 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         },
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
             match path_info_file(root, &url_path, req.cache) {
-                Some(f) if !s.disable_pathinfo => f,
-                _ => return Served::Error(StatusCode::NOT_FOUND),
+                Some(_) if s.disable_pathinfo => return Served::Error(StatusCode::FORBIDDEN),
+                Some(f) => f,
+                None => return Served::Error(StatusCode::NOT_FOUND),
             }
         }
         Err(e) => return Served::Error(error_for(&e)),
     };
     if !s.follow_symlink {
-        match std::fs::symlink_metadata(&found.path) {
-            Ok(m) if m.file_type().is_symlink() => return Served::Error(StatusCode::FORBIDDEN),
-            Ok(_) => {}
-            Err(e) => return Served::Error(error_for(&e)),
+        if let Err(status) = no_symlinks_below(root, found.path.as_os_str().as_bytes()) {
+            return Served::Error(status);
         }
     }
     let ft = found.entry.meta.file_type();
@@ -150,10 +151,44 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
     if s.exclude_extensions.iter().any(|ext| name.ends_with(ext)) {
         return Served::Error(StatusCode::FORBIDDEN);
     }
-    if !matches!(*req.method, Method::GET | Method::HEAD | Method::POST) {
-        return Served::Error(StatusCode::NOT_IMPLEMENTED);
+    match *req.method {
+        Method::GET | Method::HEAD | Method::POST => send_file(req, &found),
+        Method::OPTIONS => {
+            let mut r = Response::new(Body::empty());
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static("OPTIONS, GET, HEAD, POST"),
+            );
+            r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+            Served::Response(r)
+        }
+        _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
-    send_file(req, &found)
+}
+
+/// `server.follow-symlink = "disable"`: no component of the file's path
+/// below the document root may be a symlink (lighttpd opens each with
+/// O_NOFOLLOW); the document root itself may be one.
+fn no_symlinks_below(root: &[u8], file: &[u8]) -> Result<(), StatusCode> {
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    let rest = file.strip_prefix(root).unwrap_or(file);
+    let mut end = root.len();
+    for part in rest.split(|&b| b == b'/') {
+        end += if end == root.len() && part.is_empty() {
+            0
+        } else {
+            part.len() + 1
+        };
+        if part.is_empty() {
+            continue;
+        }
+        match std::fs::symlink_metadata(os_path(&file[..end.min(file.len())])) {
+            Ok(m) if m.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
+            Ok(_) => {}
+            Err(e) => return Err(error_for(&e)),
+        }
+    }
+    Ok(())
 }
 
 /// The first of `index-file.names` that exists in the directory `dir`
@@ -206,7 +241,9 @@ fn redirect_to_dir(req: &FileRequest<'_>) -> Response<Body> {
     if let Ok(v) = HeaderValue::from_bytes(&loc) {
         r.headers_mut().insert(LOCATION, v);
     }
-    r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    if *req.method != Method::HEAD {
+        r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    }
     r
 }
 
@@ -268,6 +305,14 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
         headers.insert(LAST_MODIFIED, v.clone());
     }
+    // A POST whose If-None-Match matches fails its precondition.
+    if *req.method == Method::POST {
+        if let (Some(inm), Some(e)) = (req.headers.get(IF_NONE_MATCH), &etag) {
+            if none_match(inm.as_bytes(), e.as_bytes()) {
+                return Served::Error(StatusCode::PRECONDITION_FAILED);
+            }
+        }
+    }
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     if mime.known && matches!(*req.method, Method::GET | Method::HEAD) {
         let not_modified = match (req.headers.get(IF_NONE_MATCH), &etag) {
@@ -289,13 +334,17 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             return Served::Response(r);
         }
     }
-    if s.range_requests {
+    // Ranges: HTTP/1.1 GET of a non-empty file, `bytes` units only.
+    let ranged =
+        s.range_requests && req.version == http::Version::HTTP_11 && *req.method != Method::POST;
+    if ranged {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let head_only = *req.method == Method::HEAD;
-    let ranges = if s.range_requests && *req.method != Method::POST {
+    let ranges = if ranged && !head_only && size > 0 {
         req.headers
             .get(RANGE)
+            .filter(|r| r.as_bytes().starts_with(b"bytes="))
             .filter(|_| if_range_holds(req.headers.get(IF_RANGE), etag.as_ref(), modified))
             .map(|r| parse_ranges(r.as_bytes(), size))
     } else {
@@ -382,12 +431,16 @@ pub fn parse_ranges(header: &[u8], size: u64) -> Option<Vec<(u64, u64)>> {
     if ranges.is_empty() {
         return None;
     }
-    ranges.sort_unstable();
+    // Request order is kept; a range near (or overlapping) one already
+    // taken is merged into it in place (lighttpd).
     let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
     for (s, e) in ranges {
-        match merged.last_mut() {
-            Some(last) if s <= last.1.saturating_add(RANGE_MERGE_GAP) => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
+        let near = merged.iter_mut().find(|(ms, me)| {
+            s <= me.saturating_add(RANGE_MERGE_GAP) && e.saturating_add(RANGE_MERGE_GAP) >= *ms
+        });
+        match near {
+            Some(m) => *m = (m.0.min(s), m.1.max(e)),
+            None => merged.push((s, e)),
         }
     }
     Some(merged)
@@ -588,6 +641,11 @@ mod tests {
         assert_eq!(r("bytes=0-1,81-82"), Some(vec![(0, 82)]));
         assert_eq!(r("bytes=0-1,82-83"), Some(vec![(0, 1), (82, 83)]));
         assert_eq!(r("bytes=5-6,0-1"), Some(vec![(0, 6)]));
+        assert_eq!(r("bytes=500-509,0-9"), Some(vec![(500, 509), (0, 9)]));
+        assert_eq!(
+            r("bytes=200-209,0-9,20-29"),
+            Some(vec![(200, 209), (0, 29)])
+        );
         assert_eq!(r("bytes=-5"), Some(vec![(10235, 10239)]));
         assert_eq!(r("bytes=9000-"), Some(vec![(9000, 10239)]));
         assert_eq!(r("bytes=0-0,-1"), Some(vec![(0, 0), (10239, 10239)]));

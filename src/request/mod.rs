@@ -64,12 +64,36 @@ pub struct ConnInfo {
     pub requests: AtomicU32,
 }
 
-/// A refused request: the status, and whether the connection must close.
-fn refuse(status: StatusCode, head_only: bool) -> Response<Body> {
-    let mut r = respond::error_response(status, head_only);
+/// A refused request: its error page (`server.errorfile-prefix` or the
+/// standard one), and the connection closes after it.
+fn refuse(status: StatusCode, head_only: bool, settings: &Settings) -> Response<Body> {
+    let mut r = error_file(status, head_only, settings)
+        .unwrap_or_else(|| respond::error_response(status, head_only));
     r.headers_mut()
         .insert(CONNECTION, HeaderValue::from_static("close"));
     r
+}
+
+/// `server.errorfile-prefix`: the page `<prefix><status>.html`, if it exists.
+fn error_file(status: StatusCode, head_only: bool, s: &Settings) -> Option<Response<Body>> {
+    let prefix = s.errorfile_prefix.as_ref()?;
+    let mut p = prefix.to_vec();
+    p.extend_from_slice(format!("{}.html", status.as_u16()).as_bytes());
+    let path =
+        std::path::PathBuf::from(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&p));
+    let page = std::fs::read(&path).ok()?;
+    let len = page.len();
+    let mut r = Response::new(if head_only {
+        Body::empty()
+    } else {
+        Body::full(page)
+    });
+    *r.status_mut() = status;
+    r.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    r.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    Some(r)
 }
 
 /// Handles one request.
@@ -85,15 +109,15 @@ where
 
     // 1. checks lighttpd makes before it looks at the configuration
     if !method::is_known(parts.method.as_str().as_bytes()) {
-        return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only), base);
+        return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
     }
     if parts.version == Version::HTTP_10 && parts.headers.contains_key(UPGRADE) {
-        return finish(refuse(StatusCode::BAD_REQUEST, head_only), base);
+        return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
     let default_port = if conn.scheme == b"https" { 443 } else { 80 };
     let host = match request_host(&parts, &site.parse, default_port) {
         Ok(h) => h,
-        Err(status) => return finish(refuse(status, head_only), base),
+        Err(status) => return finish(refuse(status, head_only, base), base),
     };
     let raw_target = parts
         .uri
@@ -113,6 +137,7 @@ where
                 refuse(
                     StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST),
                     head_only,
+                    base,
                 ),
                 base,
             );
@@ -125,14 +150,14 @@ where
         .and_then(|v| v.trim().parse::<u64>().ok());
     let chunked = parts.headers.contains_key(TRANSFER_ENCODING);
     if content_length.unwrap_or(0) > 0 && matches!(parts.method, Method::GET | Method::HEAD) {
-        return finish(refuse(StatusCode::BAD_REQUEST, head_only), base);
+        return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
     if parts.method == Method::POST
         && content_length.is_none()
         && !chunked
         && parts.version != Version::HTTP_2
     {
-        return finish(refuse(StatusCode::LENGTH_REQUIRED, head_only), base);
+        return finish(refuse(StatusCode::LENGTH_REQUIRED, head_only, base), base);
     }
 
     // 2. route
@@ -160,19 +185,23 @@ where
     }
     let limit = u64::from(settings.max_request_size_kib) * 1024;
     if limit > 0 && content_length.is_some_and(|l| l > limit) {
-        return finish(refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only), settings);
+        return finish(
+            refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only, settings),
+            settings,
+        );
     }
     // A static file does not read the body; consume it (within the limit)
     // so the connection can carry the next request.
     if content_length.unwrap_or(0) > 0 || chunked {
         if let Err(status) = drain(body, limit).await {
-            return finish(refuse(status, head_only), settings);
+            return finish(refuse(status, head_only, settings), settings);
         }
     }
 
     // 3. handle
     let file_req = FileRequest {
         method: &parts.method,
+        version: parts.version,
         path: &target.path,
         path_raw: &target.path_raw,
         query: target.query.as_deref(),
@@ -191,7 +220,21 @@ where
         Served::Response(r) => r,
         Served::Error(status) => error(status, &file_req),
     };
-    finish(keep_alive(response, settings, n), settings)
+    let mut response = keep_alive(response, settings, n);
+    // An HTTP/1.0 client that did not ask for keep-alive is told the
+    // connection closes, as lighttpd does.
+    if parts.version == Version::HTTP_10
+        && !parts
+            .headers
+            .get_all(CONNECTION)
+            .iter()
+            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"))
+    {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    finish(response, settings)
 }
 
 /// Reads and discards a request body, failing with 413 past `limit` bytes
@@ -249,11 +292,13 @@ fn request_host(
 fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
     let s = req.settings;
     let head_only = *req.method == Method::HEAD;
-    let handler = match status {
-        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN => {
-            s.error_handler_404.as_ref().or(s.error_handler.as_ref())
+    // lighttpd 1.4.69 answers a static server.error-handler-404 page with
+    // 200; server.error-handler keeps the error status.
+    let (handler, keep_status) = match status {
+        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN if s.error_handler_404.is_some() => {
+            (s.error_handler_404.as_ref(), false)
         }
-        _ => s.error_handler.as_ref(),
+        _ => (s.error_handler.as_ref(), true),
     };
     if let Some(h) = handler.filter(|h| h.starts_with(b"/")) {
         let (path, query) = match h.iter().position(|&b| b == b'?') {
@@ -263,6 +308,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
         let get = Method::GET;
         let sub = FileRequest {
             method: if head_only { req.method } else { &get },
+            version: req.version,
             path,
             path_raw: path,
             query,
@@ -272,31 +318,16 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
         };
         if let Served::Response(mut r) = staticfile::serve(&sub) {
             if r.status() == StatusCode::OK {
-                *r.status_mut() = status;
+                if keep_status {
+                    *r.status_mut() = status;
+                    r.headers_mut().remove(http::header::ACCEPT_RANGES);
+                }
                 return r;
             }
         }
     }
-    if let Some(prefix) = &s.errorfile_prefix {
-        let mut p = prefix.to_vec();
-        p.extend_from_slice(format!("{}.html", status.as_u16()).as_bytes());
-        let path = std::path::PathBuf::from(
-            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&p),
-        );
-        if let Ok(page) = std::fs::read(&path) {
-            let len = page.len();
-            let mut r = Response::new(if head_only {
-                Body::empty()
-            } else {
-                Body::full(page)
-            });
-            *r.status_mut() = status;
-            r.headers_mut()
-                .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
-            r.headers_mut()
-                .insert(CONTENT_LENGTH, HeaderValue::from(len));
-            return r;
-        }
+    if let Some(r) = error_file(status, head_only, s) {
+        return r;
     }
     respond::error_response(status, head_only)
 }

@@ -1,10 +1,11 @@
 //! `mimetype.assign`: file name → `Content-Type` (lighttpd:
 //! `stat_cache_mimetype_by_ext`).
 //!
-//! Matching is by suffix, ignoring ASCII case. With 16 entries or fewer the
-//! list is searched top down and the first suffix that matches wins; with
-//! more, the longest matching suffix wins: the whole base name, then from
-//! each `.` left to right, then the `""` entry. A file no entry matches is
+//! Matching is by suffix, ignoring ASCII case. With fewer than 16 entries
+//! the list is searched top down and the first suffix that matches wins;
+//! with 16 or more, the longest matching suffix wins: the whole base name,
+//! then from each `.` left to right, then the last extension without its
+//! dot, then the `""` entry (measured against lighttpd 1.4.69). A file no entry matches is
 //! `application/octet-stream` and gets no ETag or Last-Modified (lighttpd
 //! disables caching for types it does not know).
 //!
@@ -23,7 +24,7 @@ use crate::config::value::Value;
 pub struct MimeTable {
     /// Entries in written order: (suffix, type).
     entries: Vec<(BString, BString)>,
-    /// Lowercased suffix → index, for tables of more than 16 entries.
+    /// Lowercased suffix → index, for tables of 16 entries or more.
     index: Option<HashMap<Vec<u8>, usize>>,
 }
 
@@ -142,7 +143,7 @@ impl MimeTable {
 
     /// A table from (suffix, type) pairs in order.
     pub fn new(entries: Vec<(BString, BString)>) -> Self {
-        let index = (entries.len() > 16).then(|| {
+        let index = (entries.len() >= 16).then(|| {
             let mut m = HashMap::with_capacity(entries.len());
             for (i, (k, _)) in entries.iter().enumerate() {
                 m.entry(k.to_ascii_lowercase()).or_insert(i);
@@ -194,6 +195,7 @@ impl MimeTable {
                             .filter(|(_, b)| **b == b'.')
                             .find_map(|(i, _)| get(&base[i..]))
                     })
+                    .or_else(|| base.rfind_byte(b'.').and_then(|i| get(&base[i + 1..])))
                     .or_else(|| get(b""))
             }
         };
@@ -223,7 +225,7 @@ mod tests {
         )
     }
 
-    /// Up to 16 entries: first match in written order, any case (lighttpd 1.4.69).
+    /// Fewer than 16 entries: first match in written order, any case (lighttpd 1.4.69).
     #[test]
     fn short_table_first_match_wins() {
         let t = table(&[
@@ -240,7 +242,7 @@ mod tests {
         assert_eq!((m.content_type, m.known), (OCTET_STREAM, false));
     }
 
-    /// More than 16 entries: longest suffix from the base name (lighttpd 1.4.69).
+    /// 16 entries or more: longest suffix from the base name (lighttpd 1.4.69).
     #[test]
     fn long_table_longest_suffix_wins() {
         let mut pairs = vec![
@@ -262,6 +264,16 @@ mod tests {
         assert_eq!(t.lookup(b"/z.TXT").content_type, b"t/plain");
         assert_eq!(t.lookup(b"/w.a.b.c").content_type, b"t/bc");
         assert!(!t.lookup(b"/noext").known);
+        // `/x.README`: `.README` is not a key, `README` is.
+        assert_eq!(t.lookup(b"/x.README").content_type, b"t/readme");
+        assert!(!t.lookup(b"/notREADME").known);
+        // Exactly 16 entries already use the longest suffix.
+        let sixteen: Vec<(String, String)> = (0..14)
+            .map(|i| (format!(".f{i}"), format!("x/f{i}")))
+            .collect();
+        let mut pairs16 = vec![(".gz", "a/gz"), (".tar.gz", "a/tgz")];
+        pairs16.extend(sixteen.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        assert_eq!(table(&pairs16).lookup(b"/c.tar.gz").content_type, b"a/tgz");
     }
 
     /// The built-in table knows what a noVNC page needs.
