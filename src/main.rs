@@ -175,3 +175,7 @@ fn features() -> String {
         wick::VERSION_LINE
     )
 }
+
+/// A faster allocator for the many small per-request allocations.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -38,6 +38,8 @@ pub struct Entry {
     pub meta: Metadata,
     checked: Instant,
     last_modified: OnceLock<Option<HeaderValue>>,
+    /// The ETag with the default `etag.use-*` settings.
+    pub default_etag: OnceLock<Option<HeaderValue>>,
     content: OnceLock<Bytes>,
 }
 
@@ -47,6 +49,7 @@ impl Entry {
             meta,
             checked: Instant::now(),
             last_modified: OnceLock::new(),
+            default_etag: OnceLock::new(),
             content: OnceLock::new(),
         }
     }
@@ -110,6 +113,7 @@ impl FileCache {
                 meta,
                 checked: now,
                 last_modified: old.last_modified.clone(),
+                default_etag: old.default_etag.clone(),
                 content: old.content.clone(),
             }),
             _ => Arc::new(Entry::new(meta)),

@@ -293,11 +293,17 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let mime = s.mimetypes.lookup(f.path.as_os_str().as_bytes());
     let meta = &f.entry.meta;
     let size = meta.size();
-    let mut headers = HeaderMap::new();
+    let mut headers = HeaderMap::with_capacity(8);
     if let Ok(v) = HeaderValue::from_bytes(mime.content_type) {
         headers.insert(CONTENT_TYPE, v);
     }
-    let etag = if mime.known { etag(meta, s) } else { None };
+    let etag = if !mime.known {
+        None
+    } else if s.static_etags && s.etag_use_inode && s.etag_use_mtime && s.etag_use_size {
+        f.entry.default_etag.get_or_init(|| etag(meta, s)).clone()
+    } else {
+        etag(meta, s)
+    };
     let modified = mime.known.then(|| mtime(meta));
     if let Some(e) = &etag {
         headers.insert(ETAG, e.clone());

@@ -175,11 +175,12 @@ where
     let route = site.routing.route(&conn.conds, &input);
     let settings = &route.settings;
     if settings.log_condition_handling {
-        for (i, holds) in route.holds.iter().enumerate().skip(1) {
+        for i in 1..site.routing.blocks.len() {
+            let holds = route.holds.contains(i);
             tracing::info!(
                 "cond[{i}] {} {}",
                 site.routing.blocks[i].text,
-                if *holds { "true" } else { "false" }
+                if holds { "true" } else { "false" }
             );
         }
     }

@@ -336,6 +336,9 @@ pub fn normalize(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
         .iter()
         .position(|&b| b == b'#')
         .map_or(raw, |i| &raw[..i]);
+    if let Some(t) = fast_path(raw) {
+        return Ok(t);
+    }
     let (path_raw, query) = if opts.url_normalize {
         normalize_url(raw, opts)?
     } else {
@@ -347,6 +350,53 @@ pub fn normalize(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
         path,
         path_raw,
         query,
+    })
+}
+
+/// Targets every option leaves as they are — only unreserved characters,
+/// sub-delims, `:`, `@`, `/` (and one `?` before a query of the same
+/// characters), no `%`, no empty or dot segments — need no work: the
+/// common case, answered without the normaliser's passes.
+fn fast_path(raw: &[u8]) -> Option<Target> {
+    let plain = |b: &u8| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+            )
+    };
+    let (path, query) = split_query(raw);
+    if !path.iter().all(plain) || !query.is_none_or(|q| q.iter().all(plain)) {
+        return None;
+    }
+    // No `//`, `/./`, `/../`, and no `/.` or `/..` at the end.
+    let segments_clean = path[1..].split(|&b| b == b'/').enumerate().all(|(i, seg)| {
+        let last = i == path[1..].iter().filter(|&&b| b == b'/').count();
+        (last || !seg.is_empty()) && seg != b".." && seg != b"."
+    });
+    if !segments_clean {
+        return None;
+    }
+    Some(Target {
+        path: path.to_vec(),
+        path_raw: path.to_vec(),
+        query: query.map(<[u8]>::to_vec),
     })
 }
 

@@ -57,13 +57,48 @@ pub struct ConnConds {
     decided: Vec<Option<bool>>,
 }
 
+/// A set of block numbers, inline for the usual configurations.
+#[derive(Debug, Clone)]
+pub enum BlockSet {
+    /// Up to 128 blocks.
+    Small(u128),
+    /// More.
+    Large(Vec<bool>),
+}
+
+impl BlockSet {
+    fn new(n: usize) -> Self {
+        if n <= 128 {
+            BlockSet::Small(0)
+        } else {
+            BlockSet::Large(vec![false; n])
+        }
+    }
+
+    /// True if block `i` is in the set.
+    pub fn contains(&self, i: usize) -> bool {
+        match self {
+            BlockSet::Small(bits) => i < 128 && bits & (1 << i) != 0,
+            BlockSet::Large(v) => v.get(i).copied().unwrap_or(false),
+        }
+    }
+
+    fn insert(&mut self, i: usize) {
+        match self {
+            BlockSet::Small(bits) => *bits |= 1 << i,
+            BlockSet::Large(v) => v[i] = true,
+        }
+    }
+}
+
 /// What routing decided for one request.
 #[derive(Debug, Clone)]
-pub struct Route {
-    /// The effective settings.
-    pub settings: Settings,
+pub struct Route<'t> {
+    /// The effective settings (borrowed from the table when no block
+    /// changes them).
+    pub settings: std::borrow::Cow<'t, Settings>,
     /// Which blocks hold, by number.
-    pub holds: Vec<bool>,
+    pub holds: BlockSet,
 }
 
 impl RoutingTable {
@@ -133,32 +168,37 @@ impl RoutingTable {
     }
 
     /// Routes one request: which blocks hold, and the effective settings.
-    pub fn route(&self, conn: &ConnConds, input: &CondInput<'_>) -> Route {
-        let mut holds = vec![false; self.blocks.len()];
+    pub fn route<'t>(&'t self, conn: &ConnConds, input: &CondInput<'_>) -> Route<'t> {
+        let n = self.blocks.len();
+        let mut holds = BlockSet::new(n);
         // Whether the else chain reaches a block: all earlier branches failed.
-        let mut reached = vec![false; self.blocks.len()];
-        let mut settings = self.base.clone();
-        if let (Some(h), Some(r)) = (holds.first_mut(), reached.first_mut()) {
-            *h = true;
-            *r = true;
-        }
+        let mut reached = BlockSet::new(n);
+        holds.insert(0);
+        reached.insert(0);
+        let mut settings = std::borrow::Cow::Borrowed(&self.base);
         for (i, b) in self.blocks.iter().enumerate().skip(1) {
-            reached[i] = match b.else_prev {
-                Some(p) => reached[p] && !holds[p],
-                None => b.parent.is_none_or(|p| holds[p]),
+            let reaches = match b.else_prev {
+                Some(p) => reached.contains(p) && !holds.contains(p),
+                None => b.parent.is_none_or(|p| holds.contains(p)),
             };
-            let own = reached[i]
-                && match &b.cond {
-                    None => true,
-                    Some(c) => match conn.decided.get(i).copied().flatten() {
-                        Some(d) => d,
-                        None => c.matches(input),
-                    },
-                };
-            holds[i] = own;
+            if !reaches {
+                continue;
+            }
+            reached.insert(i);
+            let own = match &b.cond {
+                None => true,
+                Some(c) => match conn.decided.get(i).copied().flatten() {
+                    Some(d) => d,
+                    None => c.matches(input),
+                },
+            };
             if own {
-                for set in &b.patch {
-                    settings.apply(set);
+                holds.insert(i);
+                if !b.patch.is_empty() {
+                    let s = settings.to_mut();
+                    for set in &b.patch {
+                        s.apply(set);
+                    }
                 }
             }
         }

@@ -34,7 +34,7 @@ fn req(url: &'static str, host: &'static str) -> Req {
     }
 }
 
-fn route(t: &RoutingTable, r: &Req) -> Route {
+fn route<'t>(t: &'t RoutingTable, r: &Req) -> Route<'t> {
     let client = Client::Ip(r.remote.parse().expect("ip"));
     let text = client.text();
     let socket = SocketId {

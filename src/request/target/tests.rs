@@ -694,3 +694,41 @@ fn random_targets_never_panic_and_normalising_is_idempotent() {
         }
     }
 }
+
+/// The fast path answers exactly what the full normaliser answers, for
+/// targets made of the characters it accepts (and a few it must refuse).
+#[test]
+fn fast_path_agrees_with_the_normaliser() {
+    let alphabet = b"ab/.-_~!$&'()*+,;=:@?%2F";
+    let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let opts = ParseOpts::default();
+    for _ in 0..20_000 {
+        let len = (next() % 12) as usize;
+        let mut t = vec![b'/'];
+        for _ in 0..len {
+            t.push(alphabet[(next() % alphabet.len() as u64) as usize]);
+        }
+        if let Some(fast) = fast_path(&t) {
+            let (path_raw, query) = normalize_url(&t, &opts).expect("plain targets normalise");
+            let path = simplify(&decode_path(&path_raw));
+            assert_eq!(fast.path_raw, path_raw, "{:?}", String::from_utf8_lossy(&t));
+            assert_eq!(fast.path, path, "{:?}", String::from_utf8_lossy(&t));
+            assert_eq!(fast.query, query, "{:?}", String::from_utf8_lossy(&t));
+        }
+    }
+    assert!(fast_path(b"/a/b.txt?x=1").is_some());
+    assert!(fast_path(b"/a//b").is_none());
+    assert!(fast_path(b"/a/./b").is_none());
+    assert!(fast_path(b"/a/..").is_none());
+    assert!(fast_path(b"/a%20b").is_none());
+    assert!(
+        fast_path(b"/a?b?c").is_none(),
+        "a second ? takes the full normaliser"
+    );
+}
