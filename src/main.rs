@@ -83,18 +83,22 @@ fn main() -> ExitCode {
         if cli.test == 1 {
             println!("Syntax OK");
         }
+        // The process ends here: freeing the tree would only cost time.
+        std::mem::forget(config);
         return ExitCode::SUCCESS;
     }
     match cli.test {
         0 => {}
         1 => {
             println!("Syntax OK");
+            std::mem::forget(config);
             return ExitCode::SUCCESS;
         }
         _ => {
-            return match wick::server::prepare(&config) {
+            let code = match wick::server::prepare(&config) {
                 Ok(p) => {
                     report_diagnostics(&p.warnings, &config.sources, color);
+                    std::mem::forget(p);
                     ExitCode::SUCCESS
                 }
                 Err(diags) => {
@@ -102,6 +106,8 @@ fn main() -> ExitCode {
                     ExitCode::from(REFUSED)
                 }
             };
+            std::mem::forget(config);
+            return code;
         }
     }
     let config_path = cli

@@ -318,7 +318,9 @@ fn sigusr1_reloads_configuration() {
 fn oversized_request_head_is_431() {
     let w = basic();
     let big = "x".repeat(9000);
-    let bytes = w.raw(&format!("GET /a.txt HTTP/1.1\r\nHost: h\r\nX-Big: {big}\r\n\r\n"));
+    let bytes = w.raw(&format!(
+        "GET /a.txt HTTP/1.1\r\nHost: h\r\nX-Big: {big}\r\n\r\n"
+    ));
     assert_eq!(parse_responses(&bytes, false)[0].status, 431);
     let conf = format!("{BASIC}server.max-request-field-size = 32768\n");
     let w = Wick::start_with(&conf, &["-D"], files);

@@ -10,7 +10,7 @@ use super::ast::CondOp;
 use super::cond::Field;
 use super::diag::Diagnostic;
 use super::keys::{self, KeyType, Scope};
-use super::pattern::{Pattern, PatternError};
+use super::pattern::{self, PatternError};
 use super::tree::{Block, BlockKind};
 use super::value::{Entry, Value, show};
 
@@ -36,7 +36,7 @@ pub fn check(blocks: &mut [Block]) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
         let top = id == 0;
         if let Some(c) = &block.cond {
             if block.kind == BlockKind::Cond && matches!(c.op, CondOp::Match | CondOp::NoMatch) {
-                if let Err(e) = Pattern::new(&c.value) {
+                if let Err(e) = pattern::validate(&c.value) {
                     errors.push(regex_error(&c.value, c.value_span, &e));
                 }
             }

@@ -91,6 +91,27 @@ fn find_unescaped(hay: &str, needle: &str) -> Option<usize> {
     None
 }
 
+/// Checks a pattern without compiling it: the syntax (with the PCRE
+/// features the fallback engine supports) and the number of groups. This
+/// is what loading (`-p`, `-t`) needs; compiling waits for the routing
+/// table, once per distinct pattern.
+pub fn validate(pattern: &[u8]) -> Result<(), PatternError> {
+    let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
+    let p = expand_quoting(p);
+    let groups = match regex_syntax::ParserBuilder::new().build().parse(&p) {
+        Ok(hir) => hir.properties().explicit_captures_len(),
+        // Look-around, back-references…: only the fallback engine knows.
+        Err(plain_err) => match fancy_regex::Regex::new(&p) {
+            Ok(r) => r.captures_len().saturating_sub(1),
+            Err(_) => return Err(PatternError::Syntax(plain_err.to_string())),
+        },
+    };
+    if groups > 9 {
+        return Err(PatternError::TooManyCaptures(groups));
+    }
+    Ok(())
+}
+
 impl Pattern {
     /// Compiles a condition pattern.
     pub fn new(pattern: &[u8]) -> Result<Pattern, PatternError> {
@@ -154,6 +175,17 @@ mod tests {
         assert!(Pattern::new(b"\\Qa.b\\E").unwrap().is_match(b"xa.bx"));
         assert!(!Pattern::new(b"^\\Qa.b\\E$").unwrap().is_match(b"axb"));
         assert!(Pattern::new(b"(?<=/)api").unwrap().is_match(b"/api"));
+    }
+
+    /// Validation agrees with compilation.
+    #[test]
+    fn validate_agrees_with_new() {
+        for p in [
+            "^/x", "(?<=a)b", "(a)\\1", "a++", "\\Qa.b\\E", "^/(unclosed", "(", "[a-",
+            "^/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)", "(?<n>a)(b)(c)(d)(e)(f)(g)(h)(i)", "(?:a)(b)",
+        ] {
+            assert_eq!(validate(p.as_bytes()).is_ok(), Pattern::new(p.as_bytes()).is_ok(), "{p}");
+        }
     }
 
     /// Syntax errors and >9 groups are refused.

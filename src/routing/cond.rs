@@ -32,8 +32,8 @@ pub enum Matcher {
     Prefix(BString),
     /// `=$` (and the `!$` of a plain else).
     Suffix(BString),
-    /// `=~` / `!~`.
-    Regex(Pattern),
+    /// `=~` / `!~` (shared between conditions with the same pattern).
+    Regex(std::sync::Arc<Pattern>),
 }
 
 /// A condition ready to evaluate.
@@ -59,8 +59,13 @@ pub enum CondError {
 }
 
 impl CompiledCond {
-    /// Compiles a condition of the evaluated configuration.
-    pub fn compile(c: &BlockCond) -> Result<CompiledCond, CondError> {
+    /// Compiles a condition of the evaluated configuration; `patterns`
+    /// holds the regexes compiled so far, so each distinct pattern is
+    /// compiled once.
+    pub fn compile(
+        c: &BlockCond,
+        patterns: &mut std::collections::HashMap<BString, std::sync::Arc<Pattern>>,
+    ) -> Result<CompiledCond, CondError> {
         let negated = matches!(
             c.op,
             CondOp::Ne | CondOp::NoMatch | CondOp::NotPrefix | CondOp::NotSuffix
@@ -77,9 +82,16 @@ impl CompiledCond {
             },
             CondOp::Prefix | CondOp::NotPrefix => Matcher::Prefix(v),
             CondOp::Suffix | CondOp::NotSuffix => Matcher::Suffix(v),
-            CondOp::Match | CondOp::NoMatch => {
-                Matcher::Regex(Pattern::new(&c.value).map_err(|e| CondError::Regex(e.to_string()))?)
-            }
+            CondOp::Match | CondOp::NoMatch => match patterns.get(&c.value) {
+                Some(p) => Matcher::Regex(p.clone()),
+                None => {
+                    let p = std::sync::Arc::new(
+                        Pattern::new(&c.value).map_err(|e| CondError::Regex(e.to_string()))?,
+                    );
+                    patterns.insert(c.value.clone(), p.clone());
+                    Matcher::Regex(p)
+                }
+            },
         };
         Ok(CompiledCond {
             field: c.field.clone(),

@@ -106,9 +106,10 @@ impl RoutingTable {
     pub fn compile(config: &Config) -> Result<RoutingTable, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut blocks = Vec::with_capacity(config.blocks.len());
+        let mut patterns = std::collections::HashMap::new();
         for b in &config.blocks {
             let cond = match (&b.kind, &b.cond) {
-                (BlockKind::Cond, Some(c)) => match CompiledCond::compile(c) {
+                (BlockKind::Cond, Some(c)) => match CompiledCond::compile(c, &mut patterns) {
                     Ok(cc) => Some(cc),
                     Err(e) => {
                         errors.push(
