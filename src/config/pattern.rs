@@ -181,10 +181,23 @@ mod tests {
     #[test]
     fn validate_agrees_with_new() {
         for p in [
-            "^/x", "(?<=a)b", "(a)\\1", "a++", "\\Qa.b\\E", "^/(unclosed", "(", "[a-",
-            "^/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)", "(?<n>a)(b)(c)(d)(e)(f)(g)(h)(i)", "(?:a)(b)",
+            "^/x",
+            "(?<=a)b",
+            "(a)\\1",
+            "a++",
+            "\\Qa.b\\E",
+            "^/(unclosed",
+            "(",
+            "[a-",
+            "^/(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)",
+            "(?<n>a)(b)(c)(d)(e)(f)(g)(h)(i)",
+            "(?:a)(b)",
         ] {
-            assert_eq!(validate(p.as_bytes()).is_ok(), Pattern::new(p.as_bytes()).is_ok(), "{p}");
+            assert_eq!(
+                validate(p.as_bytes()).is_ok(),
+                Pattern::new(p.as_bytes()).is_ok(),
+                "{p}"
+            );
         }
     }
 
