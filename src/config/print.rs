@@ -85,7 +85,8 @@ pub fn value(v: &Value, depth: usize, out: &mut Vec<u8>) {
     }
 }
 
-fn string(s: &[u8], out: &mut Vec<u8>) {
+/// A string literal: `"` + the bytes with each `"` escaped + `"`.
+pub fn string(s: &[u8], out: &mut Vec<u8>) {
     out.push(b'"');
     for &b in s {
         if b == b'"' {

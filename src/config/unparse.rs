@@ -4,6 +4,7 @@
 //! every construct it can print, the same way each time.
 
 use super::ast::*;
+use super::print::string;
 
 /// The canonical source text of a file.
 pub fn unparse(file: &File) -> Vec<u8> {
@@ -108,17 +109,6 @@ fn expr(e: &Expr, out: &mut Vec<u8>) {
             }
         }
     }
-}
-
-fn string(s: &[u8], out: &mut Vec<u8>) {
-    out.push(b'"');
-    for &b in s {
-        if b == b'"' {
-            out.push(b'\\');
-        }
-        out.push(b);
-    }
-    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ use crate::config::keys::parse_bool;
 use crate::config::value::Value;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 /// The effective `server.http-parseopts` (lighttpd's `http_parseopts` bits
 /// plus the header/host booleans).

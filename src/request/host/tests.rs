@@ -28,26 +28,7 @@
 //! zone characters, refused 58).
 
 use super::*;
-use crate::config::source::Span;
-use crate::config::value::{Array, Entry, Value};
-
-/// `server.http-parseopts` written as `key=value,key=value`.
-fn opts(list: &str) -> ParseOpts {
-    if list.is_empty() {
-        return ParseOpts::default();
-    }
-    let mut a = Array::new();
-    for kv in list.split(',') {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        a.push(Entry {
-            key: Some(k.into()),
-            value: Value::Str(v.into()),
-            span: Span::default(),
-            key_span: Span::default(),
-        });
-    }
-    ParseOpts::from_entries(Some(&Value::Array(a)), |_| None)
-}
+use crate::request::target::tests::opts;
 
 fn show(b: &[u8]) -> String {
     b.escape_ascii().to_string()

@@ -35,7 +35,7 @@ enum Expect {
 use Expect::{Bad, Good};
 
 /// `server.http-parseopts` written as `key=value,key=value`.
-fn opts(list: &str) -> ParseOpts {
+pub(crate) fn opts(list: &str) -> ParseOpts {
     if list.is_empty() {
         return ParseOpts::default();
     }
