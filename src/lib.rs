@@ -18,6 +18,7 @@
 //! | request checks, error pages, bodies | `request/` |
 //! | lighttpd modules | `modules/` |
 
+pub mod backend;
 pub mod cli;
 pub mod config;
 
