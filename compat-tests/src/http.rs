@@ -131,6 +131,26 @@ pub struct Server {
     stderr_path: PathBuf,
     /// The configuration file it runs.
     pub conf_path: PathBuf,
+    /// The process group killed on drop ([`Launch::own_group`]).
+    group: Option<i32>,
+    probe_bytes: Vec<u8>,
+}
+
+/// How [`Server::launch`] starts a server, beyond what [`Server::start`]
+/// does by default.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    /// Environment variables added after [`base_env`] (and the `LISTEN_*`
+    /// pair), e.g. what a `bin-path` child should inherit.
+    pub env: Vec<(String, String)>,
+    /// The readiness probe (default `GET / HTTP/1.0`); any answer counts.
+    /// Proxy configurations point it at a path no backend handles, so that
+    /// the probe neither changes balancing state nor spawns procs.
+    pub probe: Option<Vec<u8>>,
+    /// Start the server as the leader of its own process group and kill the
+    /// whole group on drop: that also ends children it left behind
+    /// (lighttpd does not wait for its `bin-path` children at shutdown).
+    pub own_group: bool,
 }
 
 /// The lines every configuration starts with: take the inherited socket.
@@ -152,6 +172,17 @@ impl Server {
         program: &Path,
         conf: &str,
         dir: &Path,
+    ) -> Result<Server, String> {
+        Server::launch(name, program, conf, dir, &Launch::default())
+    }
+
+    /// [`Server::start`] with the options of `launch`.
+    pub fn launch(
+        name: &'static str,
+        program: &Path,
+        conf: &str,
+        dir: &Path,
+        launch: &Launch,
     ) -> Result<Server, String> {
         let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
         let port = listener
@@ -175,12 +206,14 @@ impl Server {
             .envs(base_env())
             .env("LISTEN_FDS", "1")
             .env("LISTEN_PID", format!("parent:{}", std::process::id()))
+            .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
         // SAFETY: between fork and exec only async-signal-safe calls: prctl,
         // dup2 of the listening socket to fd 3 (which clears close-on-exec),
-        // or fcntl clearing close-on-exec when it already is fd 3.
+        // or fcntl clearing close-on-exec when it already is fd 3, and
+        // close_range/close of the descriptors above it.
         unsafe {
             cmd.pre_exec(move || {
                 // Die with the thread that started us if the harness is
@@ -195,19 +228,39 @@ impl Server {
                 } else if libc::dup2(fd, 3) < 0 {
                     return Err(io::Error::last_os_error());
                 }
+                // Descriptors the test process inherited from outside
+                // (cargo's jobserver, a shell's) would reach the server and
+                // its bin-path children: close everything above fd 3.
+                #[cfg(target_os = "linux")]
+                if libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) != 0 {
+                    for extra in 4..1024 {
+                        libc::close(extra);
+                    }
+                }
                 Ok(())
             });
+        }
+        if launch.own_group {
+            cmd.process_group(0);
         }
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", program.display()))?;
         drop(listener);
+        let group = launch
+            .own_group
+            .then(|| i32::try_from(child.id()).expect("pids fit in i32"));
         let mut server = Server {
             name,
             port,
             child: Some(child),
             stderr_path,
             conf_path,
+            group,
+            probe_bytes: launch
+                .probe
+                .clone()
+                .unwrap_or_else(|| b"GET / HTTP/1.0\r\n\r\n".to_vec()),
         };
         server.wait_ready()?;
         Ok(server)
@@ -265,7 +318,7 @@ impl Server {
         };
         let _ = s.set_read_timeout(Some(Duration::from_millis(200)));
         let _ = s.set_write_timeout(Some(Duration::from_millis(200)));
-        if s.write_all(b"GET / HTTP/1.0\r\n\r\n").is_err() {
+        if s.write_all(&self.probe_bytes).is_err() {
             return false;
         }
         let mut buf = [0u8; 1];
@@ -316,12 +369,312 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The server's process id while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Sends `signal` (e.g. `libc::SIGTERM`) to the server process.
+    pub fn signal(&self, signal: i32) -> Result<(), String> {
+        let pid = self
+            .pid()
+            .ok_or_else(|| format!("{} is not running", self.name))?;
+        let pid = i32::try_from(pid).map_err(|e| e.to_string())?;
+        // SAFETY: kill has no memory-safety preconditions.
+        if unsafe { libc::kill(pid, signal) } != 0 {
+            return Err(format!(
+                "kill({pid}, {signal}): {}",
+                io::Error::last_os_error()
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` and waits (polling, bounded by `limit`) for the
+    /// server to exit; returns how long that took. Children it leaves
+    /// behind are still killed on drop when it leads its own group.
+    pub fn stop(&mut self, signal: i32, limit: Duration) -> Result<Duration, String> {
+        let start = Instant::now();
+        self.signal(signal)?;
+        let child = self.child.as_mut().expect("signal() checked it runs");
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) => {
+                    self.child = None;
+                    return Ok(start.elapsed());
+                }
+                Ok(None) if start.elapsed() < limit => thread::sleep(Duration::from_millis(10)),
+                Ok(None) => {
+                    return Err(format!(
+                        "{} did not exit within {limit:?} of signal {signal}",
+                        self.name
+                    ));
+                }
+                Err(e) => return Err(format!("wait for {}: {e}", self.name)),
+            }
+        }
+    }
+
+    /// A new client connection to the server.
+    pub fn connect(&self) -> Result<Client, String> {
+        Client::connect(self.name, SocketAddr::from(([127, 0, 0, 1], self.port)))
+    }
+
+    /// Sends `request` on a new connection and reads exactly one final
+    /// response (1xx interim responses are collected into it), framed by
+    /// its headers: unlike [`Server::exchange`] this does not wait for the
+    /// server to close a kept-alive connection.
+    pub fn exchange_one(&self, request: &[u8], head: bool) -> Result<Response, String> {
+        let mut c = self.connect()?;
+        c.send(request)?;
+        c.response(head)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let Some(group) = self.group {
+            // SAFETY: killpg has no memory-safety preconditions; the group
+            // is the one this server led, so only its leftovers are hit.
+            unsafe {
+                libc::killpg(group, libc::SIGKILL);
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Client connections
+
+/// One client connection (to a server, a backend, anything on loopback):
+/// send bytes, read framed responses, watch for EOF, with deadlines and
+/// the arrival times of what was read.
+#[derive(Debug)]
+pub struct Client {
+    name: String,
+    stream: TcpStream,
+    buf: Vec<u8>,
+    eof: bool,
+    start: Instant,
+    /// (time since connect, bytes) of every read.
+    arrivals: Vec<(Duration, usize)>,
+}
+
+impl Client {
+    /// Connects to `addr`; `name` appears in error messages.
+    pub fn connect(name: &str, addr: SocketAddr) -> Result<Client, String> {
+        let stream = TcpStream::connect_timeout(&addr, STEP_DEADLINE)
+            .map_err(|e| format!("connect to {name} ({addr}): {e}"))?;
+        Client::from_stream(name, stream)
+    }
+
+    /// Connects to `addr` from `local` (another loopback address such as
+    /// 127.0.0.2, for scenarios that depend on the client's address).
+    pub fn connect_from(
+        name: &str,
+        local: std::net::Ipv4Addr,
+        addr: SocketAddr,
+    ) -> Result<Client, String> {
+        let SocketAddr::V4(to) = addr else {
+            return Err(format!("{name}: IPv4 only"));
+        };
+        let sockaddr = |ip: std::net::Ipv4Addr, port: u16| {
+            // SAFETY: sockaddr_in is plain old data; all-zero is valid.
+            let mut sa: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = port.to_be();
+            sa.sin_addr.s_addr = u32::from(ip).to_be();
+            sa
+        };
+        let (from, to) = (sockaddr(local, 0), sockaddr(*to.ip(), to.port()));
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        // SAFETY: a fresh socket owned right after creation; bind and
+        // connect get fully initialised sockaddr_in values and their size.
+        let stream = unsafe {
+            let raw = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+            if raw < 0 {
+                return Err(format!("socket: {}", io::Error::last_os_error()));
+            }
+            let stream = <TcpStream as std::os::fd::FromRawFd>::from_raw_fd(raw);
+            if libc::bind(raw, (&raw const from).cast(), len) != 0
+                || libc::connect(raw, (&raw const to).cast(), len) != 0
+            {
+                return Err(format!(
+                    "connect to {name} ({addr}) from {local}: {}",
+                    io::Error::last_os_error()
+                ));
+            }
+            stream
+        };
+        Client::from_stream(name, stream)
+    }
+
+    /// Wraps an already connected stream (e.g. bound to another local
+    /// address first).
+    pub fn from_stream(name: &str, stream: TcpStream) -> Result<Client, String> {
+        stream
+            .set_write_timeout(Some(STEP_DEADLINE))
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        Ok(Client {
+            name: name.to_string(),
+            stream,
+            buf: Vec::new(),
+            eof: false,
+            start: Instant::now(),
+            arrivals: Vec::new(),
+        })
+    }
+
+    /// Time since the connection was made.
+    pub fn elapsed(&self) -> Duration {
+        self.start.elapsed()
+    }
+
+    /// (time since connect, size) of every read so far.
+    pub fn arrivals(&self) -> &[(Duration, usize)] {
+        &self.arrivals
+    }
+
+    /// Sends all of `bytes`.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+        self.stream
+            .write_all(bytes)
+            .map_err(|e| format!("send to {}: {e}", self.name))
+    }
+
+    /// Half-closes the connection (TCP FIN), keeps reading possible.
+    pub fn shutdown_write(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+
+    /// One read with a time limit. `Ok(0)` at EOF (also after it), `Err`
+    /// on timeout or error.
+    fn read_once(&mut self, limit: Duration) -> Result<usize, String> {
+        if self.eof {
+            return Ok(0);
+        }
+        let limit = limit.max(Duration::from_millis(1));
+        self.stream
+            .set_read_timeout(Some(limit))
+            .map_err(|e| e.to_string())?;
+        let mut chunk = [0u8; 65536];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Ok(n) => {
+                    self.buf.extend_from_slice(&chunk[..n]);
+                    self.arrivals.push((self.start.elapsed(), n));
+                    return Ok(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                    self.eof = true;
+                    return Ok(0);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    return Err(format!("{}: nothing within {limit:?}", self.name));
+                }
+                Err(e) => return Err(format!("read from {}: {e}", self.name)),
+            }
+        }
+    }
+
+    /// Reads one final response within [`STEP_DEADLINE`] (see
+    /// [`Client::response_within`]).
+    pub fn response(&mut self, head: bool) -> Result<Response, String> {
+        self.response_within(head, STEP_DEADLINE)
+    }
+
+    /// Reads one final response (1xx interim responses collected into it)
+    /// within `limit`, framed by its headers; bytes after it stay buffered
+    /// for the next call (pipelining).
+    pub fn response_within(&mut self, head: bool, limit: Duration) -> Result<Response, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some((r, used)) = frame_response(&self.buf, head, self.eof)
+                .map_err(|e| format!("{}: {e}", self.name))?
+            {
+                self.buf.drain(..used);
+                return Ok(r);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "{}: no complete response within {limit:?}; got so far: {:?}",
+                    self.name,
+                    preview(&self.buf)
+                ));
+            }
+            self.read_once(left)
+                .map_err(|e| format!("{e}; got so far: {:?}", preview(&self.buf)))?;
+        }
+    }
+
+    /// Reads until the buffered bytes contain `needle`; returns the time
+    /// since connect at which they did.
+    pub fn wait_for(&mut self, needle: &[u8], limit: Duration) -> Result<Duration, String> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if find(&self.buf, needle).is_some() {
+                return Ok(self.arrivals.last().map_or(Duration::ZERO, |a| a.0));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.eof {
+                return Err(format!(
+                    "{}: {:?} not received within {limit:?} (eof {}); got: {:?}",
+                    self.name,
+                    String::from_utf8_lossy(needle),
+                    self.eof,
+                    preview(&self.buf)
+                ));
+            }
+            let _ = self.read_once(left);
+        }
+    }
+
+    /// Waits up to `limit` for EOF: `true` if the peer closed (bytes that
+    /// arrived meanwhile stay buffered), `false` if it kept the connection
+    /// open.
+    pub fn closed_within(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while !self.eof {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || self.read_once(left).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Reads until EOF or `limit`; returns everything buffered (and clears
+    /// it) and whether EOF came.
+    pub fn read_to_end(&mut self, limit: Duration) -> (Vec<u8>, bool) {
+        let closed = self.closed_within(limit);
+        (std::mem::take(&mut self.buf), closed)
+    }
+
+    /// Takes the bytes buffered so far.
+    pub fn take_buffered(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.buf)
+    }
+
+    /// `true` once the peer closed the connection.
+    pub fn saw_eof(&self) -> bool {
+        self.eof
     }
 }
 
@@ -409,6 +762,29 @@ impl Req {
         self
     }
 
+    /// Replaces the `Connection` header's value (`keep-alive, X-Foo`, …).
+    pub fn connection(mut self, value: &str) -> Req {
+        for (n, v) in &mut self.headers {
+            if n == "Connection" {
+                *v = value.to_string();
+                return self;
+            }
+        }
+        self.header("Connection", value)
+    }
+
+    /// Sends no `Connection` header: HTTP/1.1 keep-alive by default (read
+    /// the answer with [`Client::response`] or [`Server::exchange_one`]).
+    pub fn keep_alive(mut self) -> Req {
+        self.headers.retain(|(n, _)| n != "Connection");
+        self
+    }
+
+    /// The request target as written in the request line.
+    pub fn target(&self) -> &str {
+        &self.target
+    }
+
     /// A body with its `Content-Length`.
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Req {
         self.body = body.into();
@@ -490,6 +866,12 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Bytes after the end of this response (none expected).
     pub trailing: Vec<u8>,
+    /// The head as received: status line and header lines joined by CRLF,
+    /// names spelled as sent.
+    pub raw_head: String,
+    /// 1xx responses (other than 101) received before this one, in order
+    /// (filled by [`frame_response`]; [`parse_response`] stops at a 1xx).
+    pub interim: Vec<Response>,
 }
 
 impl Response {
@@ -525,8 +907,35 @@ pub fn parse_response(bytes: &[u8], head: bool) -> Result<Response, String> {
             String::from_utf8_lossy(bytes)
         )
     })?;
-    let head_text = std::str::from_utf8(&bytes[..end])
-        .map_err(|_| format!("response head is not UTF-8: {:?}", &bytes[..end]))?;
+    let mut r = parse_head(&bytes[..end])?;
+    let rest = &bytes[end + 4..];
+    let no_body = head || r.status == 204 || r.status == 304 || (100..200).contains(&r.status);
+    if no_body {
+        r.trailing = rest.to_vec();
+    } else if r.is_chunked() {
+        let (body, used) = dechunk(rest)?;
+        r.body = body;
+        r.trailing = rest[used..].to_vec();
+    } else if let Some(len) = r.content_length()? {
+        if rest.len() < len {
+            return Err(format!(
+                "body shorter than Content-Length {len}: {} bytes",
+                rest.len()
+            ));
+        }
+        r.body = rest[..len].to_vec();
+        r.trailing = rest[len..].to_vec();
+    } else {
+        r.body = rest.to_vec();
+    }
+    Ok(r)
+}
+
+/// Parses a response head (without the blank line) into a [`Response`]
+/// with no body.
+fn parse_head(bytes: &[u8]) -> Result<Response, String> {
+    let head_text =
+        std::str::from_utf8(bytes).map_err(|_| format!("response head is not UTF-8: {bytes:?}"))?;
     let mut lines = head_text.split("\r\n");
     let status_line = lines.next().unwrap_or_default().to_string();
     let status = status_line
@@ -542,40 +951,128 @@ pub fn parse_response(bytes: &[u8], head: bool) -> Result<Response, String> {
             .ok_or_else(|| format!("bad header line {line:?}"))?;
         headers.push((n.trim().to_ascii_lowercase(), v.trim().to_string()));
     }
-    let rest = &bytes[end + 4..];
-    let mut r = Response {
+    Ok(Response {
         status_line,
         status,
         headers,
         body: Vec::new(),
         trailing: Vec::new(),
-    };
-    let no_body = head || r.status == 204 || r.status == 304 || (100..200).contains(&r.status);
-    if no_body {
-        r.trailing = rest.to_vec();
-    } else if r
-        .header("transfer-encoding")
-        .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
-    {
-        let (body, used) = dechunk(rest)?;
-        r.body = body;
-        r.trailing = rest[used..].to_vec();
-    } else if let Some(len) = r.header("content-length") {
-        let len: usize = len
-            .parse()
-            .map_err(|_| format!("bad Content-Length {len:?}"))?;
-        if rest.len() < len {
-            return Err(format!(
-                "body shorter than Content-Length {len}: {} bytes",
-                rest.len()
-            ));
-        }
-        r.body = rest[..len].to_vec();
-        r.trailing = rest[len..].to_vec();
-    } else {
-        r.body = rest.to_vec();
+        raw_head: head_text.to_string(),
+        interim: Vec::new(),
+    })
+}
+
+impl Response {
+    fn is_chunked(&self) -> bool {
+        self.header("transfer-encoding")
+            .is_some_and(|te| te.eq_ignore_ascii_case("chunked"))
     }
-    Ok(r)
+
+    fn content_length(&self) -> Result<Option<usize>, String> {
+        self.header("content-length")
+            .map(|len| {
+                len.parse()
+                    .map_err(|_| format!("bad Content-Length {len:?}"))
+            })
+            .transpose()
+    }
+
+    /// Every value of header `name` (lower case), in order.
+    pub fn values(&self, name: &str) -> Vec<&str> {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Replaces the value of every header `name` (lower case), keeping its
+    /// position; used by known-difference normalisations.
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        for (n, v) in &mut self.headers {
+            if n == name {
+                *v = value.to_string();
+            }
+        }
+    }
+
+    /// Removes every header `name` (lower case).
+    pub fn remove_header(&mut self, name: &str) {
+        self.headers.retain(|(n, _)| n != name);
+    }
+}
+
+/// Finds the first complete final response at the start of `buf`.
+/// `Ok(None)`: more bytes are needed. `eof` says no more bytes will come
+/// (then a close-delimited body ends at the end of `buf`, and an incomplete
+/// response is an error). 1xx responses other than 101 are collected into
+/// [`Response::interim`]; a 101 has no body (what follows is the tunnel).
+/// Returns the response and the number of bytes it used; `trailing` stays
+/// empty.
+pub fn frame_response(
+    buf: &[u8],
+    head: bool,
+    eof: bool,
+) -> Result<Option<(Response, usize)>, String> {
+    let mut interim = Vec::new();
+    let mut at = 0;
+    loop {
+        let rest = &buf[at..];
+        let Some(end) = find(rest, b"\r\n\r\n") else {
+            if eof {
+                return Err(format!(
+                    "no complete response head in {:?}",
+                    String::from_utf8_lossy(rest)
+                ));
+            }
+            return Ok(None);
+        };
+        let mut r = parse_head(&rest[..end])?;
+        let body_at = at + end + 4;
+        if (100..200).contains(&r.status) && r.status != 101 {
+            interim.push(r);
+            at = body_at;
+            continue;
+        }
+        r.interim = interim;
+        let rest = &buf[body_at..];
+        if head || r.status == 204 || r.status == 304 || r.status == 101 {
+            return Ok(Some((r, body_at)));
+        }
+        if r.is_chunked() {
+            return match dechunk_partial(rest)? {
+                Some((body, used)) => {
+                    r.body = body;
+                    Ok(Some((r, body_at + used)))
+                }
+                None if eof => Err(format!(
+                    "chunked body cut short after {} bytes: {:?}",
+                    rest.len(),
+                    preview(rest)
+                )),
+                None => Ok(None),
+            };
+        }
+        if let Some(len) = r.content_length()? {
+            if rest.len() >= len {
+                r.body = rest[..len].to_vec();
+                return Ok(Some((r, body_at + len)));
+            }
+            if eof {
+                return Err(format!(
+                    "body shorter than Content-Length {len}: {} bytes {:?}",
+                    rest.len(),
+                    preview(rest)
+                ));
+            }
+            return Ok(None);
+        }
+        if eof {
+            r.body = rest.to_vec();
+            return Ok(Some((r, buf.len())));
+        }
+        return Ok(None);
+    }
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -583,11 +1080,18 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 /// Decodes a chunked body; returns it and the number of bytes used.
-fn dechunk(mut rest: &[u8]) -> Result<(Vec<u8>, usize), String> {
+fn dechunk(rest: &[u8]) -> Result<(Vec<u8>, usize), String> {
+    dechunk_partial(rest)?.ok_or_else(|| "chunked body not terminated".to_string())
+}
+
+/// Decodes a chunked body; `Ok(None)` when it is not complete yet.
+fn dechunk_partial(mut rest: &[u8]) -> Result<Option<(Vec<u8>, usize)>, String> {
     let total = rest.len();
     let mut body = Vec::new();
     loop {
-        let eol = find(rest, b"\r\n").ok_or("chunk size line not terminated")?;
+        let Some(eol) = find(rest, b"\r\n") else {
+            return Ok(None);
+        };
         let size_text = String::from_utf8_lossy(&rest[..eol]);
         let size_hex = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_hex, 16)
@@ -595,15 +1099,20 @@ fn dechunk(mut rest: &[u8]) -> Result<(Vec<u8>, usize), String> {
         rest = &rest[eol + 2..];
         if size == 0 {
             // trailers until an empty line
-            let end = find(rest, b"\r\n").ok_or("chunked trailer not terminated")?;
+            let Some(end) = find(rest, b"\r\n") else {
+                return Ok(None);
+            };
             let mut used = end + 2;
             if end != 0 {
-                used = find(rest, b"\r\n\r\n").ok_or("chunked trailer not terminated")? + 4;
+                let Some(all) = find(rest, b"\r\n\r\n") else {
+                    return Ok(None);
+                };
+                used = all + 4;
             }
-            return Ok((body, total - rest.len() + used));
+            return Ok(Some((body, total - rest.len() + used)));
         }
         if rest.len() < size + 2 {
-            return Err("chunk shorter than its size".to_string());
+            return Ok(None);
         }
         body.extend_from_slice(&rest[..size]);
         rest = &rest[size + 2..];
@@ -613,9 +1122,14 @@ fn dechunk(mut rest: &[u8]) -> Result<(Vec<u8>, usize), String> {
 // ---------------------------------------------------------------------------
 // Comparison
 
-/// `WICK_COMPAT_SHOW=1`: print every exchange's summary, differing or not.
+/// `WICK_COMPAT_SHOW=1`: print every exchange's summary, differing or not
+/// (`2`: also lighttpd's full response to each [`Pair::check_full`]).
 pub fn show_exchanges() -> bool {
-    std::env::var("WICK_COMPAT_SHOW").is_ok_and(|v| v == "1")
+    std::env::var("WICK_COMPAT_SHOW").is_ok_and(|v| v == "1" || v == "2")
+}
+
+fn show_full() -> bool {
+    std::env::var("WICK_COMPAT_SHOW").is_ok_and(|v| v == "2")
 }
 
 /// What is compared by value: status, these headers, and the body.
@@ -680,6 +1194,146 @@ pub fn differences(req: &Req, l: &Response, l_port: u16, w: &Response, w_port: u
     out
 }
 
+/// Response headers whose values [`full_differences`] never compares, only
+/// their presence (unless the request names them with [`Req::also`]).
+pub const VOLATILE: &[&str] = &["date", "server"];
+
+/// `bytes` with every `:<port>` not followed by a digit replaced by
+/// `:{port}` (a server's own port in a backend's echo of the request, e.g.
+/// `Forwarded: by="127.0.0.1:<port>"`).
+pub fn normalise_port(bytes: &[u8], port: u16) -> Vec<u8> {
+    let needle = format!(":{port}").into_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(&needle)
+            && !bytes
+                .get(i + needle.len())
+                .is_some_and(|b| b.is_ascii_digit())
+        {
+            out.extend_from_slice(b":{port}");
+            i += needle.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Everything that differs between two responses to one request: the
+/// exact status line, 1xx interim responses, every header (values compared
+/// per name, in order; names case-insensitively; the order *between*
+/// different names is not compared — it means nothing to a client; the
+/// [`VOLATILE`] ones by presence), the body with each server's own port
+/// normalised, and bytes after the response.
+pub fn full_differences(
+    also: &[String],
+    l: &Response,
+    l_port: u16,
+    w: &Response,
+    w_port: u16,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if l.status_line != w.status_line {
+        out.push(format!(
+            "status line: lighttpd {:?} | wick {:?}",
+            l.status_line, w.status_line
+        ));
+    }
+    if l.interim.len() != w.interim.len() {
+        out.push(format!(
+            "interim responses: lighttpd {:?} | wick {:?}",
+            l.interim.iter().map(|r| &r.status_line).collect::<Vec<_>>(),
+            w.interim.iter().map(|r| &r.status_line).collect::<Vec<_>>()
+        ));
+    } else {
+        for (li, wi) in l.interim.iter().zip(&w.interim) {
+            for d in full_differences(also, li, l_port, wi, w_port) {
+                out.push(format!("interim {}: {d}", li.status_line));
+            }
+        }
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for (n, _) in l.headers.iter().chain(&w.headers) {
+        if !names.contains(&n.as_str()) {
+            names.push(n);
+        }
+    }
+    for name in names {
+        if VOLATILE.contains(&name) && !also.iter().any(|a| a == name) {
+            if l.has(name) != w.has(name) {
+                out.push(format!(
+                    "{name} present: lighttpd {} | wick {}",
+                    l.has(name),
+                    w.has(name)
+                ));
+            }
+            continue;
+        }
+        let lv: Vec<String> = l
+            .values(name)
+            .iter()
+            .map(|v| normalise(v, l_port))
+            .collect();
+        let wv: Vec<String> = w
+            .values(name)
+            .iter()
+            .map(|v| normalise(v, w_port))
+            .collect();
+        if lv != wv {
+            out.push(format!("{name}: lighttpd {lv:?} | wick {wv:?}"));
+        }
+    }
+    let (lb, wb) = (
+        normalise_port(&l.body, l_port),
+        normalise_port(&w.body, w_port),
+    );
+    if lb != wb {
+        out.push(format!(
+            "body: lighttpd {} bytes | wick {} bytes\n{}",
+            l.body.len(),
+            w.body.len(),
+            indent(&crate::text_diff("lighttpd", &lb, "wick", &wb))
+        ));
+    }
+    if l.trailing != w.trailing {
+        out.push(format!(
+            "bytes after the response: lighttpd {:?} | wick {:?}",
+            preview(&l.trailing),
+            preview(&w.trailing)
+        ));
+    }
+    out
+}
+
+/// The head of an HTTP message in `body` (up to the blank line) with every
+/// header *name* lower-cased, the rest untouched: compares a backend's echo
+/// of the request where wick's names are Title-Case (KNOWN-DIFFERENCES:
+/// upstream header names).
+pub fn lowercase_echoed_names(body: &[u8]) -> Vec<u8> {
+    let Some(end) = find(body, b"\r\n\r\n") else {
+        return body.to_vec();
+    };
+    let head = String::from_utf8_lossy(&body[..end]);
+    let mut lines = head.split("\r\n");
+    let mut out = lines.next().unwrap_or_default().to_string();
+    for line in lines {
+        out.push_str("\r\n");
+        match line.split_once(':') {
+            Some((n, v)) => {
+                out.push_str(&n.to_ascii_lowercase());
+                out.push(':');
+                out.push_str(v);
+            }
+            None => out.push_str(line),
+        }
+    }
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&body[end..]);
+    bytes
+}
+
 fn preview(b: &[u8]) -> String {
     const MAX: usize = 400;
     let s = String::from_utf8_lossy(&b[..b.len().min(MAX)]).into_owned();
@@ -699,11 +1353,49 @@ fn indent(text: &str) -> String {
 // ---------------------------------------------------------------------------
 // Pair
 
+/// Which program's behaviour a server stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Lighttpd,
+    Wick,
+}
+
+/// `WICK_COMPAT_SELF=1`: run lighttpd on both sides of a [`Pair`] (and of
+/// other two-sided scenarios). Every comparison must then agree, which
+/// checks the scenarios and their normalisations against the oracle alone
+/// — useful while wick cannot run them yet, and to find flaky ones.
+pub fn self_check() -> bool {
+    std::env::var("WICK_COMPAT_SELF").is_ok_and(|v| v == "1")
+}
+
+/// Options of [`Pair::start_opts`].
+#[derive(Debug, Default)]
+pub struct PairOpts {
+    /// Placeholders replaced in the configuration per server (lighttpd's,
+    /// wick's), e.g. socket paths the two must not share.
+    pub vars: [Vec<(String, String)>; 2],
+    /// How both servers are launched.
+    pub launch: Launch,
+    /// Use this scratch directory (`{dir}`) instead of a new one.
+    pub scratch: Option<Scratch>,
+}
+
+fn session_step(step: Option<&Result<Response, String>>) -> String {
+    match step {
+        None => "(nothing: the session ended before)".to_string(),
+        Some(Ok(r)) => format!("{:?}", r.status_line),
+        Some(Err(e)) => e.clone(),
+    }
+}
+
 /// lighttpd and wick serving the same configuration and document tree.
 pub struct Pair {
     test: String,
     /// Both servers (lighttpd first); dropped before the scratch directory.
     servers: [Server; 2],
+    /// Whose behaviour each server stands for ([`self_check`] runs the
+    /// oracle on both sides).
+    sides: [Side; 2],
     vars: [Vec<(String, String)>; 2],
     compared: usize,
     known: usize,
@@ -718,11 +1410,28 @@ impl Pair {
     /// `{dir}/htdocs`. `None` after a loud skip when lighttpd is missing
     /// (a panic under `WICK_REQUIRE_LIGHTTPD=1`).
     pub fn start(test: &str, template: &str, setup: impl FnOnce(&Path)) -> Option<Pair> {
+        Pair::start_opts(test, template, setup, PairOpts::default())
+    }
+
+    /// [`Pair::start`] with per-server placeholders, launch options and
+    /// possibly a scratch directory the caller already uses (for backends'
+    /// sockets and logs). With [`self_check`] both servers are lighttpd.
+    pub fn start_opts(
+        test: &str,
+        template: &str,
+        setup: impl FnOnce(&Path),
+        opts: PairOpts,
+    ) -> Option<Pair> {
         let lighttpd = lighttpd_or_skip(test)?;
-        let scratch = Scratch::new(test).expect("create a scratch directory");
+        let scratch = match opts.scratch {
+            Some(scratch) => scratch,
+            None => Scratch::new(test).expect("create a scratch directory"),
+        };
         let dir = scratch.path().to_path_buf();
         let root = dir.join("htdocs");
-        fs::create_dir(&root).expect("create htdocs");
+        if !root.is_dir() {
+            fs::create_dir(&root).expect("create htdocs");
+        }
         setup(&dir);
         let dir_text = dir.to_str().expect("scratch path is UTF-8");
         assert!(
@@ -732,16 +1441,35 @@ impl Pair {
         let conf = template
             .replace("{root}", &format!("{dir_text}/htdocs"))
             .replace("{dir}", dir_text);
-        let start = |name, program: &Path| {
-            Server::start(name, program, &conf, &dir).unwrap_or_else(|e| {
+        let start = |name, program: &Path, vars: &[(String, String)]| {
+            let mut conf = conf.clone();
+            for (k, v) in vars {
+                conf = conf.replace(k.as_str(), v);
+            }
+            Server::launch(name, program, &conf, &dir, &opts.launch).unwrap_or_else(|e| {
                 panic!("{test}: cannot start {name} on\n{conf}\n{e}");
             })
         };
-        let oracle = start("lighttpd", &lighttpd);
-        let wick = start("wick", &wick_bin());
+        let [l_vars, w_vars] = &opts.vars;
+        let oracle = start("lighttpd", &lighttpd, l_vars);
+        let (wick, sides) = if self_check() {
+            announce(&format!(
+                "compat-tests: {test}: WICK_COMPAT_SELF=1, lighttpd stands in for wick"
+            ));
+            (
+                start("lighttpd-2", &lighttpd, w_vars),
+                [Side::Lighttpd, Side::Lighttpd],
+            )
+        } else {
+            (
+                start("wick", &wick_bin(), w_vars),
+                [Side::Lighttpd, Side::Wick],
+            )
+        };
         Some(Pair {
             test: test.to_string(),
             servers: [oracle, wick],
+            sides,
             vars: [Vec::new(), Vec::new()],
             compared: 0,
             known: 0,
@@ -852,6 +1580,282 @@ impl Pair {
         let _ = writeln!(s, "  lighttpd:\n{}", indent(&l.head_text()));
         let _ = write!(s, "  wick:\n{}", indent(&w.head_text()));
         s
+    }
+
+    /// The server standing for `side` (in [`self_check`] mode the second
+    /// lighttpd for [`Side::Wick`]).
+    pub fn server(&self, side: Side) -> &Server {
+        match side {
+            Side::Lighttpd => &self.servers[0],
+            Side::Wick => &self.servers[1],
+        }
+    }
+
+    /// Sends `req` to both servers, each on a new connection, and reads one
+    /// framed response from each (lighttpd first); see
+    /// [`Server::exchange_one`].
+    pub fn full_responses(&self, req: &Req) -> Result<(Response, Response), String> {
+        let [l, w] = [0, 1].map(|i| {
+            self.servers[i]
+                .exchange_one(&req.bytes(&self.vars[i]), req.is_head())
+                .map_err(|e| format!("{}: {e}", self.servers[i].name))
+        });
+        Ok((l?, w?))
+    }
+
+    /// Compares both servers' responses to `req` on everything
+    /// [`full_differences`] looks at: exact status line, all headers but
+    /// `Date`/`Server` values, body with ports normalised.
+    pub fn check_full(&mut self, req: Req) {
+        self.compared += 1;
+        match self.full_responses(&req) {
+            Ok((l, w)) => self.compare_full(&req, &l, &w, None),
+            Err(e) => self.failures.push(format!("{}\n  {e}", req.describe())),
+        }
+    }
+
+    /// A request whose answer differs on purpose (KNOWN-DIFFERENCES.md,
+    /// `reason`): `norm` gets each response with the side it came from,
+    /// checks that the difference is there as documented (`Err` when not)
+    /// and rewrites it into the oracle's form; then everything is compared
+    /// as by [`Pair::check_full`]. Counted as a known difference.
+    pub fn check_full_known(
+        &mut self,
+        req: Req,
+        reason: &str,
+        norm: impl Fn(Side, &mut Response) -> Result<(), String>,
+    ) {
+        self.known += 1;
+        match self.full_responses(&req) {
+            Ok((mut l, mut w)) => {
+                let mut problems = Vec::new();
+                for (side, r) in [(self.sides[0], &mut l), (self.sides[1], &mut w)] {
+                    if let Err(e) = norm(side, r) {
+                        problems.push(format!(
+                            "known difference ({reason}) not as expected on {side:?}: {e}"
+                        ));
+                    }
+                }
+                if problems.is_empty() {
+                    self.compare_full(&req, &l, &w, Some(reason));
+                } else {
+                    self.failures.push(self.report(&req, &l, &w, &problems));
+                }
+            }
+            Err(e) => self.failures.push(format!("{}\n  {e}", req.describe())),
+        }
+    }
+
+    fn compare_full(&mut self, req: &Req, l: &Response, w: &Response, known: Option<&str>) {
+        let mut diffs =
+            full_differences(&req.also, l, self.servers[0].port, w, self.servers[1].port);
+        if show_exchanges() {
+            announce(&format!(
+                "  [{}] {} -> lighttpd {:?} {}B | wick {:?} {}B{}",
+                self.test,
+                req.describe(),
+                l.status_line,
+                l.body.len(),
+                w.status_line,
+                w.body.len(),
+                if diffs.is_empty() { "" } else { "  DIFFERS" }
+            ));
+            if show_full() {
+                let interim: String = l
+                    .interim
+                    .iter()
+                    .map(|r| format!("{}\n\n", r.raw_head))
+                    .collect();
+                announce(&indent(&format!(
+                    "{interim}{}\n\n{}",
+                    l.raw_head,
+                    String::from_utf8_lossy(&l.body)
+                )));
+            }
+        }
+        if !diffs.is_empty() {
+            if let Some(reason) = known {
+                diffs.insert(
+                    0,
+                    format!("after normalising the known difference ({reason}):"),
+                );
+            }
+            self.failures.push(self.report(req, l, w, &diffs));
+        }
+    }
+
+    /// Sends `reqs` one after another on one connection per server
+    /// (keep-alive: the requests should not ask for `Connection: close`
+    /// except perhaps the last) and compares every response fully. With
+    /// `pipelined` all requests are written at once before reading. Then
+    /// compares whether each server closed the connection within half a
+    /// second after the last response. Counts one comparison per request.
+    pub fn check_session(&mut self, label: &str, reqs: &[Req], pipelined: bool) {
+        self.compared += reqs.len();
+        // Each side: the responses until the first that did not come
+        // (`Err`: "connection closed" when the server closed it cleanly).
+        let run = |i: usize| -> (Vec<Result<Response, String>>, bool) {
+            let server = &self.servers[i];
+            let mut out = Vec::new();
+            let mut c = match server.connect() {
+                Ok(c) => c,
+                Err(e) => return (vec![Err(e)], true),
+            };
+            if pipelined {
+                let all: Vec<u8> = reqs.iter().flat_map(|r| r.bytes(&self.vars[i])).collect();
+                if let Err(e) = c.send(&all) {
+                    return (vec![Err(e)], true);
+                }
+            }
+            for req in reqs {
+                if !pipelined && c.send(&req.bytes(&self.vars[i])).is_err() && c.saw_eof() {
+                    out.push(Err("connection closed".to_string()));
+                    return (out, true);
+                }
+                match c.response(req.is_head()) {
+                    Ok(r) => out.push(Ok(r)),
+                    Err(_) if c.saw_eof() && c.take_buffered().is_empty() => {
+                        out.push(Err("connection closed".to_string()));
+                        return (out, true);
+                    }
+                    Err(e) => {
+                        out.push(Err(e));
+                        return (out, c.saw_eof());
+                    }
+                }
+            }
+            let closed = c.closed_within(Duration::from_millis(500));
+            (out, closed)
+        };
+        let (l, w) = (run(0), run(1));
+        if show_exchanges() {
+            let steps: Vec<String> = l.0.iter().map(|r| session_step(Some(r))).collect();
+            announce(&format!(
+                "  [{}] session {label}: lighttpd {steps:?}, closed after: {}",
+                self.test, l.1
+            ));
+            if show_full() {
+                for r in l.0.iter().flatten() {
+                    announce(&indent(&format!(
+                        "{}\n\n{}",
+                        r.raw_head,
+                        String::from_utf8_lossy(&r.body)
+                    )));
+                }
+            }
+        }
+        for k in 0..l.0.len().max(w.0.len()) {
+            let req = reqs[k.min(reqs.len() - 1)]
+                .clone()
+                .label(&format!("{label}, request {}", k + 1));
+            match (l.0.get(k), w.0.get(k)) {
+                (Some(Ok(lr)), Some(Ok(wr))) => {
+                    let diffs = full_differences(
+                        &req.also,
+                        lr,
+                        self.servers[0].port,
+                        wr,
+                        self.servers[1].port,
+                    );
+                    if !diffs.is_empty() {
+                        self.failures.push(self.report(&req, lr, wr, &diffs));
+                    }
+                }
+                (Some(Err(le)), Some(Err(we))) if le == we && le == "connection closed" => {}
+                (lr, wr) => self.failures.push(format!(
+                    "{}: lighttpd {} | wick {}",
+                    req.describe(),
+                    session_step(lr),
+                    session_step(wr)
+                )),
+            }
+        }
+        if l.1 != w.1 {
+            self.failures.push(format!(
+                "{label}: connection closed after the last response: lighttpd {} | wick {}",
+                l.1, w.1
+            ));
+        }
+    }
+
+    /// Runs `f` against both servers at the same time (one thread each, so
+    /// timing scenarios cost their duration once) and compares what they
+    /// return. `f` gets the side it plays and the server. Counted as one
+    /// comparison.
+    pub fn observe<T, F>(&mut self, label: &str, f: F)
+    where
+        T: std::fmt::Debug + PartialEq + Send,
+        F: Fn(Side, &Server) -> Result<T, String> + Sync,
+    {
+        self.compared += 1;
+        let (l, w) = self.run_both(&f);
+        match (l, w) {
+            (Ok(l), Ok(w)) if l == w => {
+                if show_exchanges() {
+                    announce(&format!("  [{}] {label}: {l:?}", self.test));
+                }
+            }
+            (l, w) => self.failures.push(format!(
+                "{label}: observations differ\n  lighttpd: {l:?}\n  wick:     {w:?}"
+            )),
+        }
+    }
+
+    /// Like [`Pair::observe`] for a known difference: `expect` gets both
+    /// observations (lighttpd first) and says what is not as documented.
+    pub fn observe_known<T, F>(
+        &mut self,
+        label: &str,
+        reason: &str,
+        f: F,
+        expect: impl FnOnce(&T, &T) -> Result<(), String>,
+    ) where
+        T: std::fmt::Debug + PartialEq + Send,
+        F: Fn(Side, &Server) -> Result<T, String> + Sync,
+    {
+        self.known += 1;
+        let (l, w) = self.run_both(&f);
+        let result = match (&l, &w) {
+            (Ok(l), Ok(w)) if self.sides[1] == Side::Lighttpd => {
+                if l == w {
+                    Ok(())
+                } else {
+                    Err("the two oracle runs differ".to_string())
+                }
+            }
+            (Ok(l), Ok(w)) => expect(l, w),
+            _ => Err("an observation failed".to_string()),
+        };
+        if let Err(why) = result {
+            self.failures.push(format!(
+                "{label}: known difference ({reason}) not as expected: {why}\n  lighttpd: {l:?}\n  wick:     {w:?}"
+            ));
+        }
+    }
+
+    fn run_both<T, F>(&self, f: &F) -> (Result<T, String>, Result<T, String>)
+    where
+        T: Send,
+        F: Fn(Side, &Server) -> Result<T, String> + Sync,
+    {
+        let [(ls, lsrv), (ws, wsrv)] = [
+            (self.sides[0], &self.servers[0]),
+            (self.sides[1], &self.servers[1]),
+        ];
+        thread::scope(|scope| {
+            let l = scope.spawn(move || f(ls, lsrv));
+            let w = scope.spawn(move || f(ws, wsrv));
+            let join = |h: thread::ScopedJoinHandle<'_, Result<T, String>>| {
+                h.join()
+                    .unwrap_or_else(|_| Err("the observation panicked".to_string()))
+            };
+            (join(l), join(w))
+        })
+    }
+
+    /// Records a failure found by the test itself (counted with the others).
+    pub fn fail(&mut self, what: String) {
+        self.failures.push(what);
     }
 
     /// How many requests were compared strictly so far.

@@ -7,6 +7,7 @@
 //! | `-p` output normalisation, diffs, oracle comparison | [`compare`] |
 //! | scratch copies of reference files | [`fixture`] |
 //! | lighttpd and wick serving one config on inherited sockets; raw HTTP/1.1 exchanges compared | [`http`] |
+//! | backends for proxy scenarios (python tools on harness-bound sockets, dead/stalled/silent peers), bin-path children's records | [`backend`] |
 //!
 //! Environment understood by the harness:
 //!
@@ -19,8 +20,11 @@
 //! | `WICK_COMPAT_TIMEOUT` | seconds allowed per process run (default 30) |
 //! | `WICK_CONFIG_CASE_DIR` | another case directory for `tests/config_corpus.rs` (same layout as `shared/compat/config`) |
 //! | `WICK_COMPAT_SHOW=1` | `tests/static_http.rs` prints a summary line for every exchange |
+//! | `WICK_COMPAT_SELF=1` | two-sided scenarios run lighttpd on both sides (checks the scenarios against the oracle alone) |
+//! | `WICK_COMPAT_PYTHON` | the Python 3 interpreter for the tools (default: `sys.executable` of `python3`) |
 //! | `CHECK_TIMEOUT` | seconds per case for `check.sh` (default 5 here) |
 
+pub mod backend;
 pub mod bins;
 pub mod compare;
 pub mod fixture;

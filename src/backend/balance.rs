@@ -171,6 +171,7 @@ mod tests {
             key: "".into(),
             hosts,
             rr_next: AtomicUsize::new(0),
+            down_logged: Default::default(),
         }
     }
 

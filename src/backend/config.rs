@@ -530,3 +530,23 @@ fn unix_addr(module: &str, path: &[u8], span: Span) -> Result<HostAddr, Diagnost
 
 #[cfg(test)]
 mod tests;
+
+/// The warning lighttpd's `-tt` gives for a `bin-path` that is not an
+/// executable regular file (a real start then fails to spawn it).
+pub fn check_bin_path(prog: &std::ffi::OsStr, span: Span) -> Option<Diagnostic> {
+    use std::os::unix::fs::PermissionsExt;
+    let ok = std::fs::metadata(prog)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false);
+    (!ok).then(|| {
+        Diagnostic::warning(format!(
+            "bin-path `{}` is not an executable regular file; starting will fail",
+            prog.to_string_lossy()
+        ))
+        .at(span)
+        .lighttpd(format!(
+            "invalid \"bin-path\" => \"{}\" (check that file exists, is regular file, and is executable by lighttpd)",
+            prog.to_string_lossy()
+        ))
+    })
+}

@@ -21,6 +21,7 @@
 
 pub mod balance;
 pub mod config;
+pub mod pool;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};
@@ -251,6 +252,8 @@ pub struct Extension {
     pub hosts: Vec<Arc<Host>>,
     /// Round-robin position (index of the host used last, +1; 0: none yet).
     pub rr_next: AtomicUsize,
+    /// "all handlers … are down" was logged; cleared by the next success.
+    pub down_logged: std::sync::atomic::AtomicBool,
 }
 
 impl Extension {

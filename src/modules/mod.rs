@@ -4,6 +4,8 @@
 //! |---|---|
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
 //! | stat cache (server.stat-cache-engine) | `filecache.rs` |
+//! | mod_proxy | `proxy/` |
 
 pub mod filecache;
+pub mod proxy;
 pub mod staticfile;

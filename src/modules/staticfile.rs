@@ -43,7 +43,7 @@ const CHUNK: usize = 64 * 1024;
 /// Ranges at most this far apart are merged into one (lighttpd).
 const RANGE_MERGE_GAP: u64 = 80;
 /// The multipart/byteranges boundary (the one lighttpd sends).
-const BOUNDARY: &str = "fkj49sn38dcn3";
+pub const BOUNDARY: &str = "fkj49sn38dcn3";
 
 /// A request as the static file handler sees it.
 #[derive(Debug)]
@@ -164,6 +164,25 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         }
         _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
+}
+
+/// Serves the file at an absolute path (`X-Sendfile` from a backend):
+/// 404 when it does not exist, 403 when it is not a regular file.
+pub fn send_path(path: &Path, req: &FileRequest<'_>) -> Served {
+    let entry = match req.cache.stat(path.as_os_str().as_bytes()) {
+        Ok(e) => e,
+        Err(e) => return Served::Error(error_for(&e)),
+    };
+    if !entry.meta.file_type().is_file() {
+        return Served::Error(StatusCode::FORBIDDEN);
+    }
+    send_file(
+        req,
+        &Found {
+            path: path.to_path_buf(),
+            entry,
+        },
+    )
 }
 
 /// `server.follow-symlink = "disable"`: no component of the file's path

@@ -1,5 +1,6 @@
-//! Response bodies: nothing, one buffer, or a stream of chunks produced by
-//! another task (large files), with back-pressure through a bounded channel.
+//! Response bodies: nothing, one buffer, a backend's body read as the
+//! client takes it, or a stream of chunks produced by another task (large
+//! files), with back-pressure through a bounded channel.
 
 use std::io;
 use std::pin::Pin;
@@ -16,6 +17,14 @@ pub enum Body {
     Empty,
     /// One buffer (taken on the first poll).
     Full(Option<Bytes>),
+    /// A buffered body read back from memory and temp files.
+    Spooled(crate::request::spool::SpoolBody),
+    /// A body a producer task fills without waiting for the client.
+    Pipe(crate::request::spool::PipeReader),
+    /// Several bodies one after another (multipart ranges), with the total.
+    Chain(std::collections::VecDeque<Body>, u64),
+    /// A backend's response body, read as the client takes it.
+    Upstream(Box<crate::modules::proxy::response::UpstreamBody>),
     /// Chunks from a producer task, with the total length when known.
     Stream {
         /// The producer's channel.
@@ -52,7 +61,27 @@ impl http_body::Body for Body {
     ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         match self.get_mut() {
             Body::Empty => Poll::Ready(None),
+            Body::Spooled(b) => Pin::new(b).poll_frame(cx),
+            Body::Pipe(b) => Pin::new(b).poll_frame(cx),
+            Body::Chain(parts, left) => loop {
+                let Some(first) = parts.front_mut() else {
+                    return Poll::Ready(None);
+                };
+                match Pin::new(first).poll_frame(cx) {
+                    Poll::Ready(None) => {
+                        parts.pop_front();
+                    }
+                    Poll::Ready(Some(Ok(f))) => {
+                        if let Some(d) = f.data_ref() {
+                            *left = left.saturating_sub(d.len() as u64);
+                        }
+                        return Poll::Ready(Some(Ok(f)));
+                    }
+                    other => return other,
+                }
+            },
             Body::Full(b) => Poll::Ready(b.take().map(|b| Ok(Frame::data(b)))),
+            Body::Upstream(u) => u.poll_chunk(cx).map(|o| o.map(|r| r.map(Frame::data))),
             Body::Stream { rx, remaining } => match rx.poll_recv(cx) {
                 Poll::Ready(Some(Ok(b))) => {
                     if let Some(r) = remaining {
@@ -79,6 +108,10 @@ impl http_body::Body for Body {
         match self {
             Body::Empty => true,
             Body::Full(b) => b.is_none(),
+            Body::Upstream(u) => u.is_done(),
+            Body::Spooled(b) => b.is_end_stream(),
+            Body::Pipe(b) => b.is_end_stream(),
+            Body::Chain(parts, _) => parts.is_empty(),
             Body::Stream { .. } => false,
         }
     }
@@ -88,6 +121,13 @@ impl http_body::Body for Body {
             Body::Empty => SizeHint::with_exact(0),
             Body::Full(Some(b)) => SizeHint::with_exact(b.len() as u64),
             Body::Full(None) => SizeHint::with_exact(0),
+            Body::Spooled(b) => b.size_hint(),
+            Body::Pipe(b) => b.size_hint(),
+            Body::Chain(_, left) => SizeHint::with_exact(*left),
+            Body::Upstream(u) => match u.remaining() {
+                Some(n) => SizeHint::with_exact(n),
+                None => SizeHint::default(),
+            },
             Body::Stream {
                 remaining: Some(r), ..
             } => SizeHint::with_exact(*r),

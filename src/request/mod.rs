@@ -18,6 +18,7 @@ pub mod body;
 pub mod host;
 pub mod method;
 pub mod respond;
+pub mod spool;
 pub mod target;
 
 use std::sync::Arc;
@@ -45,6 +46,8 @@ pub struct Site {
     pub parse: ParseOpts,
     /// The stat cache of static files.
     pub files: crate::modules::filecache::FileCache,
+    /// The gateway hosts of this configuration.
+    pub registry: Arc<crate::backend::Registry>,
 }
 
 /// What requests need from their connection.
@@ -62,6 +65,32 @@ pub struct ConnInfo {
     pub conds: ConnConds,
     /// Requests started on this connection.
     pub requests: AtomicU32,
+    /// The tunnel an upgraded request runs (the connection lasts as long).
+    pub tunnel: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl ConnInfo {
+    /// Hands the connection over to a tunnel task.
+    pub fn set_tunnel(&self, task: tokio::task::JoinHandle<()>) {
+        *self.tunnel.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
+    }
+
+    /// The tunnel task, if the connection was handed over.
+    pub fn take_tunnel(&self) -> Option<tokio::task::JoinHandle<()>> {
+        self.tunnel.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// A status page for a request whose connection stays open (gateway
+/// errors): `server.errorfile-prefix` or the standard page.
+pub fn error_page(status: StatusCode, head_only: bool, settings: &Settings) -> Response<Body> {
+    error_file(status, head_only, settings)
+        .unwrap_or_else(|| respond::error_response(status, head_only))
+}
+
+/// A refused request's page; the connection closes after it.
+pub fn refuse_page(status: StatusCode, head_only: bool, settings: &Settings) -> Response<Body> {
+    refuse(status, head_only, settings)
 }
 
 /// A refused request: its error page (`server.errorfile-prefix` or the
@@ -99,12 +128,12 @@ fn error_file(status: StatusCode, head_only: bool, s: &Settings) -> Option<Respo
 /// Handles one request.
 pub async fn handle<B>(req: Request<B>, site: Arc<Site>, conn: Arc<ConnInfo>) -> Response<Body>
 where
-    B: http_body::Body<Data = Bytes> + Send + Unpin,
-    B::Error: std::fmt::Display,
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
 {
     let n = conn.requests.fetch_add(1, Ordering::Relaxed) + 1;
     let head_only = req.method() == Method::HEAD;
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let base = &site.routing.base;
 
     // 1. checks lighttpd makes before it looks at the configuration
@@ -119,6 +148,9 @@ where
         Ok(h) => h,
         Err(status) => return finish(refuse(status, head_only, base), base),
     };
+    if parts.method == Method::CONNECT {
+        return finish(connect(parts, body, &site, &conn, &host, n).await, base);
+    }
     let raw_target = parts
         .uri
         .path_and_query()
@@ -191,6 +223,33 @@ where
             settings,
         );
     }
+    // 3. handle: mod_proxy claims its extensions before static files
+    if let Some(ext) = settings
+        .proxy
+        .server
+        .as_ref()
+        .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
+    {
+        if settings.log_request_handling {
+            tracing::info!(
+                "-- handling {} {} (mod_proxy)",
+                parts.method,
+                String::from_utf8_lossy(&target.path)
+            );
+        }
+        let preq = crate::modules::proxy::ProxyRequest {
+            parts: &mut parts,
+            target: &target,
+            host: &host,
+            conn: &conn,
+            settings,
+            ext,
+            registry: &site.registry,
+            files: &site.files,
+        };
+        let response = crate::modules::proxy::handle(preq, body).await;
+        return finish(client_connection(response, &parts, settings, n), settings);
+    }
     // A static file does not read the body; consume it (within the limit)
     // so the connection can carry the next request.
     if content_length.unwrap_or(0) > 0 || chunked {
@@ -199,7 +258,6 @@ where
         }
     }
 
-    // 3. handle
     let file_req = FileRequest {
         method: &parts.method,
         version: parts.version,
@@ -221,9 +279,22 @@ where
         Served::Response(r) => r,
         Served::Error(status) => error(status, &file_req),
     };
+    finish(client_connection(response, &parts, settings, n), settings)
+}
+
+/// The client connection's `Connection` header: close after
+/// `server.max-keep-alive-requests`, and for an HTTP/1.0 client that did
+/// not ask for keep-alive (as lighttpd says it); 101 keeps `upgrade`.
+fn client_connection(
+    response: Response<Body>,
+    parts: &http::request::Parts,
+    settings: &Settings,
+    n: u32,
+) -> Response<Body> {
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return response;
+    }
     let mut response = keep_alive(response, settings, n);
-    // An HTTP/1.0 client that did not ask for keep-alive is told the
-    // connection closes, as lighttpd does.
     if parts.version == Version::HTTP_10
         && !parts
             .headers
@@ -235,7 +306,74 @@ where
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    finish(response, settings)
+    response
+}
+
+/// CONNECT (authority-form target): refused with 400 unless the authority
+/// is numeric (lighttpd's core check); then mod_proxy with
+/// `proxy.header "connect"`, else 405.
+async fn connect<B>(
+    mut parts: http::request::Parts,
+    body: B,
+    site: &Arc<Site>,
+    conn: &Arc<ConnInfo>,
+    host: &[u8],
+    n: u32,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let base = &site.routing.base;
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str().as_bytes().to_vec())
+        .unwrap_or_default();
+    if !authority
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b':' || *b == b'[')
+    {
+        return refuse(StatusCode::BAD_REQUEST, false, base);
+    }
+    let target = target::Target {
+        path: authority.clone(),
+        path_raw: authority.clone(),
+        query: None,
+    };
+    let input = CondInput {
+        url: &target.path,
+        host,
+        query: b"",
+        method: parts.method.as_str().as_bytes(),
+        scheme: conn.scheme,
+        headers: &parts.headers,
+        remote: &conn.client,
+        remote_text: &conn.remote_text,
+        socket: &conn.socket,
+    };
+    let route = site.routing.route(&conn.conds, &input);
+    let settings = &route.settings;
+    let ext = settings
+        .proxy
+        .server
+        .as_ref()
+        .and_then(|x| x.find(b"", &[]).or_else(|| x.list.first()));
+    let Some(ext) = ext else {
+        return refuse(StatusCode::METHOD_NOT_ALLOWED, false, settings);
+    };
+    let preq = crate::modules::proxy::ProxyRequest {
+        parts: &mut parts,
+        target: &target,
+        host,
+        conn,
+        settings,
+        ext,
+        registry: &site.registry,
+        files: &site.files,
+    };
+    let r = crate::modules::proxy::handle(preq, body).await;
+    client_connection(r, &parts, settings, n)
 }
 
 /// Reads and discards a request body, failing with 413 past `limit` bytes

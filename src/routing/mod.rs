@@ -22,6 +22,7 @@ pub mod support;
 
 use crate::config::tree::BlockKind;
 use crate::config::{Config, Diagnostic};
+use crate::modules::proxy::config::GwContext;
 
 pub use cond::{Client, CompiledCond, CondInput, SocketId};
 pub use settings::Settings;
@@ -102,8 +103,17 @@ pub struct Route<'t> {
 }
 
 impl RoutingTable {
-    /// Compiles a loaded configuration.
+    /// Compiles a loaded configuration without gateway modules (tests).
     pub fn compile(config: &Config) -> Result<RoutingTable, Vec<Diagnostic>> {
+        Self::compile_with(config, None)
+    }
+
+    /// Compiles a loaded configuration; `gw` compiles the gateway
+    /// directives (`proxy.*`) of loaded modules into hosts of its registry.
+    pub fn compile_with(
+        config: &Config,
+        mut gw: Option<&mut GwContext<'_>>,
+    ) -> Result<RoutingTable, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut blocks = Vec::with_capacity(config.blocks.len());
         let mut patterns = std::collections::HashMap::new();
@@ -123,10 +133,10 @@ impl RoutingTable {
             let mut patch = Vec::new();
             for e in b.entries.entries() {
                 let Some(key) = &e.key else { continue };
-                match settings::compile_entry(key, e) {
+                match settings::compile_entry(key, e, gw.as_deref_mut()) {
                     Ok(Some(set)) => patch.push(set),
                     Ok(None) => {}
-                    Err(d) => errors.push(d),
+                    Err(d) => errors.extend(d),
                 }
             }
             blocks.push(RouteBlock {

@@ -16,6 +16,8 @@ use crate::config::keys;
 use crate::config::value::{Entry, Value};
 
 use super::mime::MimeTable;
+use crate::modules::proxy::config::{self as proxy_config, GwContext, ProxySet, ProxySettings};
+use std::os::unix::ffi::OsStrExt;
 
 /// Settings in effect for one request.
 #[derive(Debug, Clone)]
@@ -74,6 +76,12 @@ pub struct Settings {
     pub log_file_not_found: bool,
     /// `debug.log-condition-handling`.
     pub log_condition_handling: bool,
+    /// `server.upload-dirs` (temporary files for buffered bodies).
+    pub upload_dirs: Arc<[std::path::PathBuf]>,
+    /// `server.upload-temp-file-size`, bytes.
+    pub upload_temp_file_size: u64,
+    /// `proxy.*`.
+    pub proxy: ProxySettings,
 }
 
 /// The `Server` header lighttpd sends by default is its own name; ours.
@@ -109,8 +117,22 @@ impl Default for Settings {
             log_request_handling: false,
             log_file_not_found: false,
             log_condition_handling: false,
+            upload_dirs: default_upload_dirs(),
+            upload_temp_file_size: 1024 * 1024,
+            proxy: ProxySettings::new(),
         }
     }
+}
+
+/// `server.upload-dirs` when unset: `$TMPDIR`, else `/var/tmp`.
+fn default_upload_dirs() -> Arc<[std::path::PathBuf]> {
+    let dir = std::env::var_os("TMPDIR")
+        .filter(|d| !d.is_empty())
+        .map_or_else(
+            || std::path::PathBuf::from("/var/tmp"),
+            std::path::PathBuf::from,
+        );
+    Arc::from(vec![dir])
 }
 
 /// One change a block makes to [`Settings`].
@@ -136,6 +158,10 @@ pub enum Set {
     ErrorHandler(Arc<[u8]>),
     /// `server.error-handler-404`.
     ErrorHandler404(Arc<[u8]>),
+    /// `server.upload-dirs`.
+    UploadDirs(Arc<[std::path::PathBuf]>),
+    /// A `proxy.*` setting.
+    Proxy(ProxySet),
 }
 
 /// Boolean settings.
@@ -184,6 +210,8 @@ pub enum Number {
     StreamRequestBody,
     /// `server.stream-response-body`
     StreamResponseBody,
+    /// `server.upload-temp-file-size`
+    UploadTempFileSize,
 }
 
 /// One block's changes, in the order they were written.
@@ -201,6 +229,8 @@ impl Settings {
             Set::ErrorfilePrefix(v) => self.errorfile_prefix = Some(v.clone()),
             Set::ErrorHandler(v) => self.error_handler = Some(v.clone()),
             Set::ErrorHandler404(v) => self.error_handler_404 = Some(v.clone()),
+            Set::UploadDirs(v) => self.upload_dirs = v.clone(),
+            Set::Proxy(p) => self.proxy.apply(p),
             Set::Flag(f, on) => {
                 let on = *on;
                 match f {
@@ -228,6 +258,9 @@ impl Settings {
                     Number::RequestSize => self.max_request_size_kib = v,
                     Number::StreamRequestBody => self.stream_request_body = v.min(255) as u8,
                     Number::StreamResponseBody => self.stream_response_body = v.min(255) as u8,
+                    Number::UploadTempFileSize => {
+                        self.upload_temp_file_size = if v == 0 { 1024 * 1024 } else { u64::from(v) }
+                    }
                 }
             }
         }
@@ -277,18 +310,27 @@ fn to_string_list(v: &Value) -> Arc<[BString]> {
 }
 
 /// Converts one config entry into a change, if it is a per-request setting
-/// wick implements. `Ok(None)` for keys handled elsewhere.
-pub fn compile_entry(key: &[u8], entry: &Entry) -> Result<Option<Set>, Diagnostic> {
+/// wick implements. `Ok(None)` for keys handled elsewhere. Gateway keys
+/// (`proxy.*`) are compiled only when `gw` is given (their module is loaded).
+pub fn compile_entry(
+    key: &[u8],
+    entry: &Entry,
+    gw: Option<&mut GwContext<'_>>,
+) -> Result<Option<Set>, Vec<Diagnostic>> {
     let v = &entry.value;
     let lc = key.to_ascii_lowercase();
+    if lc.starts_with(b"proxy.") {
+        return match gw {
+            Some(ctx) => Ok(proxy_config::compile_entry(&lc, entry, ctx)?.map(Set::Proxy)),
+            None => Ok(None),
+        };
+    }
     let set = match lc.as_slice() {
         b"server.document-root" => Set::DocumentRoot(to_bytes(v)),
         b"index-file.names" | b"server.indexfiles" => Set::IndexFiles(to_string_list(v)),
-        b"mimetype.assign" => {
-            Set::Mimetypes(Arc::new(MimeTable::from_value(v).map_err(|e| {
-                Diagnostic::error(format!("mimetype.assign: {e}")).at(entry.span)
-            })?))
-        }
+        b"mimetype.assign" => Set::Mimetypes(Arc::new(MimeTable::from_value(v).map_err(|e| {
+            vec![Diagnostic::error(format!("mimetype.assign: {e}")).at(entry.span)]
+        })?)),
         b"static-file.exclude-extensions" => Set::ExcludeExtensions(to_string_list(v)),
         b"static-file.etags" => Set::Flag(Flag::StaticEtags, to_bool(v)),
         b"static-file.disable-pathinfo" => Set::Flag(Flag::DisablePathinfo, to_bool(v)),
@@ -310,6 +352,15 @@ pub fn compile_entry(key: &[u8], entry: &Entry) -> Result<Option<Set>, Diagnosti
         b"server.stream-request-body" => Set::Number(Number::StreamRequestBody, to_number(v)),
         b"server.stream-response-body" => Set::Number(Number::StreamResponseBody, to_number(v)),
         b"server.tag" => Set::ServerTag(to_bytes(v)),
+        b"server.upload-dirs" => Set::UploadDirs(
+            to_string_list(v)
+                .iter()
+                .map(|d| std::path::PathBuf::from(std::ffi::OsStr::from_bytes(d)))
+                .collect::<Vec<_>>()
+                .into(),
+        ),
+        b"server.upload-temp-file-size" => Set::Number(Number::UploadTempFileSize, to_number(v)),
+        b"server.feature-flags" => Set::Proxy(proxy_config::features(v)),
         b"server.errorfile-prefix" => Set::ErrorfilePrefix(to_bytes(v)),
         b"server.error-handler" => Set::ErrorHandler(to_bytes(v)),
         b"server.error-handler-404" => Set::ErrorHandler404(to_bytes(v)),

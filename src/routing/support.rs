@@ -25,7 +25,7 @@ pub enum Support {
 /// loading).
 pub fn module_support(name: &str) -> Support {
     match name {
-        "mod_indexfile" | "mod_staticfile" => Support::Implemented,
+        "mod_indexfile" | "mod_staticfile" | "mod_proxy" => Support::Implemented,
         "mod_deflate" | "mod_compress" => Support::Ignored("responses are sent uncompressed"),
         "mod_expire" => Support::Ignored("no Expires / Cache-Control headers are added"),
         "mod_status" => Support::Ignored("the status pages are not served (404)"),
@@ -125,8 +125,8 @@ pub fn key_support(key: &str) -> Support {
         | "debug.log-request-header"
         | "debug.log-response-header"
         | "debug.log-request-header-on-error" => Support::Ignored("this debug log is not written"),
-        "server.error-intercept" => Support::Ignored(
-            "only matters for backend responses, which this version does not proxy",
+        "server.error-intercept" => Support::Refused(
+            "replacing backend error responses with local error pages is not implemented yet",
         ),
         "server.chroot" => Support::Refused(
             "chroot is not implemented; run wick in a container or a chroot of your own",

@@ -155,6 +155,7 @@ pub async fn serve<IO>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        .title_case_headers(true)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());
@@ -198,6 +199,21 @@ pub async fn serve<IO>(
             res = c.as_mut() => {
                 if let Err(e) = res {
                     tracing::debug!("connection ended: {e}");
+                }
+                // An upgraded request goes on as a tunnel: the connection
+                // lasts until it ends (or the server stops at once).
+                if let Some(mut tunnel) = served.take_tunnel() {
+                    loop {
+                        tokio::select! {
+                            _ = &mut tunnel => break,
+                            changed = shutdown.changed() => {
+                                if changed.is_err() || *shutdown.borrow() == Shutdown::Immediate {
+                                    tunnel.abort();
+                                    break;
+                                }
+                            }
+                        }
+                    }
                 }
                 return;
             }

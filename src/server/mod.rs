@@ -124,16 +124,47 @@ fn feature(c: &Config, name: &str) -> Option<Value> {
 /// Checks that wick can serve a configuration and compiles it. `-tt` runs
 /// this too, so it reports the same problems a start would.
 pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_with(config, None)
+}
+
+/// [`prepare`], taking over unchanged bin-path hosts (and their children)
+/// from `previous` (SIGUSR1).
+pub fn prepare_with(
+    config: &Config,
+    previous: Option<&crate::backend::Registry>,
+) -> Result<Prepared, Vec<Diagnostic>> {
     let report = config::modules::check_modules(config);
     let mut diags = report.diagnostics;
     diags.extend(support::check_support(config, &report.modules));
-    let routing = match RoutingTable::compile(config) {
+    let registry = Arc::new(match previous {
+        Some(p) => crate::backend::Registry::reusing(p),
+        None => crate::backend::Registry::new(),
+    });
+    let resolve = crate::modules::proxy::config::system_resolve;
+    let mut gw = crate::modules::proxy::config::GwContext {
+        registry: &registry,
+        resolve: &resolve,
+        warnings: Vec::new(),
+    };
+    let proxy_loaded = report.modules.iter().any(|m| m == "mod_proxy");
+    let routing = match RoutingTable::compile_with(config, proxy_loaded.then_some(&mut gw)) {
         Ok(r) => Some(r),
         Err(e) => {
             diags.extend(e);
             None
         }
     };
+    diags.append(&mut gw.warnings);
+    for h in registry.all() {
+        if h.cfg.bin.is_some() {
+            diags.push(
+                Diagnostic::error("`bin-path` backends are not supported yet")
+                    .at(h.cfg.span)
+                    .label("wick does not start backend programs yet")
+                    .help("start the backend yourself and point `host`/`port` or `socket` at it"),
+            );
+        }
+    }
     let listeners = match listener::listeners(config) {
         Ok(l) => l,
         Err(d) => {
@@ -205,6 +236,7 @@ pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
             files: crate::modules::filecache::FileCache::new(
                 top_str(config, "server.stat-cache-engine").as_deref() != Some("disable"),
             ),
+            registry,
         }),
         server,
         warnings: diags,
@@ -555,6 +587,7 @@ fn conn_info(
         scheme: b"http",
         conds,
         requests: AtomicU32::new(0),
+        tunnel: std::sync::Mutex::new(None),
     })
 }
 

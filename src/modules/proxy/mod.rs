@@ -1,0 +1,1029 @@
+//! mod_proxy: HTTP reverse proxying to the backends of `proxy.server`
+//! (spec proxy.md; lighttpd: `mod_proxy.c`, `http-header-glue.c`).
+//!
+//! ```text
+//! request ─► body: buffer (stream-request-body 0) │ stream (1, 2)
+//!         ─► backend::pool::acquire (balance, retries, keep-alive pool)
+//!         ─► upstream head (upstream.rs) + body ─► backend
+//!         ◄─ head (response.rs: 1xx skipped, 502 on garbage)
+//!         ◄─ body: buffer (stream-response-body 0: Content-Length, Range)
+//!                  │ stream (1, 2: the backend is read as the client takes it)
+//!                  │ 101 + proxy.header "upgrade": tunnel (tunnel.rs)
+//! ```
+//!
+//! | failure | client gets |
+//! |---|---|
+//! | no usable backend, connects failed or timed out | 503 (connection kept) |
+//! | backend closed or reset before any response byte | 500 |
+//! | invalid status line or head, bad Content-Length, head > 64 KiB | 502 |
+//! | read-/write-timeout before the response is sent | 504 |
+//! | body cut short, buffered mode | 502 |
+//! | body cut short or timeout while streaming | the client connection is closed |
+//!
+//! Upstream connections are kept alive and reused (per worker thread) unless
+//! `server.feature-flags` has `"proxy.upstream-keep-alive" => "disable"`;
+//! then every request carries `Connection: close` as in lighttpd.
+
+pub mod config;
+pub mod remap;
+pub mod response;
+pub mod tunnel;
+pub mod upstream;
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bstr::ByteSlice;
+use bytes::{Bytes, BytesMut};
+use http::header::{
+    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, HeaderValue, RANGE,
+    TRANSFER_ENCODING,
+};
+use http::{Method, Response, StatusCode, Version};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::backend::balance::BalanceInput;
+use crate::backend::pool::{self, AcquireError, Conn, HostGuard, Want};
+use crate::backend::{Extension, Registry};
+use crate::request::ConnInfo;
+use crate::request::body::Body;
+use crate::request::spool::{self, Frozen, Spool, SpoolConfig};
+use crate::request::target::Target;
+use crate::routing::{Client, Settings};
+use remap::{RequestRemap, ResponseRemap};
+use response::{BodyReader, Framing as RespFraming, Head, HeadError, Io, SplitHold, UpstreamBody};
+use upstream::{Framing, HeadInput};
+
+/// Request bodies up to this size are written together with the head.
+const COALESCE: usize = 16 * 1024;
+
+/// What a proxied request needs from the core.
+#[derive(Debug)]
+pub struct ProxyRequest<'a> {
+    /// The request head.
+    pub parts: &'a mut http::request::Parts,
+    /// The normalised target.
+    pub target: &'a Target,
+    /// The normalised client Host (empty: none).
+    pub host: &'a [u8],
+    /// The client connection.
+    pub conn: &'a Arc<ConnInfo>,
+    /// Settings in effect.
+    pub settings: &'a Settings,
+    /// The extension that matched.
+    pub ext: &'a Arc<Extension>,
+    /// The configuration's hosts.
+    pub registry: &'a Registry,
+    /// The stat cache (X-Sendfile).
+    pub files: &'a crate::modules::filecache::FileCache,
+}
+
+/// A failure that ends in a status page.
+fn page(status: StatusCode, req: &ProxyRequest<'_>) -> Response<Body> {
+    crate::request::error_page(status, req.parts.method == Method::HEAD, req.settings)
+}
+
+/// How the request body travels.
+enum ReqBody<B> {
+    /// None.
+    Empty,
+    /// Read completely before the backend is contacted.
+    Buffered(Buffered),
+    /// Streamed as it arrives.
+    Stream(B, Framing),
+}
+
+/// A completely read body: in memory, or in memory and temp files.
+#[derive(Debug)]
+enum Buffered {
+    Mem(Bytes),
+    File(Arc<Frozen>),
+}
+
+impl Buffered {
+    fn len(&self) -> u64 {
+        match self {
+            Buffered::Mem(b) => b.len() as u64,
+            Buffered::File(f) => f.len(),
+        }
+    }
+
+    fn from_spool(s: Spool) -> Buffered {
+        match s.into_bytes() {
+            Ok(b) => Buffered::Mem(b),
+            Err(s) => Buffered::File(s.freeze()),
+        }
+    }
+
+    /// The bytes `[a, b]` as a body.
+    fn range(&self, a: u64, b: u64) -> Body {
+        match self {
+            Buffered::Mem(m) => Body::full(m.slice(a as usize..=b as usize)),
+            Buffered::File(f) => Body::Spooled(f.reader(a, b + 1)),
+        }
+    }
+
+    fn body(self) -> Body {
+        match self {
+            Buffered::Mem(m) => Body::full(m),
+            Buffered::File(f) => Body::Spooled(f.reader(0, f.len())),
+        }
+    }
+}
+
+/// Where a request's buffered bodies go beyond memory.
+fn spool_config(s: &Settings) -> SpoolConfig {
+    SpoolConfig {
+        dirs: s.upload_dirs.clone(),
+        mem_limit: spool::DEFAULT_MEM_LIMIT,
+        file_size: s.upload_temp_file_size,
+    }
+}
+
+/// Why an exchange with a backend failed.
+#[derive(Debug)]
+enum Failure {
+    /// Closed or reset before any response byte.
+    NoResponse { write_failed: bool },
+    /// Invalid response head.
+    Invalid(HeadError),
+    /// read-timeout / write-timeout.
+    Timeout,
+}
+
+impl Failure {
+    fn status(&self) -> StatusCode {
+        match self {
+            Failure::NoResponse { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+            Failure::Invalid(_) => StatusCode::BAD_GATEWAY,
+            Failure::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+}
+
+fn secs(n: u32) -> Option<Duration> {
+    (n > 0).then(|| Duration::from_secs(u64::from(n)))
+}
+
+async fn with_timeout<T>(
+    t: Option<Duration>,
+    f: impl Future<Output = io::Result<T>>,
+) -> io::Result<T> {
+    match t {
+        Some(t) => tokio::time::timeout(t, f)
+            .await
+            .unwrap_or_else(|_| Err(io::Error::new(io::ErrorKind::TimedOut, "timeout"))),
+        None => f.await,
+    }
+}
+
+/// Reads until a final response head (1xx other than 101 skipped).
+async fn read_head<R: AsyncRead + Unpin>(
+    rd: &mut R,
+    buf: &mut BytesMut,
+    read_timeout: Option<Duration>,
+    head_request: bool,
+    remap: Option<&ResponseRemap<'_>>,
+) -> Result<Head, Failure> {
+    let mut got_any = false;
+    loop {
+        if !buf.is_empty() {
+            match response::parse(buf, head_request, remap) {
+                Ok(Some((len, head))) => {
+                    let _ = buf.split_to(len);
+                    if head.status.is_informational()
+                        && head.status != StatusCode::SWITCHING_PROTOCOLS
+                    {
+                        continue;
+                    }
+                    return Ok(head);
+                }
+                Ok(None) => {}
+                Err(e) => return Err(Failure::Invalid(e)),
+            }
+        }
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(16 * 1024);
+        }
+        let n = with_timeout(read_timeout, tokio_util::io::read_buf(rd, buf)).await;
+        match n {
+            Ok(0) | Err(_) if !got_any && buf.is_empty() => {
+                if let Err(e) = &n {
+                    if e.kind() == io::ErrorKind::TimedOut {
+                        return Err(Failure::Timeout);
+                    }
+                }
+                return Err(Failure::NoResponse {
+                    write_failed: false,
+                });
+            }
+            Ok(0) => return Err(Failure::Invalid(HeadError::Invalid)),
+            Err(e) if e.kind() == io::ErrorKind::TimedOut => return Err(Failure::Timeout),
+            Err(_) => return Err(Failure::Invalid(HeadError::Invalid)),
+            Ok(_) => got_any = true,
+        }
+    }
+}
+
+/// Writes a buffered body with a write timeout per write.
+async fn write_body<W: AsyncWrite + Unpin>(
+    wr: &mut W,
+    body: &Buffered,
+    write_timeout: Option<Duration>,
+) -> io::Result<()> {
+    match body {
+        Buffered::Mem(b) => with_timeout(write_timeout, wr.write_all(b)).await,
+        Buffered::File(f) => {
+            let mut r = f.reader(0, f.len());
+            while let Some(frame) = r.frame().await {
+                if let Ok(d) = frame?.into_data() {
+                    with_timeout(write_timeout, wr.write_all(&d)).await?;
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends a buffered request and reads the response head. Large bodies
+/// are written while the head is awaited, so a backend that answers early
+/// without reading everything does not stall the exchange.
+async fn exchange_buffered(
+    conn: &mut Conn,
+    head: &[u8],
+    body: Option<&Buffered>,
+    buf: &mut BytesMut,
+    t: &Timeouts,
+    head_request: bool,
+    remap: Option<&ResponseRemap<'_>>,
+) -> Result<(Head, bool), Failure> {
+    let write_failed = |e: io::Error| {
+        if e.kind() == io::ErrorKind::TimedOut {
+            Failure::Timeout
+        } else {
+            Failure::NoResponse { write_failed: true }
+        }
+    };
+    let small = match body {
+        None => Some(&b""[..]),
+        Some(Buffered::Mem(m)) if m.len() <= COALESCE => Some(&m[..]),
+        Some(_) => None,
+    };
+    if let Some(small) = small {
+        let r = if small.is_empty() {
+            with_timeout(t.write, conn.stream.write_all(head)).await
+        } else {
+            let mut one = Vec::with_capacity(head.len() + small.len());
+            one.extend_from_slice(head);
+            one.extend_from_slice(small);
+            with_timeout(t.write, conn.stream.write_all(&one)).await
+        };
+        r.map_err(write_failed)?;
+        let h = read_head(&mut conn.stream, buf, t.read, head_request, remap).await?;
+        return Ok((h, true));
+    }
+    let Some(body) = body else {
+        return Err(Failure::NoResponse {
+            write_failed: false,
+        });
+    };
+    with_timeout(t.write, conn.stream.write_all(head))
+        .await
+        .map_err(write_failed)?;
+    let (mut rd, mut wr) = tokio::io::split(&mut conn.stream);
+    let write = write_body(&mut wr, body, t.write);
+    let read = read_head(&mut rd, buf, t.read, head_request, remap);
+    tokio::pin!(write, read);
+    let mut written = false;
+    loop {
+        tokio::select! {
+            w = &mut write, if !written => {
+                w.map_err(write_failed)?;
+                written = true;
+            }
+            h = &mut read => return h.map(|h| (h, written)),
+        }
+    }
+}
+
+/// An upstream head, what it says, and what the response-side remapping
+/// must remember of the request-side one.
+type BuiltHead = (
+    Vec<u8>,
+    upstream::HeadInfo,
+    Option<(Vec<u8>, Option<usize>)>,
+);
+
+/// Per-host timeouts.
+struct Timeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+/// Proxies one request.
+pub async fn handle<B>(mut req: ProxyRequest<'_>, body: B) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let s = req.settings;
+    let px = &s.proxy;
+    let method = req.parts.method.clone();
+    let version = req.parts.version;
+    let head_request = method == Method::HEAD;
+    if method == Method::CONNECT {
+        if !px.header.connect {
+            return page(StatusCode::METHOD_NOT_ALLOWED, &req);
+        }
+        return tunnel::connect(&mut req).await;
+    }
+    let force10 = px.force_http10();
+
+    // 1. the request body
+    let content_length = req
+        .parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    let chunked = req.parts.headers.contains_key(TRANSFER_ENCODING);
+    let unknown_len = content_length.is_none()
+        && (chunked || (version == Version::HTTP_2 && !body.is_end_stream()));
+    let has_body = content_length.unwrap_or(0) > 0 || unknown_len;
+    let limit = u64::from(s.max_request_size_kib) * 1024;
+    let req_body = if !has_body {
+        ReqBody::Empty
+    } else if s.stream_request_body & 3 == 0 {
+        match collect(body, limit, &spool_config(s)).await {
+            Ok(b) => ReqBody::Buffered(b),
+            Err(status) => return crate::request::refuse_page(status, head_request, s),
+        }
+    } else if unknown_len {
+        if force10 {
+            return page(StatusCode::LENGTH_REQUIRED, &req);
+        }
+        ReqBody::Stream(body, Framing::Chunked)
+    } else {
+        ReqBody::Stream(body, Framing::Length(content_length.unwrap_or(0)))
+    };
+    let framing = match &req_body {
+        ReqBody::Empty => Framing::None,
+        ReqBody::Buffered(b) => Framing::Length(b.len()),
+        ReqBody::Stream(_, f) => *f,
+    };
+
+    // 2. what the upstream head is made of
+    let client_text = req.conn.remote_text.clone();
+    let https = req.conn.scheme == b"https";
+    let mut rq_remap = RequestRemap::new(&px.header, req.host, https);
+    let target_uri = req.target.uri();
+    let target_up = match rq_remap.as_mut() {
+        Some(r) => r.target(&target_uri),
+        None => target_uri,
+    };
+    let (client_ip, client_unix) = match &req.conn.client {
+        Client::Ip(_) => (client_text.to_vec(), false),
+        Client::Unix(p) => (p.to_vec(), true),
+    };
+    let by = by_text(req.conn);
+    let mut build_head = |label: &[u8]| -> BuiltHead {
+        let host_line = if px.replace_http_host && !label.is_empty() {
+            Some(label.to_vec())
+        } else if req.host.is_empty() {
+            None
+        } else {
+            Some(match rq_remap.as_mut() {
+                Some(r) => r.host(req.host),
+                None => req.host.to_vec(),
+            })
+        };
+        let mut head = Vec::with_capacity(512);
+        let info = upstream::build(
+            &HeadInput {
+                method: &method,
+                version,
+                headers: &req.parts.headers,
+                target: &target_up,
+                host: host_line.as_deref(),
+                client_host: req.host,
+                client_ip: &client_ip,
+                client_unix,
+                scheme: req.conn.scheme,
+                by: &by,
+                forwarded: px.forwarded,
+                framing,
+                force_http10: force10,
+                upgrade: px.header.upgrade,
+                keep_alive: px.upstream_keep_alive,
+                title_case: version != Version::HTTP_2,
+                remap: rq_remap.as_ref(),
+            },
+            &mut head,
+        );
+        let remembered = rq_remap.as_ref().map(RequestRemap::remembered);
+        (head, info, remembered)
+    };
+
+    // 3. a backend, and the exchange (retried once on a fresh connection
+    //    when a reused one turns out to be closed)
+    let reuse = px.upstream_keep_alive && !force10;
+    let want = Want {
+        balance: px.balance,
+        input: BalanceInput {
+            path: &req.target.path,
+            authority: req.host,
+            client: &client_text,
+        },
+        reuse,
+        debug: px.debug,
+    };
+    let read_size = read_size(s.stream_response_body);
+    let buffered_body = match req_body {
+        ReqBody::Stream(b, f) => {
+            let (conn, host) = match acquire(&req, &want).await {
+                Ok(x) => x,
+                Err(r) => return r,
+            };
+            let (head, _, remembered) = build_head(&host.0.cfg.label);
+            let rs_remap = response_remap(&px.header, req.host, https, remembered);
+            let t = timeouts(&host);
+            return stream_request(
+                &req,
+                conn,
+                host,
+                head,
+                b,
+                f,
+                &t,
+                head_request,
+                rs_remap.as_ref(),
+                read_size,
+            )
+            .await;
+        }
+        ReqBody::Buffered(b) => Some(b),
+        ReqBody::Empty => None,
+    };
+    let mut want = want;
+    let mut retried = false;
+    loop {
+        let (mut conn, host) = match acquire(&req, &want).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
+        let (head, info, remembered) = build_head(&host.0.cfg.label);
+        let rs_remap = response_remap(&px.header, req.host, https, remembered);
+        let t = timeouts(&host);
+        let mut buf = BytesMut::new();
+        let r = exchange_buffered(
+            &mut conn,
+            &head,
+            buffered_body.as_ref(),
+            &mut buf,
+            &t,
+            head_request,
+            rs_remap.as_ref(),
+        )
+        .await;
+        match r {
+            Ok((h, written)) => {
+                let reusable = h.reusable && written && !info.close;
+                return respond(
+                    &mut req,
+                    conn,
+                    host,
+                    h,
+                    buf,
+                    reusable,
+                    &t,
+                    info.upgrade,
+                    read_size,
+                )
+                .await;
+            }
+            Err(Failure::NoResponse { write_failed })
+                if conn.reused && !retried && (write_failed || idempotent(&method)) =>
+            {
+                // The backend closed an idle connection as it was reused:
+                // once more on a new connection.
+                retried = true;
+                want.reuse = false;
+            }
+            Err(f) => {
+                if let Failure::Invalid(e) = &f {
+                    tracing::error!(
+                        "invalid response from backend {}: {e:?}",
+                        conn.proc.addr.describe()
+                    );
+                }
+                return page(f.status(), &req);
+            }
+        }
+    }
+}
+
+/// A backend connection, or the 503 page.
+async fn acquire(
+    req: &ProxyRequest<'_>,
+    want: &Want<'_>,
+) -> Result<(Conn, HostGuard), Response<Body>> {
+    match pool::acquire(req.ext, req.registry, want).await {
+        Ok(x) => Ok(x),
+        Err(AcquireError::Unavailable) => {
+            if !req
+                .ext
+                .down_logged
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::error!(
+                    "all handlers for {}?{} on {} are down.",
+                    req.target.path.as_bstr(),
+                    req.target.query.as_deref().unwrap_or_default().as_bstr(),
+                    req.ext.key.as_bstr()
+                );
+            }
+            Err(page(StatusCode::SERVICE_UNAVAILABLE, req))
+        }
+    }
+}
+
+fn timeouts(host: &HostGuard) -> Timeouts {
+    Timeouts {
+        read: secs(host.0.cfg.read_timeout),
+        write: secs(host.0.cfg.write_timeout),
+    }
+}
+
+fn response_remap<'a>(
+    hdr: &'a config::ProxyHeader,
+    client_host: &'a [u8],
+    https: bool,
+    remembered: Option<(Vec<u8>, Option<usize>)>,
+) -> Option<ResponseRemap<'a>> {
+    ResponseRemap::new(hdr, client_host, https, remembered)
+}
+
+fn idempotent(m: &Method) -> bool {
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE | Method::TRACE
+    )
+}
+
+/// Bytes per backend read for `server.stream-response-body`.
+fn read_size(mode: u8) -> usize {
+    match mode & 3 {
+        0 => 256 * 1024,
+        1 => 64 * 1024,
+        _ => 16 * 1024,
+    }
+}
+
+/// The server's address as Forwarded `by=` shows it.
+fn by_text(conn: &ConnInfo) -> Vec<u8> {
+    match conn.socket.ip {
+        Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", conn.socket.port).into_bytes(),
+        Some(ip) => format!("{ip}:{}", conn.socket.port).into_bytes(),
+        None => conn.socket.token.to_vec(),
+    }
+}
+
+/// Reads a whole request body (memory, then temp files), refusing it
+/// past `limit` bytes (0: none).
+async fn collect<B>(mut body: B, limit: u64, cfg: &SpoolConfig) -> Result<Buffered, StatusCode>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    let mut spool = Spool::new(cfg);
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
+        if let Ok(d) = frame.into_data() {
+            if limit > 0 && spool.len() + d.len() as u64 > limit {
+                return Err(StatusCode::PAYLOAD_TOO_LARGE);
+            }
+            if !d.is_empty() {
+                spool.push(d).await.map_err(|e| {
+                    tracing::error!("buffering a request body failed: {e}");
+                    StatusCode::INTERNAL_SERVER_ERROR
+                })?;
+            }
+        }
+    }
+    Ok(Buffered::from_spool(spool))
+}
+
+/// Reads a backend's whole body: small bodies with a known length into
+/// one buffer, others through a spool (memory, then temp files).
+async fn read_buffered(reader: &mut BodyReader, cfg: &SpoolConfig) -> io::Result<Buffered> {
+    if reader.remaining().is_some_and(|n| n <= ONE_BUFFER) {
+        let parts = reader.read_all().await?;
+        return Ok(Buffered::Mem(match parts.len() {
+            0 => Bytes::new(),
+            1 => parts.into_iter().next().unwrap_or_default(),
+            _ => {
+                let mut all = BytesMut::with_capacity(parts.iter().map(Bytes::len).sum());
+                for p in &parts {
+                    all.extend_from_slice(p);
+                }
+                all.freeze()
+            }
+        }));
+    }
+    let mut spool = Spool::new(cfg);
+    while let Some(part) = std::future::poll_fn(|cx| reader.poll_next(cx)).await {
+        spool.push(part?).await?;
+    }
+    Ok(Buffered::from_spool(spool))
+}
+
+/// Backend bodies of known length up to this size are read into one buffer.
+const ONE_BUFFER: u64 = 256 * 1024;
+
+/// Turns the backend's head and body into the client's response.
+#[allow(clippy::too_many_arguments)]
+async fn respond(
+    req: &mut ProxyRequest<'_>,
+    conn: Conn,
+    host: HostGuard,
+    head: Head,
+    buf: BytesMut,
+    reusable: bool,
+    t: &Timeouts,
+    upgrade_sent: bool,
+    read_size: usize,
+) -> Response<Body> {
+    let s = req.settings;
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        if !(upgrade_sent && head.upgrade) {
+            tracing::error!(
+                "backend {} switched protocols unasked",
+                conn.proc.addr.describe()
+            );
+            return page(StatusCode::BAD_GATEWAY, req);
+        }
+        return tunnel::upgrade(req, conn, host, head, buf);
+    }
+    if let Some(path) = head.x_sendfile.as_ref().filter(|_| host.0.cfg.x_sendfile) {
+        drop(conn);
+        return x_sendfile(req, path, &host.0.cfg.x_sendfile_docroot, head.headers);
+    }
+    let mut reader = BodyReader::new(
+        Io::Whole(conn),
+        buf,
+        head.framing,
+        reusable,
+        t.read,
+        read_size,
+    );
+    if s.stream_response_body & 3 != 0 {
+        let body = streamed_body(reader, host, None, s);
+        let mut r = Response::new(body);
+        *r.status_mut() = head.status;
+        *r.headers_mut() = head.headers;
+        return r;
+    }
+    let content = match read_buffered(&mut reader, &spool_config(s)).await {
+        Ok(c) => c,
+        Err(e) => {
+            let status = if e.kind() == io::ErrorKind::TimedOut {
+                StatusCode::GATEWAY_TIMEOUT
+            } else {
+                StatusCode::BAD_GATEWAY
+            };
+            tracing::error!("reading the response of the backend failed: {e}");
+            return page(status, req);
+        }
+    };
+    drop(host);
+    buffered_response(req, head, content, &reader.trailers)
+}
+
+/// A streamed response body: read as the client takes it (mode 2), or
+/// by a task that never waits for the client, the excess buffered in
+/// memory and temp files (mode 1).
+fn streamed_body(
+    mut reader: BodyReader,
+    host: HostGuard,
+    pump: Option<AbortOnDrop>,
+    s: &Settings,
+) -> Body {
+    if s.stream_response_body & 2 != 0 {
+        let mut u = UpstreamBody::new(reader, host);
+        if let Some(p) = pump {
+            u = u.with_task(p);
+        }
+        return Body::Upstream(Box::new(u));
+    }
+    let cfg = spool_config(s);
+    let (mut w, r) = match reader.remaining() {
+        Some(n) => spool::pipe_sized(&cfg, n),
+        None => spool::pipe(&cfg),
+    };
+    tokio::spawn(async move {
+        let _hold = (host, pump);
+        loop {
+            match std::future::poll_fn(|cx| reader.poll_next(cx)).await {
+                Some(Ok(d)) => {
+                    if w.push(d).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Err(e)) => {
+                    w.fail(e);
+                    return;
+                }
+                None => {
+                    w.finish();
+                    return;
+                }
+            }
+        }
+    });
+    Body::Pipe(r)
+}
+
+/// The client's response from a completely read backend response
+/// (stream-response-body 0): Content-Length, Accept-Ranges, trailers in
+/// the header block, Range served from the buffer.
+fn buffered_response(
+    req: &ProxyRequest<'_>,
+    head: Head,
+    content: Buffered,
+    trailers: &[u8],
+) -> Response<Body> {
+    let s = req.settings;
+    let mut headers = head.headers;
+    merge_trailers(&mut headers, trailers);
+    let had_length = headers.contains_key(CONTENT_LENGTH);
+    let no_body = head.framing == RespFraming::None;
+    let ranges_ok = head.status == StatusCode::OK && !head.encoded && !no_body;
+    if ranges_ok {
+        headers.append(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    if !had_length && !no_body {
+        headers.append(CONTENT_LENGTH, HeaderValue::from(content.len()));
+    }
+    if ranges_ok && s.range_requests && req.parts.method == Method::GET {
+        if let Some(range) = req.parts.headers.get(RANGE) {
+            return range_response(range.as_bytes(), content, headers);
+        }
+    }
+    let mut r = Response::new(if req.parts.method == Method::HEAD {
+        Body::empty()
+    } else {
+        content.body()
+    });
+    *r.status_mut() = head.status;
+    *r.headers_mut() = headers;
+    r
+}
+
+fn merge_trailers(headers: &mut http::HeaderMap, trailers: &[u8]) {
+    for line in trailers.split_str("\r\n") {
+        let Some(colon) = line.find_byte(b':') else {
+            continue;
+        };
+        let (name, value) = (&line[..colon], line[colon + 1..].trim());
+        if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(name), HeaderValue::from_bytes(value)) {
+            headers.append(n, v);
+        }
+    }
+}
+
+/// `Range` on a buffered 200 response (lighttpd serves it from its buffer).
+fn range_response(range: &[u8], content: Buffered, mut headers: http::HeaderMap) -> Response<Body> {
+    let size = content.len();
+    let Some(ranges) = crate::modules::staticfile::parse_ranges(range, size) else {
+        let mut r = Response::new(content.body());
+        *r.headers_mut() = headers;
+        return r;
+    };
+    let (body, len) = if let [(a, b)] = ranges[..] {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")) {
+            headers.insert(CONTENT_RANGE, v);
+        }
+        (content.range(a, b), b - a + 1)
+    } else {
+        let ct = headers
+            .get(CONTENT_TYPE)
+            .map_or_else(Vec::new, |v| v.as_bytes().to_vec());
+        let boundary = crate::modules::staticfile::BOUNDARY;
+        let mut parts = std::collections::VecDeque::new();
+        let mut len = 0u64;
+        for (a, b) in &ranges {
+            let mut h = BytesMut::new();
+            h.extend_from_slice(b"--");
+            h.extend_from_slice(boundary.as_bytes());
+            h.extend_from_slice(b"\r\nContent-Type: ");
+            h.extend_from_slice(&ct);
+            h.extend_from_slice(
+                format!("\r\nContent-Range: bytes {a}-{b}/{size}\r\n\r\n").as_bytes(),
+            );
+            len += h.len() as u64 + (b - a + 1) + 2;
+            parts.push_back(Body::full(h.freeze()));
+            parts.push_back(content.range(*a, *b));
+            parts.push_back(Body::full(Bytes::from_static(b"\r\n")));
+        }
+        let end = Bytes::from(format!("--{boundary}--\r\n"));
+        len += end.len() as u64;
+        parts.push_back(Body::full(end));
+        if let Ok(v) = HeaderValue::from_str(&format!("multipart/byteranges; boundary={boundary}"))
+        {
+            headers.insert(CONTENT_TYPE, v);
+        }
+        (Body::Chain(parts, len), len)
+    };
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    let mut r = Response::new(body);
+    *r.status_mut() = StatusCode::PARTIAL_CONTENT;
+    *r.headers_mut() = headers;
+    r
+}
+
+/// `X-Sendfile`: the named file instead of the backend's body (the
+/// backend's other headers are kept where the file sets none).
+fn x_sendfile(
+    req: &ProxyRequest<'_>,
+    path: &[u8],
+    docroots: &[std::path::PathBuf],
+    backend_headers: http::HeaderMap,
+) -> Response<Body> {
+    use crate::modules::staticfile::{FileRequest, Served, send_path};
+    let p =
+        std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
+    let allowed = docroots.is_empty()
+        || docroots.iter().any(|d| {
+            let d = d.as_os_str().as_encoded_bytes();
+            path.starts_with(d) && (d.ends_with(b"/") || path.get(d.len()) == Some(&b'/'))
+        });
+    if !p.is_absolute() || !allowed || path.split(|&b| b == b'/').any(|c| c == b"..") {
+        return page(StatusCode::FORBIDDEN, req);
+    }
+    let get = Method::GET;
+    let fr = FileRequest {
+        method: if req.parts.method == Method::HEAD {
+            &req.parts.method
+        } else {
+            &get
+        },
+        version: req.parts.version,
+        path,
+        path_raw: path,
+        query: None,
+        headers: &req.parts.headers,
+        settings: req.settings,
+        cache: req.files,
+    };
+    match send_path(p, &fr) {
+        Served::Response(mut r) => {
+            let mut last = None;
+            for (k, v) in backend_headers {
+                if let Some(k) = k {
+                    last = Some(k);
+                }
+                if let Some(k) = &last {
+                    if *k != CONTENT_LENGTH && !r.headers().contains_key(k) {
+                        r.headers_mut().append(k.clone(), v);
+                    }
+                }
+            }
+            r
+        }
+        Served::Error(status) => page(status, req),
+    }
+}
+
+/// Streams the request body to the backend while the response is read.
+#[allow(clippy::too_many_arguments)]
+async fn stream_request<B>(
+    req: &ProxyRequest<'_>,
+    conn: Conn,
+    host: HostGuard,
+    head: Vec<u8>,
+    mut body: B,
+    framing: Framing,
+    t: &Timeouts,
+    head_request: bool,
+    remap: Option<&ResponseRemap<'_>>,
+    read_size: usize,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let fin = host.0.cfg.tcp_fin_propagate;
+    let write_timeout = t.write;
+    let limit = u64::from(req.settings.max_request_size_kib) * 1024;
+    let (stream, load) = conn.detach();
+    // The halves share the proc's load count while either lives.
+    let hold = Arc::new(SplitHold(load));
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let (too_large_tx, mut too_large_rx) = tokio::sync::oneshot::channel::<()>();
+    let pump_hold = hold.clone();
+    let pump = tokio::spawn(async move {
+        let _hold = pump_hold;
+        let r: io::Result<()> = async {
+            with_timeout(write_timeout, wr.write_all(&head)).await?;
+            let mut seen = 0u64;
+            while let Some(frame) = body.frame().await {
+                let frame = frame.map_err(|e| io::Error::other(e.to_string()))?;
+                let Ok(d) = frame.into_data() else { continue };
+                if d.is_empty() {
+                    continue;
+                }
+                seen += d.len() as u64;
+                if limit > 0 && seen > limit {
+                    let _ = too_large_tx.send(());
+                    return Err(io::Error::other("request body too large"));
+                }
+                if framing == Framing::Chunked {
+                    let mut size = format!("{:x}", d.len());
+                    if size.len() % 2 == 1 {
+                        size.insert(0, '0');
+                    }
+                    size.push_str("\r\n");
+                    with_timeout(write_timeout, wr.write_all(size.as_bytes())).await?;
+                    with_timeout(write_timeout, wr.write_all(&d)).await?;
+                    with_timeout(write_timeout, wr.write_all(b"\r\n")).await?;
+                } else {
+                    with_timeout(write_timeout, wr.write_all(&d)).await?;
+                }
+            }
+            if framing == Framing::Chunked {
+                with_timeout(write_timeout, wr.write_all(b"0\r\n\r\n")).await?;
+            }
+            wr.flush().await?;
+            if fin {
+                let _ = wr.shutdown().await;
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(e) = &r {
+            tracing::debug!("streaming the request body to the backend stopped: {e}");
+        }
+        // Keep the write half open until the response is done.
+        std::future::pending::<()>().await;
+    });
+    let pump = AbortOnDrop(pump);
+    let mut buf = BytesMut::new();
+    let head_result = tokio::select! {
+        h = read_head(&mut rd, &mut buf, t.read, head_request, remap) => Some(h),
+        Ok(()) = &mut too_large_rx => None,
+    };
+    let head = match head_result {
+        None => {
+            return crate::request::refuse_page(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                head_request,
+                req.settings,
+            );
+        }
+        Some(Err(f)) => return page(f.status(), req),
+        Some(Ok(h)) => h,
+    };
+    if head.status == StatusCode::SWITCHING_PROTOCOLS {
+        return page(StatusCode::BAD_GATEWAY, req);
+    }
+    let buffered = req.settings.stream_response_body & 3 == 0;
+    let mut reader = BodyReader::new(
+        Io::Half(rd, hold),
+        buf,
+        head.framing,
+        false,
+        t.read,
+        read_size,
+    );
+    if buffered {
+        // The request body has been sent (or the backend answered early).
+        let content = match read_buffered(&mut reader, &spool_config(req.settings)).await {
+            Ok(c) => c,
+            Err(e) => {
+                let status = if e.kind() == io::ErrorKind::TimedOut {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                return page(status, req);
+            }
+        };
+        drop(pump);
+        return buffered_response(req, head, content, &reader.trailers);
+    }
+    let mut r = Response::new(streamed_body(reader, host, Some(pump), req.settings));
+    *r.status_mut() = head.status;
+    *r.headers_mut() = head.headers;
+    r
+}
+
+/// Aborts a task when dropped.
+#[derive(Debug)]
+pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

@@ -1,0 +1,633 @@
+//! The backend's response: its head checked and filtered as lighttpd's
+//! mod_proxy does (spec proxy.md §6), and its body read with its framing
+//! (Content-Length, chunked, or up to EOF).
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use bstr::ByteSlice;
+use bytes::{Bytes, BytesMut};
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use http::{HeaderMap, StatusCode};
+use tokio::io::ReadHalf;
+use tokio::time::Sleep;
+
+use super::remap::ResponseRemap;
+use crate::backend::pool::{Conn, HostGuard, LoadGuard, Stream};
+
+/// The largest response head accepted (lighttpd: 64 KiB).
+pub const MAX_HEAD: usize = 65535;
+
+/// How the response body is delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body (HEAD, 1xx, 204, 304).
+    None,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked.
+    Chunked,
+    /// Up to EOF.
+    Close,
+}
+
+/// A backend response head, ready for the client.
+#[derive(Debug)]
+pub struct Head {
+    /// The status.
+    pub status: StatusCode,
+    /// Headers for the client, in the backend's order.
+    pub headers: HeaderMap,
+    /// How the body is delimited.
+    pub framing: Framing,
+    /// The backend leaves the connection open after this response.
+    pub reusable: bool,
+    /// `X-Sendfile` / `X-LIGHTTPD-send-file`.
+    pub x_sendfile: Option<Vec<u8>>,
+    /// Had `Content-Encoding` (lighttpd then does not offer ranges).
+    pub encoded: bool,
+    /// Had an `Upgrade` header.
+    pub upgrade: bool,
+}
+
+/// Why a head was refused (502).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeadError {
+    /// Not an HTTP/1.x status line and header block.
+    Invalid,
+    /// Larger than [`MAX_HEAD`].
+    TooLarge,
+    /// Conflicting or invalid `Content-Length`.
+    BadLength,
+}
+
+/// Parses a head from the start of `buf`: `Ok(None)` until it is complete,
+/// then its length and the head. `head_request`: the client used HEAD.
+pub fn parse(
+    buf: &[u8],
+    head_request: bool,
+    remap: Option<&ResponseRemap<'_>>,
+) -> Result<Option<(usize, Head)>, HeadError> {
+    let mut storage = [httparse::EMPTY_HEADER; 64];
+    let mut big;
+    let mut cfg = httparse::ParserConfig::default();
+    cfg.allow_spaces_after_header_name_in_responses(true);
+    let mut r = httparse::Response::new(&mut storage);
+    let mut res = cfg.parse_response(&mut r, buf);
+    if matches!(res, Err(httparse::Error::TooManyHeaders)) {
+        big = vec![httparse::EMPTY_HEADER; MAX_HEAD / 4];
+        r = httparse::Response::new(&mut big);
+        res = cfg.parse_response(&mut r, buf);
+    }
+    let len = match res {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            return if buf.len() > MAX_HEAD {
+                Err(HeadError::TooLarge)
+            } else {
+                Ok(None)
+            };
+        }
+        Err(_) => return Err(HeadError::Invalid),
+    };
+    if len > MAX_HEAD {
+        return Err(HeadError::TooLarge);
+    }
+    let code = r.code.unwrap_or(0);
+    let status = match StatusCode::from_u16(code) {
+        Ok(s) if (100..=999).contains(&code) => s,
+        _ => return Err(HeadError::Invalid),
+    };
+    let version11 = r.version == Some(1);
+    let mut headers = HeaderMap::with_capacity(r.headers.len());
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    let mut close = !version11;
+    let mut x_sendfile = None;
+    let mut encoded = false;
+    let mut upgrade = false;
+    let base = buf.as_ptr() as usize;
+    for h in r.headers.iter() {
+        let name = h.name.as_bytes();
+        // A blank between the name and the colon: lighttpd drops the line.
+        let after = h.name.as_ptr() as usize - base + name.len();
+        if buf.get(after) != Some(&b':') {
+            continue;
+        }
+        let v = h.value.trim_ascii();
+        let lower = name.to_ascii_lowercase();
+        match lower.as_slice() {
+            b"connection" => {
+                for tok in v.split(|&b| b == b',') {
+                    let tok = tok.trim_ascii();
+                    if tok.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if tok.eq_ignore_ascii_case(b"keep-alive") && !version11 {
+                        close = false;
+                    }
+                }
+                continue;
+            }
+            b"transfer-encoding" => {
+                chunked = true;
+                continue;
+            }
+            b"content-length" => {
+                let n = parse_length(v).ok_or(HeadError::BadLength)?;
+                match length {
+                    Some(prev) if prev != n => return Err(HeadError::BadLength),
+                    Some(_) => continue,
+                    None => length = Some(n),
+                }
+            }
+            b"content-encoding" => encoded = true,
+            b"upgrade" => upgrade = true,
+            b"x-sendfile" | b"x-lighttpd-send-file" => {
+                x_sendfile = Some(v.to_vec());
+                continue;
+            }
+            b"http2-settings" => continue,
+            l if l.starts_with(b"x-lighttpd-") => continue,
+            _ => {}
+        }
+        let Ok(hn) = HeaderName::from_bytes(&lower) else {
+            continue;
+        };
+        let value: Vec<u8>;
+        let v = match (lower.as_slice(), remap) {
+            (b"content-type", _) if starts_with_ci(v, b"application/javascript") => {
+                value = [
+                    &b"text/javascript"[..],
+                    &v[b"application/javascript".len()..],
+                ]
+                .concat();
+                &value[..]
+            }
+            (b"location" | b"content-location", Some(m)) => {
+                value = m.uri(v);
+                &value[..]
+            }
+            (b"set-cookie", Some(m)) => {
+                value = m.cookie(v);
+                &value[..]
+            }
+            _ => v,
+        };
+        if let Ok(hv) = HeaderValue::from_bytes(v) {
+            headers.append(hn, hv);
+        }
+    }
+    if chunked {
+        headers.remove(CONTENT_LENGTH);
+        length = None;
+    }
+    let no_body = head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    let framing = if no_body {
+        Framing::None
+    } else if chunked {
+        Framing::Chunked
+    } else if let Some(n) = length {
+        Framing::Length(n)
+    } else {
+        Framing::Close
+    };
+    Ok(Some((
+        len,
+        Head {
+            status,
+            headers,
+            framing,
+            reusable: !close && framing != Framing::Close,
+            x_sendfile,
+            encoded,
+            upgrade,
+        },
+    )))
+}
+
+fn starts_with_ci(v: &[u8], p: &[u8]) -> bool {
+    v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p)
+}
+
+fn parse_length(v: &[u8]) -> Option<u64> {
+    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    v.to_str().ok()?.parse().ok()
+}
+
+/// Where a chunked body decoder is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    /// Expecting a size line.
+    Size,
+    /// Inside chunk data, this many bytes left.
+    Data(u64),
+    /// Expecting the CRLF after chunk data.
+    DataEnd,
+    /// Reading trailer lines.
+    Trailers,
+    /// Done.
+    Done,
+}
+
+/// What the decoder got out of the buffer.
+enum Step {
+    Data(Bytes),
+    More,
+    Done,
+}
+
+/// Longest chunk-size line or trailer line.
+const MAX_LINE: usize = 4096;
+
+fn bad(msg: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg.to_string())
+}
+
+/// One line (without CRLF / LF) from the front of `buf`, or `None` when
+/// incomplete.
+fn take_line(buf: &mut BytesMut) -> io::Result<Option<BytesMut>> {
+    match buf.iter().position(|&b| b == b'\n') {
+        Some(i) => {
+            let mut line = buf.split_to(i + 1);
+            line.truncate(i);
+            if line.last() == Some(&b'\r') {
+                line.truncate(i - 1);
+            }
+            Ok(Some(line))
+        }
+        None if buf.len() > MAX_LINE => Err(bad("chunk line too long")),
+        None => Ok(None),
+    }
+}
+
+fn decode_chunk(state: &mut Chunk, buf: &mut BytesMut, trailers: &mut Vec<u8>) -> io::Result<Step> {
+    loop {
+        match *state {
+            Chunk::Size => {
+                let Some(line) = take_line(buf)? else {
+                    return Ok(Step::More);
+                };
+                let end = line
+                    .iter()
+                    .position(|&b| b == b';' || b == b' ' || b == b'\t')
+                    .unwrap_or(line.len());
+                let hex = &line[..end];
+                if hex.is_empty() || hex.len() > 15 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                    return Err(bad("invalid chunk size"));
+                }
+                let n =
+                    u64::from_str_radix(hex.to_str().map_err(|_| bad("invalid chunk size"))?, 16)
+                        .map_err(|_| bad("invalid chunk size"))?;
+                *state = if n == 0 {
+                    Chunk::Trailers
+                } else {
+                    Chunk::Data(n)
+                };
+            }
+            Chunk::Data(n) => {
+                if buf.is_empty() {
+                    return Ok(Step::More);
+                }
+                let take = (n.min(buf.len() as u64)) as usize;
+                let data = buf.split_to(take).freeze();
+                *state = if take as u64 == n {
+                    Chunk::DataEnd
+                } else {
+                    Chunk::Data(n - take as u64)
+                };
+                return Ok(Step::Data(data));
+            }
+            Chunk::DataEnd => {
+                let Some(line) = take_line(buf)? else {
+                    return Ok(Step::More);
+                };
+                if !line.is_empty() {
+                    return Err(bad("missing CRLF after chunk data"));
+                }
+                *state = Chunk::Size;
+            }
+            Chunk::Trailers => {
+                let Some(line) = take_line(buf)? else {
+                    return Ok(Step::More);
+                };
+                if line.is_empty() {
+                    *state = Chunk::Done;
+                    return Ok(Step::Done);
+                }
+                if trailers.len() + line.len() > MAX_HEAD {
+                    return Err(bad("trailers too large"));
+                }
+                trailers.extend_from_slice(&line);
+                trailers.extend_from_slice(b"\r\n");
+            }
+            Chunk::Done => return Ok(Step::Done),
+        }
+    }
+}
+
+/// Keeps a split connection counted (its load) while either half lives.
+#[derive(Debug)]
+pub struct SplitHold(pub LoadGuard);
+
+/// The backend socket a body is read from.
+#[derive(Debug)]
+pub enum Io {
+    /// The whole connection (it may go back to the pool).
+    Whole(Conn),
+    /// The read half of a connection whose write half streams the request
+    /// body (never reused).
+    Half(ReadHalf<Stream>, Arc<SplitHold>),
+}
+
+impl Io {
+    fn poll_read_buf(
+        &mut self,
+        cx: &mut Context<'_>,
+        buf: &mut BytesMut,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            Io::Whole(c) => tokio_util::io::poll_read_buf(Pin::new(&mut c.stream), cx, buf),
+            Io::Half(r, _) => tokio_util::io::poll_read_buf(Pin::new(r), cx, buf),
+        }
+    }
+}
+
+/// Reads a response body from the backend.
+#[derive(Debug)]
+pub struct BodyReader {
+    io: Option<Io>,
+    /// Bytes read but not consumed.
+    pub buf: BytesMut,
+    state: Kind,
+    read_timeout: Option<Duration>,
+    sleep: Option<Pin<Box<Sleep>>>,
+    reusable: bool,
+    /// Bytes per read.
+    read_size: usize,
+    /// Trailer lines of a chunked body (`Name: value\r\n` …).
+    pub trailers: Vec<u8>,
+    /// Bytes produced so far.
+    pub produced: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Length(u64),
+    Chunked(Chunk),
+    Close,
+    Done,
+}
+
+impl BodyReader {
+    /// A reader for a body with `framing`, `buf` holding bytes already read
+    /// after the head. `reusable`: the connection may be pooled after a
+    /// clean end.
+    pub fn new(
+        io: Io,
+        buf: BytesMut,
+        framing: Framing,
+        reusable: bool,
+        read_timeout: Option<Duration>,
+        read_size: usize,
+    ) -> BodyReader {
+        let state = match framing {
+            Framing::None | Framing::Length(0) => Kind::Done,
+            Framing::Length(n) => Kind::Length(n),
+            Framing::Chunked => Kind::Chunked(Chunk::Size),
+            Framing::Close => Kind::Close,
+        };
+        let mut r = BodyReader {
+            io: Some(io),
+            buf,
+            state,
+            read_timeout,
+            sleep: None,
+            reusable,
+            read_size,
+            trailers: Vec::new(),
+            produced: 0,
+        };
+        if r.state == Kind::Done {
+            r.finish(true);
+        }
+        r
+    }
+
+    /// True when the body has been read completely.
+    pub fn is_done(&self) -> bool {
+        self.state == Kind::Done
+    }
+
+    /// Bytes left when the length is known.
+    pub fn remaining(&self) -> Option<u64> {
+        match self.state {
+            Kind::Length(n) => Some(n),
+            Kind::Done => Some(0),
+            _ => None,
+        }
+    }
+
+    fn finish(&mut self, clean: bool) {
+        self.state = Kind::Done;
+        self.sleep = None;
+        match self.io.take() {
+            Some(Io::Whole(c)) if clean && self.reusable && self.buf.is_empty() => c.release(),
+            Some(Io::Whole(c)) => c.touch(),
+            _ => {}
+        }
+    }
+
+    /// The next piece of the body; `None` at its end. A body that ends
+    /// early (EOF before its length, a broken chunk) is an error.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        loop {
+            match self.state {
+                Kind::Done => return Poll::Ready(None),
+                Kind::Length(n) if !self.buf.is_empty() => {
+                    let take = n.min(self.buf.len() as u64) as usize;
+                    let data = self.buf.split_to(take).freeze();
+                    let left = n - take as u64;
+                    if left == 0 {
+                        // Anything after the declared length is dropped
+                        // (and the connection with it).
+                        self.state = Kind::Done;
+                        self.finish(true);
+                    } else {
+                        self.state = Kind::Length(left);
+                    }
+                    self.produced += take as u64;
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                Kind::Chunked(mut c) if !self.buf.is_empty() => {
+                    let step = decode_chunk(&mut c, &mut self.buf, &mut self.trailers);
+                    self.state = Kind::Chunked(c);
+                    match step {
+                        Err(e) => {
+                            self.finish(false);
+                            return Poll::Ready(Some(Err(e)));
+                        }
+                        Ok(Step::Data(d)) => {
+                            self.produced += d.len() as u64;
+                            return Poll::Ready(Some(Ok(d)));
+                        }
+                        Ok(Step::Done) => {
+                            self.finish(true);
+                            return Poll::Ready(None);
+                        }
+                        Ok(Step::More) => {}
+                    }
+                }
+                Kind::Close if !self.buf.is_empty() => {
+                    let data = self.buf.split().freeze();
+                    self.produced += data.len() as u64;
+                    return Poll::Ready(Some(Ok(data)));
+                }
+                _ => {}
+            }
+            match ready!(self.poll_fill(cx)) {
+                Err(e) => {
+                    self.finish(false);
+                    return Poll::Ready(Some(Err(e)));
+                }
+                Ok(0) => {
+                    if self.state == Kind::Close {
+                        self.reusable = false;
+                        self.finish(true);
+                        return Poll::Ready(None);
+                    }
+                    self.finish(false);
+                    return Poll::Ready(Some(Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "backend closed before the end of the response body",
+                    ))));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer (0 at EOF), within the read timeout.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        let Some(io) = self.io.as_mut() else {
+            return Poll::Ready(Err(io::Error::other("backend connection gone")));
+        };
+        let want = match self.state {
+            Kind::Length(n) => (n as usize).clamp(1, self.read_size),
+            _ => self.read_size,
+        };
+        if self.buf.capacity() - self.buf.len() < want.min(4096) {
+            self.buf.reserve(want);
+        }
+        match io.poll_read_buf(cx, &mut self.buf) {
+            Poll::Pending => {
+                if let Some(t) = self.read_timeout {
+                    let sleep = self
+                        .sleep
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep(t)));
+                    if sleep.as_mut().poll(cx).is_ready() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "backend read timeout",
+                        )));
+                    }
+                }
+                Poll::Pending
+            }
+            Poll::Ready(r) => {
+                self.sleep = None;
+                Poll::Ready(r)
+            }
+        }
+    }
+
+    /// Reads the whole body (buffered mode).
+    pub async fn read_all(&mut self) -> io::Result<Vec<Bytes>> {
+        let mut parts = Vec::new();
+        if let Kind::Length(n) = self.state {
+            // One contiguous buffer for the common case: read it all, then
+            // hand it out as one piece.
+            if n <= 1 << 20 {
+                let n = n as usize;
+                self.buf.reserve(n.saturating_sub(self.buf.len()));
+                while self.buf.len() < n {
+                    let got = std::future::poll_fn(|cx| self.poll_fill(cx)).await;
+                    match got {
+                        Ok(0) => {
+                            self.finish(false);
+                            return Err(io::Error::new(
+                                io::ErrorKind::UnexpectedEof,
+                                "backend closed before the end of the response body",
+                            ));
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            self.finish(false);
+                            return Err(e);
+                        }
+                    }
+                }
+            }
+        }
+        while let Some(part) = std::future::poll_fn(|cx| self.poll_next(cx)).await {
+            parts.push(part?);
+        }
+        Ok(parts)
+    }
+}
+
+/// A response body streamed from the backend to the client.
+#[derive(Debug)]
+pub struct UpstreamBody {
+    reader: BodyReader,
+    _host: Option<HostGuard>,
+    _task: Option<super::AbortOnDrop>,
+}
+
+impl UpstreamBody {
+    /// Streams `reader`, holding the host's load until the end.
+    pub fn new(reader: BodyReader, host: HostGuard) -> UpstreamBody {
+        UpstreamBody {
+            reader,
+            _host: Some(host),
+            _task: None,
+        }
+    }
+
+    /// Also ends `task` (the request body pump) when the body ends.
+    pub fn with_task(mut self, task: super::AbortOnDrop) -> Self {
+        self._task = Some(task);
+        self
+    }
+
+    /// Polls the next chunk.
+    pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let r = ready!(self.reader.poll_next(cx));
+        if !matches!(r, Some(Ok(_))) {
+            self._host = None;
+            self._task = None;
+        }
+        Poll::Ready(r)
+    }
+
+    /// True at the end.
+    pub fn is_done(&self) -> bool {
+        self.reader.is_done()
+    }
+
+    /// Bytes left when known.
+    pub fn remaining(&self) -> Option<u64> {
+        self.reader.remaining()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,142 @@
+use super::*;
+
+fn head(text: &str) -> Head {
+    match parse(text.as_bytes(), false, None) {
+        Ok(Some((n, h))) => {
+            assert_eq!(n, text.len());
+            h
+        }
+        other => panic!("{text:?}: {other:?}"),
+    }
+}
+
+fn names(h: &Head) -> Vec<String> {
+    h.headers
+        .iter()
+        .map(|(k, v)| format!("{}: {}", k, v.to_str().unwrap_or("?")))
+        .collect()
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(head("HTTP/1.1 200 X\r\n\r\n").status, StatusCode::OK);
+    assert_eq!(head("HTTP/1.0 999\r\n\r\n").status.as_u16(), 999);
+    for bad in [
+        "HTTP/1.1 2000 OK\r\n\r\n",
+        "HTTP/1.1 099 OK\r\n\r\n",
+        "garbage\r\n\r\n",
+        "HTTP/2 200\r\n\r\n",
+    ] {
+        assert_eq!(
+            parse(bad.as_bytes(), false, None).err(),
+            Some(HeadError::Invalid),
+            "{bad:?}"
+        );
+    }
+    assert!(matches!(
+        parse(b"HTTP/1.1 200 OK\r\nA: b\r\n", false, None),
+        Ok(None)
+    ));
+    let huge = format!("HTTP/1.1 200 OK\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
+    assert_eq!(
+        parse(huge.as_bytes(), false, None).err(),
+        Some(HeadError::TooLarge)
+    );
+}
+
+/// Hop-by-hop and internal headers go; others stay in order (proxy.md §6.2).
+#[test]
+fn header_filtering() {
+    let h = head(
+        "HTTP/1.1 200 OK\r\nConnection: close\r\nKeep-Alive: timeout=5\r\nProxy-Connection: x\r\n\
+         Upgrade: h2c\r\nStatus: 299\r\nServer: be\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\
+         X-Sendfile: /etc/passwd\r\nX-LIGHTTPD-KBytes-per-second: 5\r\nHTTP2-Settings: x\r\n\
+         X-Bad : dropped\r\nContent-Type: application/javascript;charset=utf-8\r\nContent-Length: 3\r\n\r\n",
+    );
+    assert_eq!(
+        names(&h),
+        [
+            "keep-alive: timeout=5",
+            "proxy-connection: x",
+            "upgrade: h2c",
+            "status: 299",
+            "server: be",
+            "set-cookie: a=1",
+            "set-cookie: b=2",
+            "content-type: text/javascript;charset=utf-8",
+            "content-length: 3",
+        ]
+    );
+    assert_eq!(h.x_sendfile.as_deref(), Some(&b"/etc/passwd"[..]));
+    assert_eq!(h.framing, Framing::Length(3));
+    assert!(!h.reusable, "Connection: close");
+}
+
+/// Framing: chunked wins over Content-Length; conflicting or invalid
+/// lengths are refused; no body for HEAD, 204, 304.
+#[test]
+fn framing() {
+    let h = head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n");
+    assert_eq!(h.framing, Framing::Chunked);
+    assert!(!h.headers.contains_key(CONTENT_LENGTH));
+    assert!(h.reusable);
+    assert_eq!(head("HTTP/1.1 200 OK\r\n\r\n").framing, Framing::Close);
+    assert!(!head("HTTP/1.1 200 OK\r\n\r\n").reusable);
+    assert_eq!(
+        head("HTTP/1.1 204 No Content\r\n\r\n").framing,
+        Framing::None
+    );
+    assert!(!head("HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\n").reusable);
+    assert!(
+        head("HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 1\r\n\r\n").reusable
+    );
+    let same = head("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\n");
+    assert_eq!(same.headers.get_all(CONTENT_LENGTH).iter().count(), 1);
+    for bad in [
+        "Content-Length: 2\r\nContent-Length: 3",
+        "Content-Length: -1",
+        "Content-Length: 1x",
+    ] {
+        let t = format!("HTTP/1.1 200 OK\r\n{bad}\r\n\r\n");
+        assert_eq!(
+            parse(t.as_bytes(), false, None).err(),
+            Some(HeadError::BadLength),
+            "{bad}"
+        );
+    }
+    match parse(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", true, None) {
+        Ok(Some((_, h))) => assert_eq!(h.framing, Framing::None),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn decode_all(input: &[u8]) -> io::Result<(Vec<u8>, Vec<u8>, usize)> {
+    let mut state = Chunk::Size;
+    let mut buf = BytesMut::from(input);
+    let mut trailers = Vec::new();
+    let mut out = Vec::new();
+    loop {
+        match decode_chunk(&mut state, &mut buf, &mut trailers)? {
+            Step::Data(d) => out.extend_from_slice(&d),
+            Step::Done => return Ok((out, trailers, buf.len())),
+            Step::More => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "more")),
+        }
+    }
+}
+
+#[test]
+fn chunked_decoding() {
+    let (body, trailers, rest) =
+        decode_all(b"5\r\nhello\r\n3;ext=1\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\nNEXT")
+            .expect("decodes");
+    assert_eq!(body, b"helloabc");
+    assert_eq!(trailers, b"X-Trailer: t\r\n");
+    assert_eq!(rest, 4, "bytes after the body stay in the buffer");
+    assert!(decode_all(b"zz\r\n").is_err());
+    assert!(decode_all(b"2\r\nabX\r\n").is_err());
+    assert!(decode_all(b"fffffffffffffffff\r\n").is_err());
+    assert_eq!(
+        decode_all(b"5\r\nhel").err().map(|e| e.kind()),
+        Some(io::ErrorKind::UnexpectedEof)
+    );
+}
