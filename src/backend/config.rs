@@ -289,6 +289,7 @@ pub fn parse(
     if errors.is_empty() {
         Ok(out)
     } else {
+        errors.append(&mut out.warnings);
         Err(errors)
     }
 }
