@@ -204,7 +204,7 @@ pub struct PyBackend {
 }
 
 impl PyBackend {
-    /// `http_backend.py --name NAME` on 127.0.0.1:<ephemeral>, log in
+    /// `http_backend.py --name NAME` on `127.0.0.1:<ephemeral>`, log in
     /// `{dir}/NAME.log`.
     pub fn http(dir: &Path, name: &str) -> PyBackend {
         PyBackend::http_on(dir, name, Ipv4Addr::LOCALHOST, 0)
@@ -240,7 +240,7 @@ impl PyBackend {
         PyBackend::spawn(name, cmd, fd, addr, log, "listening pid")
     }
 
-    /// `binpath_logger.py` in raw echo mode on 127.0.0.1:<ephemeral>: a
+    /// `binpath_logger.py` in raw echo mode on `127.0.0.1:<ephemeral>`: a
     /// byte-stream echo (CONNECT, upgrades); it records itself in `dir`.
     pub fn echo(dir: &Path, name: &str) -> PyBackend {
         let (fd, addr) = listen_tcp(Ipv4Addr::LOCALHOST, 0)
@@ -985,9 +985,28 @@ impl Tally {
         }
         match (l, w) {
             (Ok(l), Ok(w)) if l == w => {}
-            _ => self.failures.push(format!(
-                "{label}: observations differ\n  lighttpd: {l:#?}\n  wick:     {w:#?}"
-            )),
+            _ => {
+                let (ls, ws) = (format!("{l:#?}"), format!("{w:#?}"));
+                // a side that could not run at all fails every observation
+                // the same way: say it once
+                let repeat =
+                    |s: &str| self.failures.iter().any(|f| f.contains(s)) && s.starts_with("Err(");
+                let (ls, ws) = (
+                    if repeat(&ls) {
+                        "(the same error as above)".to_string()
+                    } else {
+                        ls
+                    },
+                    if repeat(&ws) {
+                        "(the same error as above)".to_string()
+                    } else {
+                        ws
+                    },
+                );
+                self.failures.push(format!(
+                    "{label}: observations differ\n  lighttpd: {ls}\n  wick:     {ws}"
+                ));
+            }
         }
     }
 

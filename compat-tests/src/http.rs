@@ -23,6 +23,20 @@
 //! Readiness is a probe request answered within [`START_DEADLINE`]; every
 //! exchange has [`STEP_DEADLINE`]; both children are killed on drop and
 //! their stderr is shown when a comparison fails.
+//!
+//! Beyond the static-file comparisons ([`Pair::check`]), proxy scenarios use:
+//!
+//! | need | API |
+//! |---|---|
+//! | environment, probe path, process-group kill (children left behind) | [`Launch`], [`Server::launch`], [`PairOpts`] |
+//! | per-server config placeholders, a caller's scratch dir (backends) | [`PairOpts::vars`], [`PairOpts::scratch`] |
+//! | everything compared: status line, all headers, body with ports normalised | [`Pair::check_full`], [`full_differences`] |
+//! | a deliberate difference, normalised after checking it is as documented | [`Pair::check_full_known`] |
+//! | several requests on one keep-alive connection, pipelined or not | [`Pair::check_session`] |
+//! | a scenario with timing or tunnels, run on both servers at once | [`Pair::observe`], [`Pair::observe_known`] |
+//! | one client connection: framed responses, 1xx, EOF, arrival times | [`Client`], [`frame_response`] |
+//! | stopping with a signal, waiting for the exit | [`Server::stop`] |
+//! | the oracle on both sides, to check scenarios alone | [`self_check`] (`WICK_COMPAT_SELF=1`) |
 
 use std::fmt::Write as _;
 use std::fs;

@@ -19,7 +19,6 @@
 //! than [`IDLE_MAX`] or that the backend closed is dropped, never reused.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +26,7 @@ use std::sync::atomic::Ordering;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
 
@@ -202,13 +202,17 @@ pub struct Conn {
     /// Taken from the idle pool (a failure before any response byte may
     /// be the backend closing it just now: the request may be retried).
     pub reused: bool,
+    /// Its read buffer, kept across requests (its allocation is reused once
+    /// the bytes handed out of it are gone).
+    pub buf: BytesMut,
     _load: LoadGuard,
 }
 
 impl Conn {
-    fn new(stream: Stream, proc: Arc<Proc>, generation: u64, reused: bool) -> Conn {
+    fn new(stream: Stream, buf: BytesMut, proc: Arc<Proc>, generation: u64, reused: bool) -> Conn {
         Conn {
             stream,
+            buf,
             _load: LoadGuard::new(proc.clone()),
             proc,
             generation,
@@ -238,7 +242,7 @@ impl Conn {
             since_ms: clock::now_ms(),
             generation: self.generation,
             uid: self.proc.uid,
-            stream: Some(self.stream),
+            stream: Some((self.stream, self.buf)),
         };
         POOL.with(|p| p.borrow_mut().put(idle));
         ensure_sweeper();
@@ -246,29 +250,44 @@ impl Conn {
 }
 
 struct Idle {
-    stream: Option<Stream>,
+    stream: Option<(Stream, BytesMut)>,
     generation: u64,
     uid: u64,
     since_ms: u64,
 }
 
+/// Idle connections by proc (a short list: a thread talks to few procs).
 #[derive(Default)]
 struct Pool {
-    idle: HashMap<u64, Vec<Idle>>,
+    idle: Vec<(u64, Vec<Idle>)>,
     sweeping: bool,
 }
 
 impl Pool {
+    fn list(&mut self, uid: u64) -> Option<&mut Vec<Idle>> {
+        self.idle
+            .iter_mut()
+            .find(|(u, _)| *u == uid)
+            .map(|(_, l)| l)
+    }
+
     fn put(&mut self, idle: Idle) {
-        let list = self.idle.entry(idle.uid).or_default();
+        let list = match self.idle.iter().position(|(u, _)| *u == idle.uid) {
+            Some(i) => &mut self.idle[i].1,
+            None => {
+                self.idle.push((idle.uid, Vec::new()));
+                let last = self.idle.len() - 1;
+                &mut self.idle[last].1
+            }
+        };
         if list.len() >= MAX_IDLE_PER_PROC {
             list.remove(0);
         }
         list.push(idle);
     }
 
-    fn take(&mut self, proc: &Proc, now: u64) -> Option<Stream> {
-        let list = self.idle.get_mut(&proc.uid)?;
+    fn take(&mut self, proc: &Proc, now: u64) -> Option<(Stream, BytesMut)> {
+        let list = self.list(proc.uid)?;
         let generation = proc.generation.load(Ordering::Acquire);
         while let Some(mut c) = list.pop() {
             if c.generation != generation
@@ -276,9 +295,9 @@ impl Pool {
             {
                 continue;
             }
-            if let Some(s) = c.stream.take() {
-                if s.is_clean() {
-                    return Some(s);
+            if let Some((s, b)) = c.stream.take() {
+                if s.is_clean() && b.is_empty() {
+                    return Some((s, b));
                 }
             }
         }
@@ -288,7 +307,7 @@ impl Pool {
     /// Drops expired connections; true when nothing is left.
     fn sweep(&mut self, now: u64) -> bool {
         let max = IDLE_MAX.as_millis() as u64;
-        self.idle.retain(|_, list| {
+        self.idle.retain_mut(|(_, list)| {
             list.retain(|c| now.saturating_sub(c.since_ms) <= max);
             !list.is_empty()
         });
@@ -333,7 +352,13 @@ fn ensure_sweeper() {
 
 /// Idle connections of this thread to `proc` (tests).
 pub fn idle_count(proc: &Proc) -> usize {
-    POOL.with(|p| p.borrow().idle.get(&proc.uid).map_or(0, Vec::len))
+    POOL.with(|p| {
+        p.borrow()
+            .idle
+            .iter()
+            .find(|(u, _)| *u == proc.uid)
+            .map_or(0, |(_, l)| l.len())
+    })
 }
 
 /// Why no backend connection could be had.
@@ -384,8 +409,8 @@ pub async fn acquire(
         let generation = proc.generation.load(Ordering::Acquire);
         if want.reuse {
             let now = clock::now_ms();
-            if let Some(s) = POOL.with(|p| p.borrow_mut().take(&proc, now)) {
-                let c = Conn::new(s, proc, generation, true);
+            if let Some((s, b)) = POOL.with(|p| p.borrow_mut().take(&proc, now)) {
+                let c = Conn::new(s, b, proc, generation, true);
                 return Ok((c, guard));
             }
         }
@@ -398,7 +423,7 @@ pub async fn acquire(
         proc.load.fetch_sub(1, Ordering::Relaxed);
         match r {
             Ok(s) => {
-                let c = Conn::new(s, proc, generation, false);
+                let c = Conn::new(s, BytesMut::new(), proc, generation, false);
                 c.touch();
                 if want.debug > 0 {
                     tracing::info!("gw - connected to {}", c.proc.addr.describe());

@@ -61,6 +61,8 @@ pub struct ConnInfo {
     pub socket: SocketId,
     /// `http` or `https`.
     pub scheme: &'static [u8],
+    /// The listener's address as Forwarded `by=` writes it.
+    pub by: BString,
     /// Conditions decided for the whole connection.
     pub conds: ConnConds,
     /// Requests started on this connection.

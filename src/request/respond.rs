@@ -49,11 +49,11 @@ pub fn error_response(status: StatusCode, head_only: bool) -> Response<Body> {
 
 /// Adds the `Server` header from `server.tag` (none when it is empty).
 pub fn add_server_header(r: &mut Response<Body>, settings: &Settings) {
-    if settings.server_tag.is_empty() || r.headers().contains_key(SERVER) {
+    let Some(v) = &settings.server_header else {
         return;
-    }
-    if let Ok(v) = HeaderValue::from_bytes(&settings.server_tag) {
-        r.headers_mut().insert(SERVER, v);
+    };
+    if !r.headers().contains_key(SERVER) {
+        r.headers_mut().insert(SERVER, v.clone());
     }
 }
 

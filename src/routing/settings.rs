@@ -58,6 +58,8 @@ pub struct Settings {
     pub max_request_size_kib: u32,
     /// `server.tag`: the `Server` header (empty: none).
     pub server_tag: Arc<[u8]>,
+    /// `server.tag` as a header value (`None`: no `Server` header).
+    pub server_header: Option<http::HeaderValue>,
     /// `server.errorfile-prefix`.
     pub errorfile_prefix: Option<Arc<[u8]>>,
     /// `server.error-handler`.
@@ -108,6 +110,7 @@ impl Default for Settings {
             max_write_idle: 360,
             max_request_size_kib: 0,
             server_tag: Arc::from(DEFAULT_SERVER_TAG.as_bytes()),
+            server_header: Some(http::HeaderValue::from_static(DEFAULT_SERVER_TAG)),
             errorfile_prefix: None,
             error_handler: None,
             error_handler_404: None,
@@ -225,7 +228,14 @@ impl Settings {
             Set::IndexFiles(v) => self.index_files = v.clone(),
             Set::Mimetypes(v) => self.mimetypes = v.clone(),
             Set::ExcludeExtensions(v) => self.exclude_extensions = v.clone(),
-            Set::ServerTag(v) => self.server_tag = v.clone(),
+            Set::ServerTag(v) => {
+                self.server_tag = v.clone();
+                self.server_header = if v.is_empty() {
+                    None
+                } else {
+                    http::HeaderValue::from_bytes(v).ok()
+                };
+            }
             Set::ErrorfilePrefix(v) => self.errorfile_prefix = Some(v.clone()),
             Set::ErrorHandler(v) => self.error_handler = Some(v.clone()),
             Set::ErrorHandler404(v) => self.error_handler_404 = Some(v.clone()),

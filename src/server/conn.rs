@@ -155,7 +155,6 @@ pub async fn serve<IO>(
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
-        .title_case_headers(true)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());

@@ -580,9 +580,15 @@ fn conn_info(
         socket: &socket,
     };
     let conds = site.routing.connection(&input);
+    let by = match socket.ip {
+        Some(std::net::IpAddr::V6(ip)) => BString::from(format!("[{ip}]:{}", socket.port)),
+        Some(ip) => BString::from(format!("{ip}:{}", socket.port)),
+        None => socket.token.clone(),
+    };
     Arc::new(ConnInfo {
         client,
         remote_text,
+        by,
         socket,
         scheme: b"http",
         conds,

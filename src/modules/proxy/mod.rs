@@ -191,8 +191,7 @@ async fn read_head<R: AsyncRead + Unpin>(
     loop {
         if !buf.is_empty() {
             match response::parse(buf, head_request, remap) {
-                Ok(Some((len, head))) => {
-                    let _ = buf.split_to(len);
+                Ok(Some(head)) => {
                     if head.status.is_informational()
                         && head.status != StatusCode::SWITCHING_PROTOCOLS
                     {
@@ -204,8 +203,8 @@ async fn read_head<R: AsyncRead + Unpin>(
                 Err(e) => return Err(Failure::Invalid(e)),
             }
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(16 * 1024);
+        if buf.capacity() - buf.len() < 2048 {
+            buf.reserve(8 * 1024);
         }
         let n = with_timeout(read_timeout, tokio_util::io::read_buf(rd, buf)).await;
         match n {
@@ -375,7 +374,7 @@ where
     };
 
     // 2. what the upstream head is made of
-    let client_text = req.conn.remote_text.clone();
+    let client_text = &req.conn.remote_text;
     let https = req.conn.scheme == b"https";
     let mut rq_remap = RequestRemap::new(&px.header, req.host, https);
     let target_uri = req.target.uri();
@@ -383,11 +382,11 @@ where
         Some(r) => r.target(&target_uri),
         None => target_uri,
     };
-    let (client_ip, client_unix) = match &req.conn.client {
-        Client::Ip(_) => (client_text.to_vec(), false),
-        Client::Unix(p) => (p.to_vec(), true),
+    let (client_ip, client_unix): (&[u8], bool) = match &req.conn.client {
+        Client::Ip(_) => (client_text, false),
+        Client::Unix(p) => (p, true),
     };
-    let by = by_text(req.conn);
+    let by = &req.conn.by;
     let mut build_head = |label: &[u8]| -> BuiltHead {
         let host_line = if px.replace_http_host && !label.is_empty() {
             Some(label.to_vec())
@@ -408,10 +407,10 @@ where
                 target: &target_up,
                 host: host_line.as_deref(),
                 client_host: req.host,
-                client_ip: &client_ip,
+                client_ip,
                 client_unix,
                 scheme: req.conn.scheme,
-                by: &by,
+                by,
                 forwarded: px.forwarded,
                 framing,
                 force_http10: force10,
@@ -434,7 +433,7 @@ where
         input: BalanceInput {
             path: &req.target.path,
             authority: req.host,
-            client: &client_text,
+            client: client_text,
         },
         reuse,
         debug: px.debug,
@@ -476,7 +475,7 @@ where
         let (head, info, remembered) = build_head(&host.0.cfg.label);
         let rs_remap = response_remap(&px.header, req.host, https, remembered);
         let t = timeouts(&host);
-        let mut buf = BytesMut::new();
+        let mut buf = std::mem::take(&mut conn.buf);
         let r = exchange_buffered(
             &mut conn,
             &head,
@@ -578,15 +577,6 @@ fn read_size(mode: u8) -> usize {
         0 => 256 * 1024,
         1 => 64 * 1024,
         _ => 16 * 1024,
-    }
-}
-
-/// The server's address as Forwarded `by=` shows it.
-fn by_text(conn: &ConnInfo) -> Vec<u8> {
-    match conn.socket.ip {
-        Some(std::net::IpAddr::V6(ip)) => format!("[{ip}]:{}", conn.socket.port).into_bytes(),
-        Some(ip) => format!("{ip}:{}", conn.socket.port).into_bytes(),
-        None => conn.socket.token.to_vec(),
     }
 }
 

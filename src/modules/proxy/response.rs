@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::io;
+use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
@@ -65,119 +66,141 @@ pub enum HeadError {
     BadLength,
 }
 
-/// Parses a head from the start of `buf`: `Ok(None)` until it is complete,
-/// then its length and the head. `head_request`: the client used HEAD.
+/// Parses a head from the start of `buf`: `Ok(None)` until it is complete;
+/// then the head's bytes are taken out of `buf` and the head returned
+/// (header values share those bytes). `head_request`: the client used HEAD.
 pub fn parse(
-    buf: &[u8],
+    buf: &mut BytesMut,
     head_request: bool,
     remap: Option<&ResponseRemap<'_>>,
-) -> Result<Option<(usize, Head)>, HeadError> {
-    let mut storage = [httparse::EMPTY_HEADER; 64];
-    let mut big;
-    let mut cfg = httparse::ParserConfig::default();
-    cfg.allow_spaces_after_header_name_in_responses(true);
-    let mut r = httparse::Response::new(&mut storage);
-    let mut res = cfg.parse_response(&mut r, buf);
-    if matches!(res, Err(httparse::Error::TooManyHeaders)) {
-        big = vec![httparse::EMPTY_HEADER; MAX_HEAD / 4];
-        r = httparse::Response::new(&mut big);
-        res = cfg.parse_response(&mut r, buf);
-    }
-    let len = match res {
-        Ok(httparse::Status::Complete(n)) => n,
-        Ok(httparse::Status::Partial) => {
-            return if buf.len() > MAX_HEAD {
-                Err(HeadError::TooLarge)
-            } else {
-                Ok(None)
-            };
+) -> Result<Option<Head>, HeadError> {
+    // Offsets of (name, value) in the head, taken while httparse borrows it.
+    let mut spans = Spans::default();
+    let (len, code, version11) = {
+        let mut storage: [MaybeUninit<httparse::Header<'_>>; 64] =
+            [const { MaybeUninit::uninit() }; 64];
+        let mut big;
+        let mut cfg = httparse::ParserConfig::default();
+        cfg.allow_spaces_after_header_name_in_responses(true);
+        let mut r = httparse::Response::new(&mut []);
+        let mut res = cfg.parse_response_with_uninit_headers(&mut r, buf, &mut storage);
+        if matches!(res, Err(httparse::Error::TooManyHeaders)) {
+            big = vec![httparse::EMPTY_HEADER; MAX_HEAD / 4];
+            r = httparse::Response::new(&mut big);
+            res = cfg.parse_response(&mut r, buf);
         }
-        Err(_) => return Err(HeadError::Invalid),
+        let len = match res {
+            Ok(httparse::Status::Complete(n)) => n,
+            Ok(httparse::Status::Partial) => {
+                return if buf.len() > MAX_HEAD {
+                    Err(HeadError::TooLarge)
+                } else {
+                    Ok(None)
+                };
+            }
+            Err(_) => return Err(HeadError::Invalid),
+        };
+        if len > MAX_HEAD {
+            return Err(HeadError::TooLarge);
+        }
+        let base = buf.as_ptr() as usize;
+        for h in r.headers.iter() {
+            let n0 = h.name.as_ptr() as usize - base;
+            let n1 = n0 + h.name.len();
+            // A blank between the name and the colon: lighttpd drops the line.
+            if buf.get(n1) != Some(&b':') {
+                continue;
+            }
+            let v = h.value.trim_ascii();
+            let v0 = if v.is_empty() {
+                n1
+            } else {
+                v.as_ptr() as usize - base
+            };
+            spans.push((n0 as u32, n1 as u32, v0 as u32, (v0 + v.len()) as u32));
+        }
+        (len, r.code.unwrap_or(0), r.version == Some(1))
     };
-    if len > MAX_HEAD {
-        return Err(HeadError::TooLarge);
-    }
-    let code = r.code.unwrap_or(0);
     let status = match StatusCode::from_u16(code) {
         Ok(s) if (100..=999).contains(&code) => s,
         _ => return Err(HeadError::Invalid),
     };
-    let version11 = r.version == Some(1);
-    let mut headers = HeaderMap::with_capacity(r.headers.len());
+    let raw = buf.split_to(len).freeze();
+    let mut headers = HeaderMap::with_capacity(spans.len());
+    let spans = spans.as_slice();
     let mut length: Option<u64> = None;
     let mut chunked = false;
     let mut close = !version11;
     let mut x_sendfile = None;
     let mut encoded = false;
     let mut upgrade = false;
-    let base = buf.as_ptr() as usize;
-    for h in r.headers.iter() {
-        let name = h.name.as_bytes();
-        // A blank between the name and the colon: lighttpd drops the line.
-        let after = h.name.as_ptr() as usize - base + name.len();
-        if buf.get(after) != Some(&b':') {
+    for &(n0, n1, v0, v1) in spans {
+        let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
+        let v = &raw[v0..v1];
+        let Ok(hn) = HeaderName::from_bytes(&raw[n0..n1]) else {
             continue;
-        }
-        let v = h.value.trim_ascii();
-        let lower = name.to_ascii_lowercase();
-        match lower.as_slice() {
-            b"connection" => {
-                for tok in v.split(|&b| b == b',') {
-                    let tok = tok.trim_ascii();
-                    if tok.eq_ignore_ascii_case(b"close") {
-                        close = true;
-                    } else if tok.eq_ignore_ascii_case(b"keep-alive") && !version11 {
-                        close = false;
-                    }
-                }
-                continue;
-            }
-            b"transfer-encoding" => {
-                chunked = true;
-                continue;
-            }
-            b"content-length" => {
-                let n = parse_length(v).ok_or(HeadError::BadLength)?;
-                match length {
-                    Some(prev) if prev != n => return Err(HeadError::BadLength),
-                    Some(_) => continue,
-                    None => length = Some(n),
+        };
+        use http::header as h;
+        if hn == h::CONNECTION {
+            for tok in v.split(|&b| b == b',') {
+                let tok = tok.trim_ascii();
+                if tok.eq_ignore_ascii_case(b"close") {
+                    close = true;
+                } else if tok.eq_ignore_ascii_case(b"keep-alive") && !version11 {
+                    close = false;
                 }
             }
-            b"content-encoding" => encoded = true,
-            b"upgrade" => upgrade = true,
-            b"x-sendfile" | b"x-lighttpd-send-file" => {
+            continue;
+        } else if hn == h::TRANSFER_ENCODING {
+            chunked = true;
+            continue;
+        } else if hn == h::CONTENT_LENGTH {
+            let n = parse_length(v).ok_or(HeadError::BadLength)?;
+            match length {
+                Some(prev) if prev != n => return Err(HeadError::BadLength),
+                Some(_) => continue,
+                None => length = Some(n),
+            }
+        } else if hn == h::CONTENT_ENCODING {
+            encoded = true;
+        } else if hn == h::UPGRADE {
+            upgrade = true;
+        } else if hn.as_str().starts_with("x-") {
+            let n = hn.as_str();
+            if n == "x-sendfile" || n == "x-lighttpd-send-file" {
                 x_sendfile = Some(v.to_vec());
                 continue;
             }
-            b"http2-settings" => continue,
-            l if l.starts_with(b"x-lighttpd-") => continue,
-            _ => {}
-        }
-        let Ok(hn) = HeaderName::from_bytes(&lower) else {
+            if n.starts_with("x-lighttpd-") {
+                continue;
+            }
+        } else if hn.as_str() == "http2-settings" {
             continue;
-        };
-        let value: Vec<u8>;
-        let v = match (lower.as_slice(), remap) {
-            (b"content-type", _) if starts_with_ci(v, b"application/javascript") => {
-                value = [
+        }
+        let mapped: Option<Vec<u8>> = if hn == http::header::CONTENT_TYPE
+            && starts_with_ci(v, b"application/javascript")
+        {
+            Some(
+                [
                     &b"text/javascript"[..],
                     &v[b"application/javascript".len()..],
                 ]
-                .concat();
-                &value[..]
+                .concat(),
+            )
+        } else {
+            match remap {
+                Some(m) if hn == http::header::LOCATION || hn == http::header::CONTENT_LOCATION => {
+                    Some(m.uri(v))
+                }
+                Some(m) if hn == http::header::SET_COOKIE => Some(m.cookie(v)),
+                _ => None,
             }
-            (b"location" | b"content-location", Some(m)) => {
-                value = m.uri(v);
-                &value[..]
-            }
-            (b"set-cookie", Some(m)) => {
-                value = m.cookie(v);
-                &value[..]
-            }
-            _ => v,
         };
-        if let Ok(hv) = HeaderValue::from_bytes(v) {
+        let hv = match mapped {
+            Some(m) => HeaderValue::from_bytes(&m),
+            None => HeaderValue::from_maybe_shared(raw.slice(v0..v1)),
+        };
+        if let Ok(hv) = hv {
             headers.append(hn, hv);
         }
     }
@@ -198,18 +221,53 @@ pub fn parse(
     } else {
         Framing::Close
     };
-    Ok(Some((
-        len,
-        Head {
-            status,
-            headers,
-            framing,
-            reusable: !close && framing != Framing::Close,
-            x_sendfile,
-            encoded,
-            upgrade,
-        },
-    )))
+    Ok(Some(Head {
+        status,
+        headers,
+        framing,
+        reusable: !close && framing != Framing::Close,
+        x_sendfile,
+        encoded,
+        upgrade,
+    }))
+}
+
+/// Header offsets: inline for the usual head, on the heap beyond.
+#[derive(Default)]
+struct Spans {
+    inline: [(u32, u32, u32, u32); 32],
+    n: usize,
+    more: Vec<(u32, u32, u32, u32)>,
+}
+
+impl Spans {
+    fn push(&mut self, s: (u32, u32, u32, u32)) {
+        if self.n < self.inline.len() {
+            self.inline[self.n] = s;
+            self.n += 1;
+        } else {
+            if self.more.is_empty() {
+                self.more.extend_from_slice(&self.inline);
+            }
+            self.more.push(s);
+        }
+    }
+
+    fn len(&self) -> usize {
+        if self.more.is_empty() {
+            self.n
+        } else {
+            self.more.len()
+        }
+    }
+
+    fn as_slice(&self) -> &[(u32, u32, u32, u32)] {
+        if self.more.is_empty() {
+            &self.inline[..self.n]
+        } else {
+            &self.more
+        }
+    }
 }
 
 fn starts_with_ci(v: &[u8], p: &[u8]) -> bool {
@@ -440,7 +498,10 @@ impl BodyReader {
         self.state = Kind::Done;
         self.sleep = None;
         match self.io.take() {
-            Some(Io::Whole(c)) if clean && self.reusable && self.buf.is_empty() => c.release(),
+            Some(Io::Whole(mut c)) if clean && self.reusable && self.buf.is_empty() => {
+                c.buf = std::mem::take(&mut self.buf);
+                c.release();
+            }
             Some(Io::Whole(c)) => c.touch(),
             _ => {}
         }
