@@ -18,6 +18,13 @@ fn main() -> ExitCode {
         std::env::var_os("LISTEN_PID").as_deref(),
         std::env::var_os("LISTEN_FDS").as_deref(),
     );
+    // The handed-over sockets are ours, not our children's (bin-path
+    // backends, include_shell): forget the variables, as sd_listen_fds does.
+    for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        // SAFETY: no other thread exists yet; nothing reads the
+        // environment concurrently.
+        unsafe { std::env::remove_var(name) };
+    }
     let cli = match Cli::parse_from_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => {

@@ -329,3 +329,42 @@ fn oversized_request_head_is_431() {
     ));
     assert_eq!(parse_responses(&bytes, false)[0].status, 200);
 }
+
+/// The status line of a raw exchange ("" when the server answered nothing).
+fn status_line(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    text.lines().next().unwrap_or("").to_string()
+}
+
+/// Request heads lighttpd refuses although hyper's parser would take them
+/// (server::gate), and the obs-fold it unfolds.
+#[test]
+fn head_rules_lighttpd_applies() {
+    let w = basic();
+    let refused = [
+        // empty lines before the request line
+        "\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        // bare LF line ends
+        "GET /a.txt HTTP/1.1\nHost: a\n\n",
+        // two lengths, even equal ones
+        "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        // a length and chunked
+        "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    ];
+    for req in refused {
+        let got = status_line(&w.raw(req));
+        assert!(got.starts_with("HTTP/1.1 400"), "{req:?}: {got}");
+    }
+    // A coding other than chunked alone: 501.
+    let got = status_line(&w.raw(
+        "POST /a.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n0\r\n\r\n",
+    ));
+    assert!(got.starts_with("HTTP/1.1 501"), "{got}");
+    // HTTP/0.9: closed without an answer.
+    assert_eq!(w.raw("GET /a.txt\r\n"), b"");
+    // obs-fold is unfolded and the request served.
+    let got = status_line(
+        &w.raw("GET /a.txt HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n"),
+    );
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+}

@@ -152,26 +152,31 @@ pub struct PortRun {
 }
 
 impl PortRun {
+    /// Reserves `count` consecutive ports *below* the kernel's ephemeral
+    /// range: a connect to a free port inside that range can connect to
+    /// itself (TCP simultaneous open when the kernel picks that very port
+    /// as the source), which a server's "is something already listening
+    /// there?" probe before spawning a bin-path child takes for a running
+    /// backend.
     pub fn reserve(count: u16) -> PortRun {
-        for _ in 0..100 {
-            let Ok(first) = TcpListener::bind("127.0.0.1:0") else {
-                continue;
-            };
-            let Ok(base) = first.local_addr().map(|a| a.port()) else {
-                continue;
-            };
-            if base.checked_add(count).is_none() {
-                continue;
-            }
-            let rest: Result<Vec<_>, _> = (1..count)
+        let (low, _) = ephemeral_range();
+        let floor: u16 = 10_000;
+        let span = low.saturating_sub(floor).saturating_sub(count).max(1);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let mut seed = nanos ^ std::process::id().rotate_left(16);
+        for _ in 0..200 {
+            seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+            let base = floor + u16::try_from((seed >> 8) % u32::from(span)).unwrap_or(0);
+            let held: Result<Vec<_>, _> = (0..count)
                 .map(|i| TcpListener::bind(("127.0.0.1", base + i)))
                 .collect();
-            if let Ok(mut held) = rest {
-                held.insert(0, first);
+            if let Ok(held) = held {
                 return PortRun { base, _held: held };
             }
         }
-        panic!("no run of {count} free ports on 127.0.0.1 after 100 tries");
+        panic!("no run of {count} free ports on 127.0.0.1 below {low} after 200 tries");
     }
 
     /// Frees the ports; returns the first.
@@ -180,13 +185,16 @@ impl PortRun {
     }
 }
 
-/// `true` when nothing listens on 127.0.0.1:`port` (a connect is refused).
-pub fn port_closed(port: u16) -> bool {
-    TcpStream::connect_timeout(
-        &SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
-        Duration::from_millis(300),
-    )
-    .is_err()
+/// The kernel's ephemeral port range (`ip_local_port_range`), or Linux's
+/// default when it cannot be read.
+fn ephemeral_range() -> (u16, u16) {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|t| {
+            let mut it = t.split_whitespace().map(|n| n.parse::<u16>().ok());
+            Some((it.next()??, it.next()??))
+        })
+        .unwrap_or((32768, 60999))
 }
 
 // ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@
 pub mod balance;
 pub mod config;
 pub mod pool;
+pub mod spawn;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering};

@@ -145,6 +145,15 @@ where
     if parts.version == Version::HTTP_10 && parts.headers.contains_key(UPGRADE) {
         return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
+    // A Transfer-Encoding other than one `chunked`: 501 (lighttpd). Two
+    // lengths, or a length with chunked, never get here (server::gate).
+    let mut codings = parts.headers.get_all(TRANSFER_ENCODING).iter();
+    if let Some(te) = codings.next() {
+        if codings.next().is_some() || !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked")
+        {
+            return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
+        }
+    }
     let default_port = if conn.scheme == b"https" { 443 } else { 80 };
     let host = match request_host(&parts, &site.parse, default_port) {
         Ok(h) => h,
@@ -485,5 +494,12 @@ fn keep_alive(mut r: Response<Body>, s: &Settings, n: u32) -> Response<Body> {
 /// Headers every response gets.
 fn finish(mut r: Response<Body>, s: &Settings) -> Response<Body> {
     respond::add_server_header(&mut r, s);
+    if r.status().canonical_reason().is_none() {
+        // A status without a known reason phrase (a backend's 299 or 600)
+        // gets an empty one, as lighttpd writes it (hyper would write
+        // `<none>`).
+        r.extensions_mut()
+            .insert(hyper::ext::ReasonPhrase::from_static(b""));
+    }
     r
 }

@@ -146,15 +146,20 @@ pub async fn serve<IO>(
         last_ms: AtomicU64::new(clock::now_ms()),
         in_flight: AtomicUsize::new(0),
     });
-    let io = Tracked {
-        io,
-        activity: activity.clone(),
-    };
+    let io = super::gate::Gate::new(
+        Tracked {
+            io,
+            activity: activity.clone(),
+        },
+        limits.max_header_bytes,
+    );
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // lighttpd limits the head's size, not its number of lines.
+        .max_headers(limits.max_header_bytes / 5 + 1)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     builder.http2().timer(TokioTimer::new());

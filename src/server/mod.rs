@@ -15,6 +15,7 @@
 pub mod clock;
 pub mod conn;
 pub mod errorlog;
+pub mod gate;
 pub mod listener;
 pub mod process;
 
@@ -67,6 +68,9 @@ pub enum ServerError {
     /// The runtime could not be built.
     #[error("cannot start the runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    /// A `bin-path` backend could not be started.
+    #[error(transparent)]
+    Spawn(#[from] crate::backend::spawn::SpawnError),
 }
 
 /// Server-wide settings (top level only).
@@ -155,16 +159,6 @@ pub fn prepare_with(
         }
     };
     diags.append(&mut gw.warnings);
-    for h in registry.all() {
-        if h.cfg.bin.is_some() {
-            diags.push(
-                Diagnostic::error("`bin-path` backends are not supported yet")
-                    .at(h.cfg.span)
-                    .label("wick does not start backend programs yet")
-                    .help("start the backend yourself and point `host`/`port` or `socket` at it"),
-            );
-        }
-    }
     let listeners = match listener::listeners(config) {
         Ok(l) => l,
         Err(d) => {
@@ -355,25 +349,52 @@ pub fn run(
         ErrorLogLayer(log.clone()),
     );
     let _ = tracing::subscriber::set_global_default(subscriber);
-    let result = if opts.single {
-        runtime.block_on(serve_stdin(prepared.site, server.limits))
-    } else {
-        runtime.block_on(serve_all(
-            opts,
-            prepared.site,
-            server.clone(),
-            listening,
-            log.clone(),
-            env,
-            readiness,
-        ))
-    };
+    let result = runtime.block_on(async {
+        // bin-path backends start after the privilege switch and before
+        // the server reports itself ready; a failure refuses the start.
+        let procs = start_procs(&prepared.site).await?;
+        let result = if opts.single {
+            serve_stdin(prepared.site, server.limits).await
+        } else {
+            serve_all(
+                opts,
+                prepared.site,
+                server.clone(),
+                listening,
+                log.clone(),
+                env,
+                readiness,
+                &procs,
+            )
+            .await
+        };
+        procs.shutdown(PROC_STOP_TIMEOUT).await;
+        result
+    });
     runtime.shutdown_timeout(Duration::from_secs(1));
     if let Some(p) = &server.pid_file {
         process::remove_pid_file(p);
     }
     log.close();
     result
+}
+
+/// How long stopping waits for `bin-path` children after their
+/// `kill-signal` before it sends SIGKILL.
+const PROC_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Spawns the `min-procs` children of every `bin-path` host and starts
+/// the manager that keeps them (on the main thread's runtime).
+async fn start_procs(site: &Site) -> Result<crate::backend::spawn::ProcManagerHandle, ServerError> {
+    use crate::backend::spawn::{ManagerOptions, OsSpawner, ProcManager, coarse_clock};
+    let manager = ProcManager::start(
+        &site.registry.all(),
+        Arc::new(OsSpawner::new()),
+        coarse_clock(),
+        ManagerOptions::default(),
+    )
+    .await?;
+    Ok(manager.run(site.registry.take_demand()))
 }
 
 /// Counts live connections and wakes waiters when it reaches zero.
@@ -407,6 +428,8 @@ struct Generation {
     limits: ConnLimits,
 }
 
+// Everything the main loop owns, handed over once.
+#[allow(clippy::too_many_arguments)]
 async fn serve_all(
     opts: RunOptions,
     site: Arc<Site>,
@@ -415,6 +438,7 @@ async fn serve_all(
     log: Arc<ErrorLog>,
     env: Environment,
     readiness: process::Readiness,
+    procs: &crate::backend::spawn::ProcManagerHandle,
 ) -> Result<(), ServerError> {
     use tokio::signal::unix::{SignalKind, signal};
     let sig = |k: SignalKind| signal(k).map_err(ServerError::Runtime);
@@ -483,8 +507,11 @@ async fn serve_all(
                 }
             }
             _ = sigusr1.recv() => {
-                match reload(&opts.config_path, &env) {
+                let previous = gen_tx.borrow().site.registry.clone();
+                match reload(&opts.config_path, &env, &previous) {
                     Ok(p) => {
+                        // Hosts that did not change keep their children.
+                        procs.update(&p.site.registry.all(), p.site.registry.take_demand()).await;
                         let _ = gen_tx.send(Generation { site: p.site, limits: p.server.limits });
                         tracing::info!("configuration reloaded");
                     }
@@ -598,7 +625,11 @@ fn conn_info(
 }
 
 /// Re-reads and prepares the configuration for SIGUSR1.
-fn reload(path: &[u8], env: &Environment) -> Result<Prepared, String> {
+fn reload(
+    path: &[u8],
+    env: &Environment,
+    previous: &crate::backend::Registry,
+) -> Result<Prepared, String> {
     let env = Environment {
         pid: std::process::id() as i32,
         ..env.clone()
@@ -610,7 +641,7 @@ fn reload(path: &[u8], env: &Environment) -> Result<Prepared, String> {
             .find(|d| d.is_error())
             .map_or_else(|| "refused".into(), |d| d.render(&e.sources, false))
     })?;
-    prepare(&c).map_err(|d| {
+    prepare_with(&c, Some(previous)).map_err(|d| {
         d.iter()
             .find(|d| d.is_error())
             .map_or_else(|| "refused".into(), |d| d.render(&c.sources, false))

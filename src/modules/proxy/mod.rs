@@ -543,9 +543,25 @@ async fn acquire(
                     req.ext.key.as_bstr()
                 );
             }
-            Err(page(StatusCode::SERVICE_UNAVAILABLE, req))
+            let mut r = page(StatusCode::SERVICE_UNAVAILABLE, req);
+            if has_request_body(&req.parts.headers) {
+                // lighttpd gives up on a request body it never forwarded
+                // and ends the connection.
+                r.headers_mut()
+                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            Err(r)
         }
     }
+}
+
+/// The request announced a body (Content-Length > 0 or chunked).
+fn has_request_body(h: &http::HeaderMap) -> bool {
+    h.contains_key(TRANSFER_ENCODING)
+        || h.get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
 }
 
 fn timeouts(host: &HostGuard) -> Timeouts {
@@ -748,16 +764,28 @@ fn buffered_response(
     merge_trailers(&mut headers, trailers);
     let had_length = headers.contains_key(CONTENT_LENGTH);
     let no_body = head.framing == RespFraming::None;
-    let ranges_ok = head.status == StatusCode::OK && !head.encoded && !no_body;
-    if ranges_ok {
+    let method = &req.parts.method;
+    // lighttpd offers ranges on a complete 200 to HTTP/1.1 GET and HEAD.
+    let ranges_ok = head.status == StatusCode::OK
+        && !head.encoded
+        && s.range_requests
+        && req.parts.version == Version::HTTP_11
+        && (*method == Method::GET || *method == Method::HEAD)
+        && (!no_body || *method == Method::HEAD);
+    if ranges_ok && !headers.contains_key(ACCEPT_RANGES) {
         headers.append(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     if !had_length && !no_body {
         headers.append(CONTENT_LENGTH, HeaderValue::from(content.len()));
     }
-    if ranges_ok && s.range_requests && req.parts.method == Method::GET {
+    if ranges_ok && *method == Method::GET {
         if let Some(range) = req.parts.headers.get(RANGE) {
-            return range_response(range.as_bytes(), content, headers);
+            if range.as_bytes().starts_with(b"bytes=") {
+                return match range_response(range.as_bytes(), content, headers) {
+                    Some(r) => r,
+                    None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
+                };
+            }
         }
     }
     let mut r = Response::new(if req.parts.method == Method::HEAD {
@@ -783,13 +811,14 @@ fn merge_trailers(headers: &mut http::HeaderMap, trailers: &[u8]) {
 }
 
 /// `Range` on a buffered 200 response (lighttpd serves it from its buffer).
-fn range_response(range: &[u8], content: Buffered, mut headers: http::HeaderMap) -> Response<Body> {
+/// `None`: not satisfiable (416).
+fn range_response(
+    range: &[u8],
+    content: Buffered,
+    mut headers: http::HeaderMap,
+) -> Option<Response<Body>> {
     let size = content.len();
-    let Some(ranges) = crate::modules::staticfile::parse_ranges(range, size) else {
-        let mut r = Response::new(content.body());
-        *r.headers_mut() = headers;
-        return r;
-    };
+    let ranges = crate::modules::staticfile::parse_ranges(range, size)?;
     let (body, len) = if let [(a, b)] = ranges[..] {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")) {
             headers.insert(CONTENT_RANGE, v);
@@ -829,7 +858,7 @@ fn range_response(range: &[u8], content: Buffered, mut headers: http::HeaderMap)
     let mut r = Response::new(body);
     *r.status_mut() = StatusCode::PARTIAL_CONTENT;
     *r.headers_mut() = headers;
-    r
+    Some(r)
 }
 
 /// `X-Sendfile`: the named file instead of the backend's body (the
@@ -869,12 +898,23 @@ fn x_sendfile(
     match send_path(p, &fr) {
         Served::Response(mut r) => {
             let mut last = None;
+            // A multipart range answer keeps its own type.
+            let mut backend_type_set = r
+                .headers()
+                .get(CONTENT_TYPE)
+                .is_some_and(|t| t.as_bytes().starts_with(b"multipart/"));
             for (k, v) in backend_headers {
                 if let Some(k) = k {
                     last = Some(k);
                 }
                 if let Some(k) = &last {
-                    if *k != CONTENT_LENGTH && !r.headers().contains_key(k) {
+                    if *k == CONTENT_TYPE {
+                        // The backend's type wins over the file's.
+                        if !backend_type_set {
+                            r.headers_mut().insert(CONTENT_TYPE, v);
+                            backend_type_set = true;
+                        }
+                    } else if *k != CONTENT_LENGTH && !r.headers().contains_key(k) {
                         r.headers_mut().append(k.clone(), v);
                     }
                 }

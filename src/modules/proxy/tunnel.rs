@@ -184,5 +184,11 @@ pub async fn connect(req: &mut ProxyRequest<'_>) -> Response<Body> {
         .await;
     });
     req.conn.set_tunnel(task);
-    Response::new(Body::empty())
+    // lighttpd marks the tunnel as the connection's last exchange.
+    let mut r = Response::new(Body::empty());
+    r.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
+    r
 }
