@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use support::{Wick, parse_responses, read_all};
@@ -367,4 +367,40 @@ fn head_rules_lighttpd_applies() {
         &w.raw("GET /a.txt HTTP/1.1\r\nHost: a\r\nX-Folded: a\r\n b\r\nConnection: close\r\n\r\n"),
     );
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+}
+
+/// lighttpd limits a head's bytes, not its lines: 300 short header lines
+/// are served. A later head on the same connection may have at most as
+/// many lines as hyper's table was sized for by the first (KNOWN-DIFFERENCES).
+#[test]
+fn many_header_lines() {
+    let w = basic();
+    let many: String = (0..300).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let got = status_line(&w.raw(&format!(
+        "GET /a.txt HTTP/1.1\r\nHost: a\r\n{many}Connection: close\r\n\r\n"
+    )));
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // A small first head, answered before the big one arrives.
+    let mut c = w.connect();
+    c.write_all(b"GET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n")
+        .expect("send");
+    let mut first = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !first.ends_with(b"hello world\n") {
+        let n = c.read(&mut buf).expect("read");
+        assert!(n > 0, "closed early");
+        first.extend_from_slice(&buf[..n]);
+    }
+    assert!(status_line(&first).starts_with("HTTP/1.1 200"));
+    c.write_all(
+        format!("GET /a.txt HTTP/1.1\r\nHost: a\r\n{many}Connection: close\r\n\r\n").as_bytes(),
+    )
+    .expect("send");
+    let text = String::from_utf8_lossy(&read_all(&mut c)).into_owned();
+    let statuses: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .collect();
+    assert_eq!(statuses.len(), 1, "{text}");
+    assert!(statuses[0].starts_with("HTTP/1.1 431"), "{text}");
 }

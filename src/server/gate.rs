@@ -66,6 +66,8 @@ pub struct Gate<IO> {
     line: usize,
     /// The longest head checked (longer ones pass for hyper's 431).
     max_head: usize,
+    /// The most header lines seen in one head.
+    head_lines: usize,
 }
 
 impl<IO> Gate<IO> {
@@ -79,7 +81,13 @@ impl<IO> Gate<IO> {
             scanned: 0,
             line: 0,
             max_head: max_head.max(1024),
+            head_lines: 0,
         }
+    }
+
+    /// The most header lines one head had so far.
+    pub fn head_lines(&self) -> usize {
+        self.head_lines
     }
 
     /// The wrapped connection.
@@ -93,58 +101,79 @@ struct HeadInfo {
     length: Option<u64>,
     chunked: bool,
     tunnel: bool,
+    /// Header lines (after unfolding).
+    lines: usize,
 }
 
 /// Looks at a complete head (`bytes` ends with the empty line); returns
-/// the head to hand on (unfolded) and the framing, or `None` to refuse.
-fn check_head(bytes: &[u8]) -> Option<(Vec<u8>, HeadInfo)> {
+/// the unfolded head when it had obs-fold lines (`None`: pass it as it
+/// is) and the framing, or `None` to refuse.
+fn check_head(bytes: &[u8]) -> Option<(Option<Vec<u8>>, HeadInfo)> {
     let mut info = HeadInfo {
         length: None,
         chunked: false,
         tunnel: false,
+        lines: 0,
     };
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut first = true;
+    // Built only when a line has to be unfolded.
+    let mut out: Option<Vec<u8>> = None;
     let mut lengths = 0u32;
-    for raw in bytes.split_inclusive(|&b| b == b'\n') {
+    let mut start = 0;
+    let mut first = true;
+    while start < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |i| start + i + 1);
+        let raw = &bytes[start..end];
         let line = raw.strip_suffix(b"\r\n")?;
+        let line_start = start;
+        start = end;
         if first {
             first = false;
             if line.starts_with(b"CONNECT ") {
                 info.tunnel = true;
             }
-            out.extend_from_slice(raw);
             continue;
         }
         if line.is_empty() {
-            out.extend_from_slice(raw);
+            if let Some(o) = out.as_mut() {
+                o.extend_from_slice(raw);
+            }
             break;
         }
         if line[0] == b' ' || line[0] == b'\t' {
             // obs-fold: continue the previous line.
-            if out.ends_with(b"\r\n") {
-                out.truncate(out.len() - 2);
+            let o = out.get_or_insert_with(|| {
+                let mut v = Vec::with_capacity(bytes.len());
+                v.extend_from_slice(&bytes[..line_start]);
+                v
+            });
+            if o.ends_with(b"\r\n") {
+                o.truncate(o.len() - 2);
             }
-            out.extend_from_slice(raw);
+            o.extend_from_slice(raw);
             continue;
         }
-        out.extend_from_slice(raw);
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
+        if let Some(o) = out.as_mut() {
+            o.extend_from_slice(raw);
+        }
+        info.lines += 1;
+        let Some(colon) = memchr::memchr(b':', line) else {
             continue;
         };
         let name = &line[..colon];
-        let value = line[colon + 1..].trim_ascii();
-        if name.eq_ignore_ascii_case(b"content-length") {
-            // A second Content-Length, even an equal one: 400 (lighttpd).
-            if lengths > 0 {
-                return None;
+        // Only three names matter here; their lengths rule out the rest.
+        match name.len() {
+            14 if name.eq_ignore_ascii_case(b"content-length") => {
+                // A second Content-Length, even an equal one: 400 (lighttpd).
+                if lengths > 0 {
+                    return None;
+                }
+                lengths += 1;
+                let value = line[colon + 1..].trim_ascii();
+                info.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
             }
-            lengths += 1;
-            info.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
-        } else if name.eq_ignore_ascii_case(b"transfer-encoding") {
-            info.chunked = true;
-        } else if name.eq_ignore_ascii_case(b"upgrade") {
-            info.tunnel = true;
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => info.chunked = true,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => info.tunnel = true,
+            _ => {}
         }
     }
     // Both framings at once is the classic smuggling shape: 400.
@@ -324,10 +353,14 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         };
         self.scanned = 0;
         let head = self.input.split_to(end);
-        let Some((checked, info)) = check_head(&head) else {
+        let Some((unfolded, info)) = check_head(&head) else {
             return self.refuse();
         };
-        self.out.extend_from_slice(&checked);
+        match unfolded {
+            Some(h) => self.out.extend_from_slice(&h),
+            None => self.out.unsplit(head),
+        }
+        self.head_lines = self.head_lines.max(info.lines);
         self.state = if info.tunnel {
             State::Pass
         } else if info.chunked {
@@ -346,6 +379,48 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         self.out.extend_from_slice(REFUSED);
         self.state = State::Closed;
         true
+    }
+}
+
+impl<IO: AsyncRead + Unpin> Gate<IO> {
+    /// Reads until the first request head has been checked (or the
+    /// connection turned out to be something else, or ended), without
+    /// handing anything out: the server sizes hyper's header table by
+    /// [`Gate::head_lines`] before hyper starts.
+    pub async fn first_head(&mut self) -> io::Result<()> {
+        std::future::poll_fn(|cx| self.poll_first_head(cx)).await
+    }
+
+    fn poll_first_head(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            if !self.out.is_empty() || self.state != State::Head {
+                return Poll::Ready(Ok(()));
+            }
+            if !self.input.is_empty() {
+                let before = self.input.len();
+                self.process();
+                if !self.out.is_empty() || self.state != State::Head {
+                    return Poll::Ready(Ok(()));
+                }
+                if self.input.len() != before && !self.input.is_empty() {
+                    continue;
+                }
+            }
+            if self.input.capacity() - self.input.len() < 4096 {
+                self.input.reserve(8192);
+            }
+            let n = ready!(tokio_util::io::poll_read_buf(
+                Pin::new(&mut self.io),
+                cx,
+                &mut self.input
+            ))?;
+            if n == 0 {
+                let rest = self.input.split();
+                self.out.unsplit(rest);
+                self.state = State::Closed;
+                return Poll::Ready(Ok(()));
+            }
+        }
     }
 }
 
