@@ -9,3 +9,4 @@
 pub mod filecache;
 pub mod proxy;
 pub mod staticfile;
+pub mod wstunnel;

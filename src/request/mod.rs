@@ -234,7 +234,34 @@ where
             settings,
         );
     }
-    // 3. handle: mod_proxy claims its extensions before static files
+    // 3. handle: mod_wstunnel takes WebSocket upgrades on its extensions,
+    // mod_proxy its extensions, before static files
+    if let Some(ext) = settings
+        .wstunnel
+        .server
+        .as_ref()
+        .filter(|_| crate::modules::wstunnel::wants(&parts))
+        .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
+    {
+        if settings.log_request_handling {
+            tracing::info!(
+                "-- handling {} {} (mod_wstunnel)",
+                parts.method,
+                String::from_utf8_lossy(&target.path)
+            );
+        }
+        let path = target.path.clone();
+        let wreq = crate::modules::wstunnel::WsRequest {
+            parts: &mut parts,
+            conn: &conn,
+            settings,
+            ext,
+            registry: &site.registry,
+            path: &path,
+        };
+        let response = crate::modules::wstunnel::handle(wreq).await;
+        return finish(client_connection(response, &parts, settings, n), settings);
+    }
     if let Some(ext) = settings
         .proxy
         .server

@@ -84,6 +84,8 @@ pub struct Settings {
     pub upload_temp_file_size: u64,
     /// `proxy.*`.
     pub proxy: ProxySettings,
+    /// `wstunnel.*`.
+    pub wstunnel: crate::modules::wstunnel::config::WsSettings,
 }
 
 /// The `Server` header lighttpd sends by default is its own name; ours.
@@ -123,6 +125,7 @@ impl Default for Settings {
             upload_dirs: default_upload_dirs(),
             upload_temp_file_size: 1024 * 1024,
             proxy: ProxySettings::new(),
+            wstunnel: Default::default(),
         }
     }
 }
@@ -165,6 +168,8 @@ pub enum Set {
     UploadDirs(Arc<[std::path::PathBuf]>),
     /// A `proxy.*` setting.
     Proxy(ProxySet),
+    /// A `wstunnel.*` setting.
+    Wstunnel(crate::modules::wstunnel::config::WsSet),
 }
 
 /// Boolean settings.
@@ -241,6 +246,7 @@ impl Settings {
             Set::ErrorHandler404(v) => self.error_handler_404 = Some(v.clone()),
             Set::UploadDirs(v) => self.upload_dirs = v.clone(),
             Set::Proxy(p) => self.proxy.apply(p),
+            Set::Wstunnel(w) => self.wstunnel.apply(w),
             Set::Flag(f, on) => {
                 let on = *on;
                 match f {
@@ -331,8 +337,19 @@ pub fn compile_entry(
     let lc = key.to_ascii_lowercase();
     if lc.starts_with(b"proxy.") {
         return match gw {
-            Some(ctx) => Ok(proxy_config::compile_entry(&lc, entry, ctx)?.map(Set::Proxy)),
-            None => Ok(None),
+            Some(ctx) if ctx.proxy => {
+                Ok(proxy_config::compile_entry(&lc, entry, ctx)?.map(Set::Proxy))
+            }
+            _ => Ok(None),
+        };
+    }
+    if lc.starts_with(b"wstunnel.") {
+        return match gw {
+            Some(ctx) if ctx.wstunnel => Ok(crate::modules::wstunnel::config::compile_entry(
+                &lc, entry, ctx,
+            )?
+            .map(Set::Wstunnel)),
+            _ => Ok(None),
         };
     }
     let set = match lc.as_slice() {

@@ -149,9 +149,11 @@ pub fn prepare_with(
         registry: &registry,
         resolve: &resolve,
         warnings: Vec::new(),
+        proxy: report.modules.iter().any(|m| m == "mod_proxy"),
+        wstunnel: report.modules.iter().any(|m| m == "mod_wstunnel"),
     };
-    let proxy_loaded = report.modules.iter().any(|m| m == "mod_proxy");
-    let routing = match RoutingTable::compile_with(config, proxy_loaded.then_some(&mut gw)) {
+    let gw_loaded = gw.proxy || gw.wstunnel;
+    let routing = match RoutingTable::compile_with(config, gw_loaded.then_some(&mut gw)) {
         Ok(r) => Some(r),
         Err(e) => {
             diags.extend(e);

@@ -135,6 +135,10 @@ pub struct GwContext<'a> {
     pub resolve: &'a dyn Fn(&str) -> Result<IpAddr, String>,
     /// Warnings to report.
     pub warnings: Vec<Diagnostic>,
+    /// mod_proxy is loaded (`proxy.*` keys are read).
+    pub proxy: bool,
+    /// mod_wstunnel is loaded (`wstunnel.*` keys are read).
+    pub wstunnel: bool,
 }
 
 impl std::fmt::Debug for GwContext<'_> {
@@ -154,7 +158,72 @@ pub fn system_resolve(name: &str) -> Result<IpAddr, String> {
         .ok_or_else(|| "no address".to_string())
 }
 
-fn flag(v: &Value) -> Option<bool> {
+/// Parses a `<module>.server` list and registers its hosts (shared by
+/// mod_proxy and mod_wstunnel).
+pub fn gateway_extensions(
+    module: &str,
+    entry: &Entry,
+    ctx: &mut GwContext<'_>,
+) -> Result<Arc<Extensions>, Vec<Diagnostic>> {
+    let parsed = crate::backend::config::parse(module, entry, ctx.resolve)?;
+    ctx.warnings.extend(parsed.warnings);
+    let list = parsed
+        .extensions
+        .iter()
+        .map(|e| {
+            Arc::new(Extension {
+                key: e.key.clone(),
+                hosts: e.hosts.iter().map(|h| ctx.registry.host(h)).collect(),
+                rr_next: Default::default(),
+                down_logged: Default::default(),
+            })
+        })
+        .collect();
+    Ok(Arc::new(Extensions { list }))
+}
+
+/// A `<module>.balance` value; a bad one warns and is least-connection.
+pub fn balance(module: &str, entry: &Entry, ctx: &mut GwContext<'_>) -> Balance {
+    let name = entry.value.as_str().cloned().unwrap_or_default();
+    Balance::from_name(&name).unwrap_or_else(|| {
+        ctx.warnings.push(
+            Diagnostic::warning(format!(
+                "{module}.balance `{}` is not one of fair, least-connection, round-robin, hash, sticky; least-connection is used",
+                show(&name)
+            ))
+            .at(entry.span)
+            .lighttpd(format!(
+                "xxxxx.balance has to be one of: least-connection, round-robin, hash, sticky, but not: {}",
+                show(&name)
+            )),
+        );
+        Balance::LeastConnection
+    })
+}
+
+/// A `<module>.debug` value.
+pub fn debug_level(module: &str, entry: &Entry) -> Result<u32, Vec<Diagnostic>> {
+    let err = || vec![Diagnostic::error(format!("{module}.debug expects a number")).at(entry.span)];
+    match &entry.value {
+        Value::Int(i) => Ok((*i).max(0) as u32),
+        Value::Str(s) => match keys::parse_number(s) {
+            Some(n) => Ok(n.max(0) as u32),
+            None => Err(vec![
+                Diagnostic::error(format!("{module}.debug expects a number"))
+                    .at(entry.span)
+                    .label(format!("found \"{}\"", show(s)))
+                    .lighttpd(format!(
+                        "got a string but expected an integer: {module}.debug {}",
+                        show(s)
+                    )),
+            ]),
+        },
+        Value::Array(_) => Err(err()),
+    }
+}
+
+/// `.from => .to` pairs (`<module>.map-extensions`).
+pub fn flag(v: &Value) -> Option<bool> {
     match v {
         Value::Int(i) => Some(*i != 0),
         Value::Str(s) => keys::parse_bool(s),
@@ -162,7 +231,8 @@ fn flag(v: &Value) -> Option<bool> {
     }
 }
 
-fn pairs(v: &Value) -> Option<Vec<(BString, BString)>> {
+/// `.from => .to` pairs (`<module>.map-extensions`).
+pub fn pairs(v: &Value) -> Option<Vec<(BString, BString)>> {
     let Value::Array(a) = v else { return None };
     a.entries()
         .iter()
@@ -183,55 +253,9 @@ pub fn compile_entry(
     let v = &entry.value;
     let one = |d: Diagnostic| vec![d.at(entry.span)];
     let set = match key {
-        b"proxy.server" => {
-            let parsed = crate::backend::config::parse("proxy", entry, ctx.resolve)?;
-            ctx.warnings.extend(parsed.warnings);
-            let list = parsed
-                .extensions
-                .iter()
-                .map(|e| {
-                    Arc::new(Extension {
-                        key: e.key.clone(),
-                        hosts: e.hosts.iter().map(|h| ctx.registry.host(h)).collect(),
-                        rr_next: Default::default(),
-                        down_logged: Default::default(),
-                    })
-                })
-                .collect();
-            ProxySet::Server(Arc::new(Extensions { list }))
-        }
-        b"proxy.balance" => {
-            let name = v.as_str().cloned().unwrap_or_default();
-            ProxySet::Balance(Balance::from_name(&name).unwrap_or_else(|| {
-                ctx.warnings.push(
-                    Diagnostic::warning(format!(
-                        "proxy.balance `{}` is not one of fair, least-connection, round-robin, hash, sticky; least-connection is used",
-                        show(&name)
-                    ))
-                    .at(entry.span)
-                    .lighttpd(format!(
-                        "xxxxx.balance has to be one of: least-connection, round-robin, hash, sticky, but not: {}",
-                        show(&name)
-                    )),
-                );
-                Balance::LeastConnection
-            }))
-        }
-        b"proxy.debug" => match v {
-            Value::Int(i) => ProxySet::Debug((*i).max(0) as u32),
-            Value::Str(s) => match keys::parse_number(s) {
-                Some(n) => ProxySet::Debug(n.max(0) as u32),
-                None => {
-                    return Err(one(Diagnostic::error("proxy.debug expects a number")
-                        .label(format!("found \"{}\"", show(s)))
-                        .lighttpd(format!(
-                            "got a string but expected an integer: proxy.debug {}",
-                            show(s)
-                        ))));
-                }
-            },
-            Value::Array(_) => return Err(one(Diagnostic::error("proxy.debug expects a number"))),
-        },
+        b"proxy.server" => ProxySet::Server(gateway_extensions("proxy", entry, ctx)?),
+        b"proxy.balance" => ProxySet::Balance(balance("proxy", entry, ctx)),
+        b"proxy.debug" => ProxySet::Debug(debug_level("proxy", entry)?),
         b"proxy.replace-http-host" => match flag(v) {
             Some(b) => ProxySet::ReplaceHttpHost(b),
             None => {

@@ -1,0 +1,458 @@
+//! mod_wstunnel: wick ends the WebSocket protocol and the backend gets
+//! the raw bytes (spec wstunnel.md). Backends come from the shared
+//! gateway manager (`wstunnel.server`, any host kind).
+//!
+//! ```text
+//! client ──frames──▶ wick ──payload bytes──▶ backend
+//!        ◀──frames── wick ◀──any bytes──────
+//! ```
+//!
+//! | step | lighttpd 1.4.69 | wick |
+//! |---|---|---|
+//! | version not a number | 400 | 400 |
+//! | origins set, no Origin | 400 | 400 |
+//! | origin not allowed | 403 | 403 |
+//! | backend unusable | 503, no 101 | 503, no 101 |
+//! | no `Sec-WebSocket-Key` | 400 + close | 400 + close |
+//! | version 1–7 | 503 + close | 503 + close |
+//! | hybi-00 (no version) | broken challenge | 400 + close (as 1.4.83) |
+//! | protocol | `binary` always with frame-type binary | only when offered (1.4.73+) |
+//! | `base64` | echoed, not applied | applied both ways |
+//! | frames | not validated | RFC 6455 (tungstenite): 1002/1007/1009 |
+//! | close codes | ASCII "1000" | 2-byte 1000 (1001 idle, 1011 backend error) |
+//! | backend EOF | TCP close, no close frame | close frame 1000, then TCP close |
+
+pub mod config;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine as _;
+use bstr::ByteSlice;
+use bytes::{Bytes, BytesMut};
+use futures_util::{SinkExt, StreamExt};
+use http::header::{CONNECTION, HeaderValue, UPGRADE};
+use http::{Method, Response, StatusCode, Version};
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
+use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::backend::balance::BalanceInput;
+use crate::backend::pool::{self, AcquireError, Want};
+use crate::backend::{Extension, Registry};
+use crate::request::ConnInfo;
+use crate::request::body::Body;
+use crate::routing::settings::Settings;
+
+/// Largest message accepted from a client (memory bound per tunnel).
+const MAX_MESSAGE: usize = 16 << 20;
+/// Largest frame accepted from a client.
+const MAX_FRAME: usize = 16 << 20;
+/// Bytes read from the backend at a time (one frame each).
+const READ_SIZE: usize = 16 << 10;
+
+/// A request mod_wstunnel looks at.
+#[derive(Debug)]
+pub struct WsRequest<'a> {
+    /// The request head.
+    pub parts: &'a mut http::request::Parts,
+    /// The client connection.
+    pub conn: &'a Arc<ConnInfo>,
+    /// Settings in effect.
+    pub settings: &'a Settings,
+    /// The extension that matched.
+    pub ext: &'a Arc<Extension>,
+    /// The configuration's hosts.
+    pub registry: &'a Registry,
+    /// The request path (balancing input).
+    pub path: &'a [u8],
+}
+
+/// Whether a header holds `token` in its comma-separated list.
+fn has_token(h: &http::HeaderMap, name: http::header::HeaderName, token: &[u8]) -> bool {
+    h.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    })
+}
+
+/// Whether mod_wstunnel takes the request (§3): an HTTP/1.1 GET asking to
+/// upgrade to `websocket`. Others fall through to the next handler.
+pub fn wants(parts: &http::request::Parts) -> bool {
+    parts.version == Version::HTTP_11
+        && parts.method == Method::GET
+        && has_token(&parts.headers, UPGRADE, b"websocket")
+        && has_token(&parts.headers, CONNECTION, b"upgrade")
+}
+
+/// The sub-protocol answered and whether frames to the client are binary
+/// and base64-coded (§6, as lighttpd 1.4.73+).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    Text,
+    Binary,
+    Base64,
+}
+
+fn choose_framing(h: &http::HeaderMap, binary: bool) -> (Framing, Option<&'static str>) {
+    let offered = h
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|t| t.trim())
+        .find(|t| t.eq_ignore_ascii_case(b"binary") || t.eq_ignore_ascii_case(b"base64"));
+    match offered {
+        Some(t) if t.eq_ignore_ascii_case(b"binary") => (Framing::Binary, Some("binary")),
+        Some(_) if !binary => (Framing::Base64, Some("base64")),
+        _ if binary => (Framing::Binary, None),
+        _ => (Framing::Text, None),
+    }
+}
+
+fn page(status: StatusCode, req: &WsRequest<'_>, close: bool) -> Response<Body> {
+    let mut r = crate::request::error_page(status, false, req.settings);
+    if close {
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// Handles a WebSocket upgrade request (checks in lighttpd's order, §4).
+pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
+    let h = &req.parts.headers;
+    let s = &req.settings.wstunnel;
+    // 1. the version
+    let version = match h.get("sec-websocket-version") {
+        // hybi-00: refused, as lighttpd 1.4.83 does (1.4.69 answers it
+        // with a challenge computed in the wrong byte order).
+        None => {
+            let mut r = page(StatusCode::BAD_REQUEST, &req, true);
+            r.headers_mut()
+                .insert("sec-websocket-version", HeaderValue::from_static("13"));
+            return r;
+        }
+        Some(v) => {
+            let v = v.as_bytes().trim();
+            let digits: Vec<u8> = v.iter().copied().take_while(u8::is_ascii_digit).collect();
+            match std::str::from_utf8(&digits)
+                .ok()
+                .and_then(|d| d.parse::<u32>().ok())
+            {
+                Some(n) => n,
+                None => return page(StatusCode::BAD_REQUEST, &req, false),
+            }
+        }
+    };
+    // 2. the origin, when origins are configured
+    if !s.origins.is_empty() {
+        let origin = h.get("origin").or_else(|| h.get("sec-websocket-origin"));
+        let Some(origin) = origin.filter(|o| !o.is_empty()) else {
+            return page(StatusCode::BAD_REQUEST, &req, false);
+        };
+        if !config::origin_allowed(origin.as_bytes(), &s.origins) {
+            return page(StatusCode::FORBIDDEN, &req, false);
+        }
+    }
+    // 3. the backend: connected before any 101
+    let client = req.conn.remote_text.clone();
+    let want = Want {
+        balance: s.balance,
+        input: BalanceInput {
+            path: req.path,
+            authority: h.get(http::header::HOST).map_or(&b""[..], |v| v.as_bytes()),
+            client: &client,
+        },
+        reuse: false,
+        debug: s.debug,
+    };
+    let (conn, host) = match pool::acquire(req.ext, req.registry, &want).await {
+        Ok(x) => x,
+        Err(AcquireError::Unavailable) => {
+            if !req
+                .ext
+                .down_logged
+                .swap(true, std::sync::atomic::Ordering::Relaxed)
+            {
+                tracing::error!(
+                    "all handlers for {} on {} are down.",
+                    req.path.as_bstr(),
+                    req.ext.key.as_bstr()
+                );
+            }
+            return page(StatusCode::SERVICE_UNAVAILABLE, &req, false);
+        }
+    };
+    // 4. the key (RFC 6455 versions)
+    if version < 8 {
+        return page(StatusCode::SERVICE_UNAVAILABLE, &req, true);
+    }
+    let Some(key) = h.get("sec-websocket-key") else {
+        return page(StatusCode::BAD_REQUEST, &req, true);
+    };
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let (framing, protocol) = choose_framing(h, s.binary);
+    let Some(on_upgrade) = req.parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return page(StatusCode::BAD_GATEWAY, &req, false);
+    };
+    if s.debug > 0 {
+        tracing::info!(
+            "wstunnel: {} → {} ({framing:?})",
+            req.path.as_bstr(),
+            conn.proc.addr.describe()
+        );
+    }
+    let limits = Limits {
+        read_idle: Duration::from_secs(u64::from(req.settings.max_read_idle)),
+        ping: (s.ping_interval > 0).then(|| Duration::from_secs(u64::from(s.ping_interval))),
+    };
+    let task = tokio::spawn(async move {
+        let _host = host;
+        let Ok(upgraded) = on_upgrade.await else {
+            return;
+        };
+        let (stream, _load) = conn.detach();
+        tunnel(TokioIo::new(upgraded), stream, framing, limits).await;
+    });
+    req.conn.set_tunnel(task);
+
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let hm = r.headers_mut();
+    hm.insert(UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(v) = HeaderValue::from_str(&accept) {
+        hm.insert("sec-websocket-accept", v);
+    }
+    if let Some(p) = protocol {
+        hm.insert("sec-websocket-protocol", HeaderValue::from_static(p));
+    }
+    hm.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    r
+}
+
+/// The timers of one tunnel.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    /// No bytes from the client for this long ends the tunnel.
+    read_idle: Duration,
+    /// Send a ping this often.
+    ping: Option<Duration>,
+}
+
+fn close_frame(code: CloseCode) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: "".into(),
+    }))
+}
+
+/// The close code for a client's protocol failure.
+fn failure_code(e: &tokio_tungstenite::tungstenite::Error) -> Option<CloseCode> {
+    use tokio_tungstenite::tungstenite::Error as E;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    match e {
+        // The client closed (or half-closed) its TCP side: not a protocol
+        // failure; what the backend still sends is delivered if it can be.
+        E::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        E::Protocol(_) => Some(CloseCode::Protocol),
+        E::Utf8(_) => Some(CloseCode::Invalid),
+        E::Capacity(_) => Some(CloseCode::Size),
+        _ => None,
+    }
+}
+
+/// Relays one WebSocket session to a backend byte stream.
+async fn tunnel<C, B>(client: C, backend: B, framing: Framing, limits: Limits)
+where
+    C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    B: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let cfg = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_FRAME));
+    let ws = WebSocketStream::from_raw_socket(client, Role::Server, Some(cfg)).await;
+    let (mut tx, mut rx) = ws.split();
+    let (mut br, mut bw) = tokio::io::split(backend);
+    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    let mut last_client = Instant::now();
+    let mut ping = limits
+        .ping
+        .map(|d| tokio::time::interval_at(Instant::now() + d, d));
+    let mut client_open = true;
+    let mut drain = false;
+    loop {
+        let idle_at = last_client + limits.read_idle;
+        tokio::select! {
+            m = rx.next(), if client_open => {
+                last_client = Instant::now();
+                match m {
+                    Some(Ok(msg)) => {
+                        let data = match msg {
+                            Message::Binary(b) => b,
+                            Message::Text(t) if framing == Framing::Base64 => {
+                                match base64::engine::general_purpose::STANDARD.decode(t.as_bytes()) {
+                                    Ok(d) => Bytes::from(d),
+                                    Err(_) => {
+                                        let _ = tx.send(close_frame(CloseCode::Invalid)).await;
+                                        break;
+                                    }
+                                }
+                            }
+                            Message::Text(t) => Bytes::from(t),
+                            Message::Close(_) => {
+                                // The answering close is queued by the
+                                // protocol layer; the backend sees EOF.
+                                let _ = bw.shutdown().await;
+                                let _ = tx.flush().await;
+                                client_open = false;
+                                continue;
+                            }
+                            // Pings are answered by the protocol layer.
+                            _ => {
+                                let _ = tx.flush().await;
+                                continue;
+                            }
+                        };
+                        if !data.is_empty() && bw.write_all(&data).await.is_err() {
+                            let _ = tx.send(close_frame(CloseCode::Error)).await;
+                            break;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        let _ = bw.shutdown().await;
+                        if let Some(code) = failure_code(&e) {
+                            let _ = tx.send(close_frame(code)).await;
+                            break;
+                        }
+                        // The client closed (or half-closed) its side.
+                        drain = true;
+                        break;
+                    }
+                    None => {
+                        let _ = bw.shutdown().await;
+                        drain = true;
+                        break;
+                    }
+                }
+            }
+            r = br.read_buf(&mut buf) => match r {
+                Ok(0) => {
+                    let _ = tx.send(close_frame(CloseCode::Normal)).await;
+                    break;
+                }
+                Ok(_) => {
+                    let data = buf.split().freeze();
+                    let msg = match framing {
+                        Framing::Binary => Message::Binary(data),
+                        other => Message::Frame(frame(data, other)),
+                    };
+                    if tx.send(msg).await.is_err() {
+                        break;
+                    }
+                    if buf.capacity() < READ_SIZE / 2 {
+                        buf.reserve(READ_SIZE);
+                    }
+                }
+                Err(_) => {
+                    let _ = tx.send(close_frame(CloseCode::Error)).await;
+                    break;
+                }
+            },
+            _ = async { match ping.as_mut() { Some(p) => { p.tick().await; } None => std::future::pending().await } } => {
+                if tx.send(Message::Ping(Bytes::from_static(b"ping"))).await.is_err() {
+                    break;
+                }
+            }
+            _ = tokio::time::sleep_until(idle_at) => {
+                if Instant::now() >= last_client + limits.read_idle {
+                    let _ = tx.send(close_frame(CloseCode::Away)).await;
+                    break;
+                }
+            }
+        }
+    }
+    let _ = bw.shutdown().await;
+    if drain {
+        // The protocol layer refuses to write once the client's side has
+        // ended, but a half-closed client still reads: hand it what the
+        // backend sends until the backend ends too (lighttpd does).
+        if let Ok(ws) = rx.reunite(tx) {
+            let mut io = ws.into_inner();
+            while let Ok(Ok(n)) =
+                tokio::time::timeout(limits.read_idle, br.read_buf(&mut buf)).await
+            {
+                if n == 0 {
+                    break;
+                }
+                let data = buf.split().freeze();
+                let mut out = Vec::with_capacity(data.len() + 10);
+                if frame(data, framing).format(&mut out).is_err()
+                    || io.write_all(&out).await.is_err()
+                {
+                    break;
+                }
+                buf.reserve(READ_SIZE);
+            }
+            let _ = io.shutdown().await;
+        }
+        return;
+    }
+    let _ = tx.close().await;
+}
+
+/// One frame to the client carrying `data` from the backend.
+fn frame(data: Bytes, framing: Framing) -> Frame {
+    match framing {
+        Framing::Binary => Frame::message(data, OpCode::Data(Data::Binary), true),
+        Framing::Base64 => Frame::message(
+            base64::engine::general_purpose::STANDARD.encode(&data),
+            OpCode::Data(Data::Text),
+            true,
+        ),
+        // lighttpd sends the bytes as they are, valid UTF-8 or not.
+        Framing::Text => Frame::message(data, OpCode::Data(Data::Text), true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(protocol: &str) -> http::HeaderMap {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "sec-websocket-protocol",
+            HeaderValue::from_str(protocol).expect("value"),
+        );
+        h
+    }
+
+    #[test]
+    fn protocol_choice_follows_lighttpd_1_4_73() {
+        for (offer, binary, want) in [
+            ("binary, base64", false, (Framing::Binary, Some("binary"))),
+            ("base64, binary", false, (Framing::Base64, Some("base64"))),
+            ("BINARY", false, (Framing::Binary, Some("binary"))),
+            ("chat", false, (Framing::Text, None)),
+            ("binaryx", false, (Framing::Text, None)),
+            ("chat", true, (Framing::Binary, None)),
+            ("binary", true, (Framing::Binary, Some("binary"))),
+        ] {
+            assert_eq!(
+                choose_framing(&headers(offer), binary),
+                want,
+                "{offer} {binary}"
+            );
+        }
+        assert_eq!(
+            choose_framing(&http::HeaderMap::new(), true),
+            (Framing::Binary, None)
+        );
+    }
+}
