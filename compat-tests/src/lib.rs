@@ -30,6 +30,7 @@ pub mod compare;
 pub mod fixture;
 pub mod http;
 pub mod run;
+pub mod ws;
 
 pub use bins::{
     find_lighttpd, lighttpd_or_skip, require_lighttpd, shared_dir, skip, wick_bin, workspace_root,

@@ -65,6 +65,22 @@ impl Stream {
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
+    /// Waits until the stream has bytes (or its end) to read.
+    pub async fn readable(&self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.readable().await,
+            Stream::Unix(s) => s.readable().await,
+        }
+    }
+
+    /// Reads what is there without waiting (`WouldBlock` when nothing is).
+    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.try_read_buf(buf),
+            Stream::Unix(s) => s.try_read_buf(buf),
+        }
+    }
+
     /// Half-closes the write side (`tcp-fin-propagate`).
     pub fn shutdown_write(&self) {
         let fd = match self {

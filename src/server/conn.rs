@@ -136,13 +136,17 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
 const HYPER_HEADER_LINES: usize = 100;
 
 /// Serves one connection until it ends, times out or the server stops.
+/// A connection that became a tunnel (WebSocket, CONNECT, upgrade) returns
+/// the tunnel's task: the caller waits for it with [`wait_tunnel`], so
+/// that the (large) state of the HTTP connection is freed meanwhile.
 pub async fn serve<IO>(
     io: IO,
     site: Arc<Site>,
     conn: Arc<ConnInfo>,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<Shutdown>,
-) where
+) -> Option<tokio::task::JoinHandle<()>>
+where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
@@ -164,18 +168,18 @@ pub async fn serve<IO>(
         tokio::select! {
             res = io.first_head() => {
                 if res.is_err() {
-                    return;
+                    return None;
                 }
                 break;
             }
             _ = tokio::time::sleep_until(activity.last() + limits.read_idle) => {
                 if Instant::now() >= activity.last() + limits.read_idle {
-                    return;
+                    return None;
                 }
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() != Shutdown::Running {
-                    return;
+                    return None;
                 }
             }
         }
@@ -232,22 +236,9 @@ pub async fn serve<IO>(
                 if let Err(e) = res {
                     tracing::debug!("connection ended: {e}");
                 }
-                // An upgraded request goes on as a tunnel: the connection
-                // lasts until it ends (or the server stops at once).
-                if let Some(mut tunnel) = served.take_tunnel() {
-                    loop {
-                        tokio::select! {
-                            _ = &mut tunnel => break,
-                            changed = shutdown.changed() => {
-                                if changed.is_err() || *shutdown.borrow() == Shutdown::Immediate {
-                                    tunnel.abort();
-                                    break;
-                                }
-                            }
-                        }
-                    }
-                }
-                return;
+                // An upgraded request goes on as a tunnel, waited for by
+                // the caller (see [`wait_tunnel`]).
+                return served.take_tunnel();
             }
             _ = tokio::time::sleep_until(deadline) => {
                 let first = served.requests.load(Ordering::Relaxed) == 0;
@@ -258,7 +249,7 @@ pub async fn serve<IO>(
                         graceful = true;
                         c.as_mut().graceful_shutdown();
                     } else {
-                        return;
+                        return None;
                     }
                 }
             }
@@ -272,7 +263,26 @@ pub async fn serve<IO>(
                             c.as_mut().graceful_shutdown();
                         }
                     }
-                    Shutdown::Immediate => return,
+                    Shutdown::Immediate => return None,
+                }
+            }
+        }
+    }
+}
+
+/// Waits for a connection's tunnel to end; the server stopping at once
+/// ends it.
+pub async fn wait_tunnel(
+    mut tunnel: tokio::task::JoinHandle<()>,
+    mut shutdown: watch::Receiver<Shutdown>,
+) {
+    loop {
+        tokio::select! {
+            _ = &mut tunnel => return,
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() == Shutdown::Immediate {
+                    tunnel.abort();
+                    return;
                 }
             }
         }

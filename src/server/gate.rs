@@ -443,6 +443,12 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
             }
             // Body bytes and tunnels go straight to the reader.
             if this.input.is_empty() {
+                if this.state == State::Pass && this.input.capacity() > 0 && this.out.is_empty() {
+                    // A tunnel or HTTP/2 never needs the gate's buffers
+                    // again: give their memory back (idle tunnels add up).
+                    this.input = BytesMut::new();
+                    this.out = BytesMut::new();
+                }
                 if let State::Pass | State::Body(_) = this.state {
                     let before = buf.filled().len();
                     ready!(Pin::new(&mut this.io).poll_read(cx, buf))?;

@@ -577,14 +577,18 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
             let info = conn_info(&site, client, socket, &headers);
             let stream =
                 tokio::net::TcpStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
-            conn::serve(stream, site, info, limits, shutdown).await;
+            if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
+                conn::wait_tunnel(t, shutdown).await;
+            }
         }
         None => {
             let client = Client::Unix(BString::from("stdin"));
             let info = conn_info(&site, client, socket, &headers);
             let stream =
                 tokio::net::UnixStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
-            conn::serve(stream, site, info, limits, shutdown).await;
+            if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
+                conn::wait_tunnel(t, shutdown).await;
+            }
         }
     }
     Ok(())
@@ -741,16 +745,24 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
         let guard = tracker.enter();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
-            match io {
+            let watch = shutdown.clone();
+            let tunnel = match io {
                 Stream::Tcp(s) => {
                     conn::serve(s, generation.site, info, generation.limits, shutdown).await
                 }
                 Stream::Unix(s) => {
                     conn::serve(s, generation.site, info, generation.limits, shutdown).await
                 }
+            };
+            // A tunnel is waited for by a small task of its own, so that
+            // this one (the HTTP connection's state) is freed.
+            if let Some(t) = tunnel {
+                tokio::spawn(async move {
+                    conn::wait_tunnel(t, watch).await;
+                    drop(guard);
+                    drop(permit);
+                });
             }
-            drop(guard);
-            drop(permit);
         });
     }
 

@@ -43,7 +43,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::backend::balance::BalanceInput;
-use crate::backend::pool::{self, AcquireError, Want};
+use crate::backend::pool::{self, AcquireError, Stream, Want};
 use crate::backend::{Extension, Registry};
 use crate::request::ConnInfo;
 use crate::request::body::Body;
@@ -53,8 +53,16 @@ use crate::routing::settings::Settings;
 const MAX_MESSAGE: usize = 16 << 20;
 /// Largest frame accepted from a client.
 const MAX_FRAME: usize = 16 << 20;
-/// Bytes read from the backend at a time (one frame each).
+/// Bytes read from the backend at a time (one frame each): a small
+/// buffer while the backend sends little (idle tunnels stay small), the
+/// large one after a read filled the small one.
 const READ_SIZE: usize = 16 << 10;
+const READ_SIZE_IDLE: usize = 4 << 10;
+/// What the protocol layer reads from the client at a time. tungstenite
+/// zero-fills this much before every read and keeps it for the life of
+/// the tunnel; its default (128 KiB) would cost more than a whole idle
+/// lighttpd tunnel. Frames larger than this still arrive whole.
+const CLIENT_READ: usize = 2 << 10;
 
 /// A request mod_wstunnel looks at.
 #[derive(Debug)]
@@ -233,6 +241,11 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         hm.insert("sec-websocket-protocol", HeaderValue::from_static(p));
     }
     hm.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    // Date before Server, as lighttpd writes the 101 (hyper would add
+    // Date after everything else).
+    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now())) {
+        hm.insert(http::header::DATE, v);
+    }
     r
 }
 
@@ -268,28 +281,30 @@ fn failure_code(e: &tokio_tungstenite::tungstenite::Error) -> Option<CloseCode> 
 }
 
 /// Relays one WebSocket session to a backend byte stream.
-async fn tunnel<C, B>(client: C, backend: B, framing: Framing, limits: Limits)
+async fn tunnel<C>(client: C, mut backend: Stream, framing: Framing, limits: Limits)
 where
     C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-    B: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let cfg = WebSocketConfig::default()
+        .read_buffer_size(CLIENT_READ)
+        .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_FRAME));
     let ws = WebSocketStream::from_raw_socket(client, Role::Server, Some(cfg)).await;
     let (mut tx, mut rx) = ws.split();
-    let (mut br, mut bw) = tokio::io::split(backend);
-    let mut buf = BytesMut::with_capacity(READ_SIZE);
+    // Taken only while the backend has something to read, so that an
+    // idle tunnel holds no buffer.
+    let mut buf = BytesMut::new();
+    let mut want = READ_SIZE_IDLE;
     let mut last_client = Instant::now();
     let mut ping = limits
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
-    let mut client_open = true;
     let mut drain = false;
     loop {
         let idle_at = last_client + limits.read_idle;
         tokio::select! {
-            m = rx.next(), if client_open => {
+            m = rx.next() => {
                 last_client = Instant::now();
                 match m {
                     Some(Ok(msg)) => {
@@ -306,12 +321,13 @@ where
                             }
                             Message::Text(t) => Bytes::from(t),
                             Message::Close(_) => {
-                                // The answering close is queued by the
-                                // protocol layer; the backend sees EOF.
-                                let _ = bw.shutdown().await;
+                                // The protocol layer answers the close
+                                // (echoing the client's code); the
+                                // backend sees EOF and the session ends
+                                // without waiting for the backend.
+                                let _ = backend.shutdown().await;
                                 let _ = tx.flush().await;
-                                client_open = false;
-                                continue;
+                                break;
                             }
                             // Pings are answered by the protocol layer.
                             _ => {
@@ -319,13 +335,13 @@ where
                                 continue;
                             }
                         };
-                        if !data.is_empty() && bw.write_all(&data).await.is_err() {
+                        if !data.is_empty() && backend.write_all(&data).await.is_err() {
                             let _ = tx.send(close_frame(CloseCode::Error)).await;
                             break;
                         }
                     }
                     Some(Err(e)) => {
-                        let _ = bw.shutdown().await;
+                        let _ = backend.shutdown().await;
                         if let Some(code) = failure_code(&e) {
                             let _ = tx.send(close_frame(code)).await;
                             break;
@@ -335,18 +351,23 @@ where
                         break;
                     }
                     None => {
-                        let _ = bw.shutdown().await;
+                        let _ = backend.shutdown().await;
                         drain = true;
                         break;
                     }
                 }
             }
-            r = br.read_buf(&mut buf) => match r {
+            r = backend.readable() => match r.and_then(|()| {
+                buf.reserve(want);
+                backend.try_read_buf(&mut buf)
+            }) {
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Ok(0) => {
                     let _ = tx.send(close_frame(CloseCode::Normal)).await;
                     break;
                 }
-                Ok(_) => {
+                Ok(n) => {
+                    want = if n >= want { READ_SIZE } else { READ_SIZE_IDLE };
                     let data = buf.split().freeze();
                     let msg = match framing {
                         Framing::Binary => Message::Binary(data),
@@ -354,9 +375,6 @@ where
                     };
                     if tx.send(msg).await.is_err() {
                         break;
-                    }
-                    if buf.capacity() < READ_SIZE / 2 {
-                        buf.reserve(READ_SIZE);
                     }
                 }
                 Err(_) => {
@@ -377,21 +395,22 @@ where
             }
         }
     }
-    let _ = bw.shutdown().await;
+    let _ = backend.shutdown().await;
     if drain {
         // The protocol layer refuses to write once the client's side has
         // ended, but a half-closed client still reads: hand it what the
         // backend sends until the backend ends too (lighttpd does).
         if let Ok(ws) = rx.reunite(tx) {
             let mut io = ws.into_inner();
+            buf.reserve(READ_SIZE);
             while let Ok(Ok(n)) =
-                tokio::time::timeout(limits.read_idle, br.read_buf(&mut buf)).await
+                tokio::time::timeout(limits.read_idle, backend.read_buf(&mut buf)).await
             {
                 if n == 0 {
                     break;
                 }
                 let data = buf.split().freeze();
-                let mut out = Vec::with_capacity(data.len() + 10);
+                let mut out = Vec::with_capacity(data.len() + 14);
                 if frame(data, framing).format(&mut out).is_err()
                     || io.write_all(&out).await.is_err()
                 {
