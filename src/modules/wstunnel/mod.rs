@@ -56,7 +56,7 @@ const MAX_FRAME: usize = 16 << 20;
 /// Bytes read from the backend at a time (one frame each): a small
 /// buffer while the backend sends little (idle tunnels stay small), the
 /// large one after a read filled the small one.
-const READ_SIZE: usize = 16 << 10;
+const READ_SIZE: usize = 64 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
 /// zero-fills this much before every read and keeps it for the life of
@@ -301,8 +301,11 @@ where
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
     let mut drain = false;
+    // One timer for the whole session, re-armed only when it fires (not
+    // per message).
+    let idle = tokio::time::sleep(limits.read_idle);
+    tokio::pin!(idle);
     loop {
-        let idle_at = last_client + limits.read_idle;
         tokio::select! {
             m = rx.next() => {
                 last_client = Instant::now();
@@ -387,11 +390,13 @@ where
                     break;
                 }
             }
-            _ = tokio::time::sleep_until(idle_at) => {
-                if Instant::now() >= last_client + limits.read_idle {
+            _ = &mut idle => {
+                let at = last_client + limits.read_idle;
+                if Instant::now() >= at {
                     let _ = tx.send(close_frame(CloseCode::Away)).await;
                     break;
                 }
+                idle.as_mut().reset(at);
             }
         }
     }
