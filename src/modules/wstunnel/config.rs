@@ -109,11 +109,11 @@ pub fn compile_entry(
                 )));
             };
             if list.iter().any(|o| o.is_empty()) {
-                return Err(one(
-                    Diagnostic::error("wstunnel.origins has an empty string")
-                        .help("an empty origin would allow every origin; remove it, or remove wstunnel.origins to allow all")
-                        .lighttpd("unexpected empty string in wstunnel.origins"),
-                ));
+                return Err(one(Diagnostic::error(
+                    "wstunnel.origins has an empty string",
+                )
+                .help("remove the empty entry; without wstunnel.origins every origin is allowed")
+                .lighttpd("unexpected empty string in wstunnel.origins")));
             }
             WsSet::Origins(list.into())
         }
