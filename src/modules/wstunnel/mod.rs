@@ -56,7 +56,7 @@ const MAX_FRAME: usize = 16 << 20;
 /// Bytes read from the backend at a time (one frame each): a small
 /// buffer while the backend sends little (idle tunnels stay small), the
 /// large one after a read filled the small one.
-const READ_SIZE: usize = 64 << 10;
+const READ_SIZE: usize = 256 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
 /// zero-fills this much before every read and keeps it for the life of
