@@ -55,7 +55,7 @@ const MAX_MESSAGE: usize = 16 << 20;
 const MAX_FRAME: usize = 16 << 20;
 /// Bytes read from the backend at a time (one frame each): a small
 /// buffer while the backend sends little (idle tunnels stay small), the
-/// large one after a read filled the small one.
+/// large one while reads bring at least the small one's worth.
 const READ_SIZE: usize = 256 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
@@ -370,7 +370,7 @@ where
                     break;
                 }
                 Ok(n) => {
-                    want = if n >= want { READ_SIZE } else { READ_SIZE_IDLE };
+                    want = if n >= READ_SIZE_IDLE { READ_SIZE } else { READ_SIZE_IDLE };
                     let data = buf.split().freeze();
                     let msg = match framing {
                         Framing::Binary => Message::Binary(data),
