@@ -187,11 +187,18 @@ fn short_backend_body() {
     let b = Backend::start(move |_| Reply::RawClose(short.clone()));
     let w = Wick::start(&conf(
         &b,
-        "$HTTP[\"url\"] =~ \"^/p/s\" { server.stream-response-body = 2 }",
+        "$HTTP[\"url\"] =~ \"^/p/s\" { server.stream-response-body = 2 }\n\
+         $HTTP[\"url\"] =~ \"^/p/m1\" { server.stream-response-body = 1 }",
     ));
     assert_eq!(w.get("/p/buffered").status, 502);
-    // Streaming: the connection is closed (hyper may drop what it had
-    // not flushed yet), never left waiting for the missing bytes.
+    // Streaming: the connection is closed, never left waiting for the
+    // missing bytes, and the bytes that came are not lost on the way.
+    for path in ["/p/s", "/p/m1"] {
+        let out = exchange(&w, &format!("GET {path} HTTP/1.1\r\nHost: h\r\n\r\n"));
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"), "{path}: {text}");
+        assert!(text.ends_with("\r\n\r\nabc"), "{path}: {text}");
+    }
     let t = Instant::now();
     let out = exchange(&w, "GET /p/s HTTP/1.1\r\nHost: h\r\n\r\n");
     assert!(

@@ -135,3 +135,52 @@ impl http_body::Body for Body {
         }
     }
 }
+
+/// A response body as hyper gets it: a body error is handed out one poll
+/// late, because hyper drops the connection — and what it has not written
+/// yet — as soon as it sees the error; the extra poll lets it flush the
+/// bytes that came before (a backend that dies mid-body must not cost the
+/// client the part already received).
+#[derive(Debug)]
+pub struct Outgoing {
+    body: Body,
+    late: Option<io::Error>,
+}
+
+impl Outgoing {
+    /// Wraps a response body.
+    pub fn new(body: Body) -> Self {
+        Outgoing { body, late: None }
+    }
+}
+
+impl http_body::Body for Outgoing {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+        let this = self.get_mut();
+        if let Some(e) = this.late.take() {
+            return Poll::Ready(Some(Err(e)));
+        }
+        match std::task::ready!(Pin::new(&mut this.body).poll_frame(cx)) {
+            Some(Err(e)) => {
+                this.late = Some(e);
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            other => Poll::Ready(other),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.late.is_none() && self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}

@@ -651,8 +651,6 @@ pub struct UpstreamBody {
     reader: BodyReader,
     _host: Option<HostGuard>,
     _task: Option<super::AbortOnDrop>,
-    /// An error held back for one poll (see [`UpstreamBody::poll_chunk`]).
-    failed: Option<io::Error>,
 }
 
 impl UpstreamBody {
@@ -662,7 +660,6 @@ impl UpstreamBody {
             reader,
             _host: Some(host),
             _task: None,
-            failed: None,
         }
     }
 
@@ -673,23 +670,11 @@ impl UpstreamBody {
     }
 
     /// Polls the next chunk.
-    ///
-    /// An error is handed out one poll late: hyper drops the connection
-    /// (and what it has not written yet) as soon as it sees the error, so
-    /// it first gets a chance to flush the bytes that came before.
     pub fn poll_chunk(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
-        if let Some(e) = self.failed.take() {
-            return Poll::Ready(Some(Err(e)));
-        }
         let r = ready!(self.reader.poll_next(cx));
         if !matches!(r, Some(Ok(_))) {
             self._host = None;
             self._task = None;
-        }
-        if let Some(Err(e)) = r {
-            self.failed = Some(e);
-            cx.waker().wake_by_ref();
-            return Poll::Pending;
         }
         Poll::Ready(r)
     }

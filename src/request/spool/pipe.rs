@@ -82,7 +82,6 @@ fn pipe_inner(cfg: &SpoolConfig, len: Option<u64>) -> (PipeWriter, PipeReader) {
         reading: None,
         remaining: len,
         done: false,
-        held: false,
     };
     (w, r)
 }
@@ -234,9 +233,6 @@ pub struct PipeReader {
     /// Bytes still to come, for a sized pipe.
     remaining: Option<u64>,
     done: bool,
-    /// The end error was held back for one poll, so that hyper writes out
-    /// the bytes before it (it drops unwritten output on an error).
-    held: bool,
 }
 
 impl PipeReader {
@@ -291,11 +287,6 @@ impl http_body::Body for PipeReader {
                             return Poll::Pending;
                         }
                         End::Finished => None,
-                        End::Failed(_) | End::Dropped if !this.held => {
-                            this.held = true;
-                            cx.waker().wake_by_ref();
-                            return Poll::Pending;
-                        }
                         End::Failed(e) => Some(Err(e.take().unwrap_or_else(broken))),
                         End::Dropped => Some(Err(io::Error::new(
                             io::ErrorKind::UnexpectedEof,
