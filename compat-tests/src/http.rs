@@ -470,11 +470,12 @@ impl Drop for Server {
 /// the arrival times of what was read.
 #[derive(Debug)]
 pub struct Client {
-    name: String,
-    stream: TcpStream,
-    buf: Vec<u8>,
-    eof: bool,
-    start: Instant,
+    pub(crate) name: String,
+    pub(crate) stream: TcpStream,
+    /// Bytes read and not consumed yet.
+    pub(crate) buf: Vec<u8>,
+    pub(crate) eof: bool,
+    pub(crate) start: Instant,
     /// (time since connect, bytes) of every read.
     arrivals: Vec<(Duration, usize)>,
 }
@@ -569,7 +570,7 @@ impl Client {
 
     /// One read with a time limit. `Ok(0)` at EOF (also after it), `Err`
     /// on timeout or error.
-    fn read_once(&mut self, limit: Duration) -> Result<usize, String> {
+    pub(crate) fn read_once(&mut self, limit: Duration) -> Result<usize, String> {
         if self.eof {
             return Ok(0);
         }

@@ -26,7 +26,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::backend::BackendAddr;
-use crate::http::{Response, Server, frame_response};
+use crate::http::{Client, Response, Server, frame_response};
 
 /// The mask key of every client frame (the one of RFC 6455 §5.7).
 pub const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
@@ -248,137 +248,57 @@ impl fmt::Debug for Bytes {
     }
 }
 
-/// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2), from a small SHA-1.
+/// `Sec-WebSocket-Accept` for `key` (RFC 6455 §4.2.2).
 pub fn accept_for(key: &str) -> String {
-    let mut data = key.as_bytes().to_vec();
-    data.extend_from_slice(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
-    base64(&sha1(&data))
-}
-
-fn sha1(msg: &[u8]) -> [u8; 20] {
-    let mut h: [u32; 5] = [
-        0x6745_2301,
-        0xEFCD_AB89,
-        0x98BA_DCFE,
-        0x1032_5476,
-        0xC3D2_E1F0,
-    ];
-    let mut data = msg.to_vec();
-    let bits = (msg.len() as u64).wrapping_mul(8);
-    data.push(0x80);
-    while data.len() % 64 != 56 {
-        data.push(0);
-    }
-    data.extend_from_slice(&bits.to_be_bytes());
-    for block in data.chunks(64) {
-        let mut w = [0u32; 80];
-        for (i, c) in block.chunks(4).enumerate() {
-            w[i] = u32::from_be_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        for i in 16..80 {
-            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
-        }
-        let [mut a, mut b, mut c, mut d, mut e] = h;
-        for (i, wi) in w.iter().enumerate() {
-            let (f, k) = match i {
-                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
-                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
-                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
-                _ => (b ^ c ^ d, 0xCA62_C1D6),
-            };
-            let t = a
-                .rotate_left(5)
-                .wrapping_add(f)
-                .wrapping_add(e)
-                .wrapping_add(k)
-                .wrapping_add(*wi);
-            e = d;
-            d = c;
-            c = b.rotate_left(30);
-            b = a;
-            a = t;
-        }
-        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
-            *x = x.wrapping_add(y);
-        }
-    }
-    let mut out = [0u8; 20];
-    for (i, x) in h.iter().enumerate() {
-        out[i * 4..i * 4 + 4].copy_from_slice(&x.to_be_bytes());
-    }
-    out
+    use sha1::Digest;
+    let mut h = sha1::Sha1::new();
+    h.update(key.as_bytes());
+    h.update(b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11");
+    base64(&h.finalize())
 }
 
 /// Standard base64 with padding.
 pub fn base64(b: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut s = String::new();
-    for c in b.chunks(3) {
-        let n = u32::from(c[0]) << 16
-            | u32::from(*c.get(1).unwrap_or(&0)) << 8
-            | u32::from(*c.get(2).unwrap_or(&0));
-        for i in 0..4 {
-            if i <= c.len() {
-                s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                s.push('=');
-            }
-        }
-    }
-    s
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
 }
 
 // ---------------------------------------------------------------------------
 // The client
 
-/// A raw client connection: the HTTP handshake, then frames.
+/// A raw client connection: the HTTP handshake, then frames (the
+/// connection handling is [`Client`]'s).
 #[derive(Debug)]
 pub struct WsClient {
-    name: String,
-    stream: TcpStream,
-    buf: Vec<u8>,
-    eof: bool,
-    start: Instant,
+    c: Client,
 }
 
 impl WsClient {
     /// Connects to `server` on 127.0.0.1.
     pub fn connect(server: &Server) -> Result<WsClient, String> {
         let addr = SocketAddr::from(([127, 0, 0, 1], server.port));
-        let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
-            .map_err(|e| format!("connect to {}: {e}", server.name))?;
-        stream
-            .set_write_timeout(Some(Duration::from_secs(10)))
-            .map_err(|e| e.to_string())?;
-        let _ = stream.set_nodelay(true);
         Ok(WsClient {
-            name: server.name.to_string(),
-            stream,
-            buf: Vec::new(),
-            eof: false,
-            start: Instant::now(),
+            c: Client::connect(server.name, addr)?,
         })
     }
 
     /// Time since connect (or since [`WsClient::restart_clock`]).
     pub fn elapsed(&self) -> Duration {
-        self.start.elapsed()
+        self.c.elapsed()
     }
 
     /// Measures [`WsClient::elapsed`] and frame times from now.
     pub fn restart_clock(&mut self) {
-        self.start = Instant::now();
+        self.c.start = Instant::now();
     }
 
     /// A second handle on the socket (a writer thread).
     pub fn writer(&self) -> Result<TcpStream, String> {
-        self.stream.try_clone().map_err(|e| e.to_string())
+        self.c.stream.try_clone().map_err(|e| e.to_string())
     }
 
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.stream
-            .write_all(bytes)
-            .map_err(|e| format!("send to {}: {e}", self.name))
+        self.c.send(bytes)
     }
 
     pub fn send_frame(&mut self, f: &Frame) -> Result<(), String> {
@@ -387,49 +307,12 @@ impl WsClient {
 
     /// Half-closes (TCP FIN); reading stays possible.
     pub fn shutdown_write(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Write);
+        self.c.shutdown_write();
     }
 
     /// `true` once the server closed the connection.
     pub fn saw_eof(&self) -> bool {
-        self.eof
-    }
-
-    /// One read within `limit`: `Ok(0)` at EOF, `Err` on timeout.
-    fn read_once(&mut self, limit: Duration) -> Result<usize, String> {
-        if self.eof {
-            return Ok(0);
-        }
-        self.stream
-            .set_read_timeout(Some(limit.max(Duration::from_millis(1))))
-            .map_err(|e| e.to_string())?;
-        let mut chunk = vec![0u8; 256 << 10];
-        loop {
-            match self.stream.read(&mut chunk) {
-                Ok(0) => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Ok(n) => {
-                    self.buf.extend_from_slice(&chunk[..n]);
-                    return Ok(n);
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                    self.eof = true;
-                    return Ok(0);
-                }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
-                    return Err(format!("{}: nothing within {limit:?}", self.name));
-                }
-                Err(e) => return Err(format!("read from {}: {e}", self.name)),
-            }
-        }
+        self.c.saw_eof()
     }
 
     /// Reads one HTTP response head (a 101 ends at its head; other
@@ -438,35 +321,35 @@ impl WsClient {
     pub fn response(&mut self, limit: Duration) -> Result<Response, String> {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some((r, used)) = frame_response(&self.buf, false, self.eof)
-                .map_err(|e| format!("{}: {e}", self.name))?
+            if let Some((r, used)) = frame_response(&self.c.buf, false, self.c.eof)
+                .map_err(|e| format!("{}: {e}", self.c.name))?
             {
-                self.buf.drain(..used);
+                self.c.buf.drain(..used);
                 return Ok(r);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(format!(
                     "{}: no complete response within {limit:?}; got {}",
-                    self.name,
-                    show(&self.buf)
+                    self.c.name,
+                    show(&self.c.buf)
                 ));
             }
-            self.read_once(left)?;
+            self.c.read_once(left)?;
         }
     }
 
     /// Reads exactly `n` bytes (or what came before EOF) within `limit`.
     pub fn read_bytes(&mut self, n: usize, limit: Duration) -> Vec<u8> {
         let deadline = Instant::now() + limit;
-        while self.buf.len() < n && !self.eof {
+        while self.c.buf.len() < n && !self.c.eof {
             let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() || self.read_once(left).is_err() {
+            if left.is_zero() || self.c.read_once(left).is_err() {
                 break;
             }
         }
-        let k = n.min(self.buf.len());
-        self.buf.drain(..k).collect()
+        let k = n.min(self.c.buf.len());
+        self.c.buf.drain(..k).collect()
     }
 
     /// The next frame from the server with the time (see
@@ -475,29 +358,31 @@ impl WsClient {
     pub fn next_frame_at(&mut self, limit: Duration) -> Result<Option<(Duration, Frame)>, String> {
         let deadline = Instant::now() + limit;
         loop {
-            if let Some((f, used)) = decode(&self.buf).map_err(|e| format!("{}: {e}", self.name))? {
-                self.buf.drain(..used);
-                return Ok(Some((self.start.elapsed(), f)));
+            if let Some((f, used)) =
+                decode(&self.c.buf).map_err(|e| format!("{}: {e}", self.c.name))?
+            {
+                self.c.buf.drain(..used);
+                return Ok(Some((self.c.start.elapsed(), f)));
             }
-            if self.eof {
-                if self.buf.is_empty() {
+            if self.c.eof {
+                if self.c.buf.is_empty() {
                     return Ok(None);
                 }
                 return Err(format!(
                     "{}: EOF inside a frame after {}",
-                    self.name,
-                    show(&self.buf)
+                    self.c.name,
+                    show(&self.c.buf)
                 ));
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(format!(
                     "{}: no complete frame within {limit:?} (buffered {})",
-                    self.name,
-                    show(&self.buf)
+                    self.c.name,
+                    show(&self.c.buf)
                 ));
             }
-            let _ = self.read_once(left);
+            let _ = self.c.read_once(left);
         }
     }
 
@@ -517,13 +402,13 @@ impl WsClient {
             match self.next_frame(left) {
                 Ok(Some(f)) => out.push(f),
                 Ok(None) => return (out, true),
-                Err(_) if self.eof => {
+                Err(_) if self.c.eof => {
                     out.push(Frame {
                         fin: false,
                         rsv: 0,
                         opcode: 15,
                         masked: false,
-                        payload: std::mem::take(&mut self.buf),
+                        payload: std::mem::take(&mut self.c.buf),
                     });
                     return (out, true);
                 }
@@ -540,12 +425,12 @@ impl WsClient {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return (out, self.eof && self.buf.is_empty());
+                return (out, self.c.eof && self.c.buf.is_empty());
             }
             match self.next_frame_at(left) {
                 Ok(Some(f)) => out.push(f),
                 Ok(None) => return (out, true),
-                Err(_) => return (out, self.eof),
+                Err(_) => return (out, self.c.eof),
             }
         }
     }
