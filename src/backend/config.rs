@@ -118,18 +118,6 @@ pub struct ExtensionConfig {
     pub hosts: Vec<HostConfig>,
 }
 
-impl ExtensionConfig {
-    /// True when this extension handles `path` (prefix keys start with `/`,
-    /// other keys are byte suffixes; `""` matches everything).
-    pub fn matches(&self, path: &[u8]) -> bool {
-        if self.key.starts_with(b"/") {
-            path.starts_with(&self.key)
-        } else {
-            path.ends_with(&self.key)
-        }
-    }
-}
-
 /// What the parse found: the extensions, and warnings to log.
 #[derive(Debug, Default)]
 pub struct Parsed {

@@ -258,7 +258,28 @@ pub struct Extension {
 }
 
 impl Extension {
-    /// True when this extension handles `path`.
+    /// Logs that no host of this extension is usable, once until the next
+    /// success (lighttpd's "all handlers … are down").
+    pub fn report_down(&self, path: &[u8], query: Option<&[u8]>) {
+        if !self.down_logged.swap(true, Ordering::Relaxed) {
+            match query {
+                Some(q) => tracing::error!(
+                    "all handlers for {}?{} on {} are down.",
+                    bstr::BStr::new(path),
+                    bstr::BStr::new(q),
+                    self.key
+                ),
+                None => tracing::error!(
+                    "all handlers for {} on {} are down.",
+                    bstr::BStr::new(path),
+                    self.key
+                ),
+            }
+        }
+    }
+
+    /// True when this extension handles `path` (prefix keys start with
+    /// `/`, other keys are byte suffixes; `""` matches everything).
     pub fn matches(&self, path: &[u8]) -> bool {
         if self.key.starts_with(b"/") {
             path.starts_with(&self.key)

@@ -124,7 +124,8 @@ fn regex_error(value: &BString, at: super::source::Span, e: &PatternError) -> Di
     }
 }
 
-fn describe_value(v: &Value) -> String {
+/// A value as diagnostics name it ("the string \"x\"", "a list").
+pub(crate) fn describe_value(v: &Value) -> String {
     match v {
         Value::Str(s) => format!("the string \"{}\"", show(s)),
         Value::Int(i) => format!("the integer {i}"),

@@ -250,14 +250,13 @@ where
                 String::from_utf8_lossy(&target.path)
             );
         }
-        let path = target.path.clone();
         let wreq = crate::modules::wstunnel::WsRequest {
             parts: &mut parts,
             conn: &conn,
             settings,
             ext,
             registry: &site.registry,
-            path: &path,
+            path: &target.path,
         };
         let response = crate::modules::wstunnel::handle(wreq).await;
         return finish(client_connection(response, &parts, settings, n), settings);

@@ -406,21 +406,29 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                     continue;
                 }
             }
-            if self.input.capacity() - self.input.len() < 4096 {
-                self.input.reserve(8192);
-            }
-            let n = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut self.io),
-                cx,
-                &mut self.input
-            ))?;
-            if n == 0 {
-                let rest = self.input.split();
-                self.out.unsplit(rest);
-                self.state = State::Closed;
+            if !ready!(self.poll_fill(cx))? {
                 return Poll::Ready(Ok(()));
             }
         }
+    }
+
+    /// Reads more into `input`. False at EOF, where whatever is left goes
+    /// to hyper as it is and the gate closes.
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<bool>> {
+        if self.input.capacity() - self.input.len() < 4096 {
+            self.input.reserve(8192);
+        }
+        let n = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut self.io),
+            cx,
+            &mut self.input
+        ))?;
+        if n == 0 {
+            let rest = self.input.split();
+            self.out.unsplit(rest);
+            self.state = State::Closed;
+        }
+        Poll::Ready(Ok(n > 0))
     }
 }
 
@@ -482,22 +490,8 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
                     continue;
                 }
             }
-            if this.input.capacity() - this.input.len() < 4096 {
-                this.input.reserve(8192);
-            }
-            let n = ready!(tokio_util::io::poll_read_buf(
-                Pin::new(&mut this.io),
-                cx,
-                &mut this.input
-            ))?;
-            if n == 0 {
-                // EOF: whatever is left goes to hyper as it is.
-                let rest = this.input.split();
-                this.out.unsplit(rest);
-                this.state = State::Closed;
-                if this.out.is_empty() {
-                    return Poll::Ready(Ok(()));
-                }
+            if !ready!(this.poll_fill(cx))? && this.out.is_empty() {
+                return Poll::Ready(Ok(()));
             }
         }
     }

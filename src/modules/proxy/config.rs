@@ -231,8 +231,23 @@ pub fn flag(v: &Value) -> Option<bool> {
     }
 }
 
-/// `.from => .to` pairs (`<module>.map-extensions`).
-pub fn pairs(v: &Value) -> Option<Vec<(BString, BString)>> {
+/// A `<module>.map-extensions` value: `".from" => ".to"` entries.
+pub fn map_extensions(
+    module: &str,
+    entry: &Entry,
+) -> Result<Arc<[(BString, BString)]>, Vec<Diagnostic>> {
+    pairs(&entry.value).map(Into::into).ok_or_else(|| {
+        vec![
+            Diagnostic::error(format!(
+                "{module}.map-extensions expects \".from\" => \".to\" entries"
+            ))
+            .at(entry.span),
+        ]
+    })
+}
+
+/// `key => "string"` entries of an array.
+fn pairs(v: &Value) -> Option<Vec<(BString, BString)>> {
     let Value::Array(a) = v else { return None };
     a.entries()
         .iter()
@@ -265,14 +280,7 @@ pub fn compile_entry(
                 ));
             }
         },
-        b"proxy.map-extensions" => match pairs(v) {
-            Some(p) => ProxySet::MapExtensions(p.into()),
-            None => {
-                return Err(one(Diagnostic::error(
-                    "proxy.map-extensions expects \".from\" => \".to\" entries",
-                )));
-            }
-        },
+        b"proxy.map-extensions" => ProxySet::MapExtensions(map_extensions("proxy", entry)?),
         b"proxy.forwarded" => {
             let Value::Array(a) = v else {
                 return Err(one(Diagnostic::error(

@@ -531,18 +531,10 @@ async fn acquire(
     match pool::acquire(req.ext, req.registry, want).await {
         Ok(x) => Ok(x),
         Err(AcquireError::Unavailable) => {
-            if !req
-                .ext
-                .down_logged
-                .swap(true, std::sync::atomic::Ordering::Relaxed)
-            {
-                tracing::error!(
-                    "all handlers for {}?{} on {} are down.",
-                    req.target.path.as_bstr(),
-                    req.target.query.as_deref().unwrap_or_default().as_bstr(),
-                    req.ext.key.as_bstr()
-                );
-            }
+            req.ext.report_down(
+                &req.target.path,
+                Some(req.target.query.as_deref().unwrap_or_default()),
+            );
             let mut r = page(StatusCode::SERVICE_UNAVAILABLE, req);
             if has_request_body(&req.parts.headers) {
                 // lighttpd gives up on a request body it never forwarded
@@ -692,18 +684,22 @@ async fn respond(
     }
     let content = match read_buffered(&mut reader, &spool_config(s)).await {
         Ok(c) => c,
-        Err(e) => {
-            let status = if e.kind() == io::ErrorKind::TimedOut {
-                StatusCode::GATEWAY_TIMEOUT
-            } else {
-                StatusCode::BAD_GATEWAY
-            };
-            tracing::error!("reading the response of the backend failed: {e}");
-            return page(status, req);
-        }
+        Err(e) => return read_failed(req, &e),
     };
     drop(host);
     buffered_response(req, head, content, &reader.trailers)
+}
+
+/// The page for a backend response body that could not be read to its
+/// end before anything was sent: 504 after read-timeout, else 502.
+fn read_failed(req: &ProxyRequest<'_>, e: &io::Error) -> Response<Body> {
+    tracing::error!("reading the response of the backend failed: {e}");
+    let status = if e.kind() == io::ErrorKind::TimedOut {
+        StatusCode::GATEWAY_TIMEOUT
+    } else {
+        StatusCode::BAD_GATEWAY
+    };
+    page(status, req)
 }
 
 /// A streamed response body: read as the client takes it (mode 2), or
@@ -1030,14 +1026,7 @@ where
         // The request body has been sent (or the backend answered early).
         let content = match read_buffered(&mut reader, &spool_config(req.settings)).await {
             Ok(c) => c,
-            Err(e) => {
-                let status = if e.kind() == io::ErrorKind::TimedOut {
-                    StatusCode::GATEWAY_TIMEOUT
-                } else {
-                    StatusCode::BAD_GATEWAY
-                };
-                return page(status, req);
-            }
+            Err(e) => return read_failed(req, &e),
         };
         drop(pump);
         return buffered_response(req, head, content, &reader.trailers);

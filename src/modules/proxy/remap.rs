@@ -23,6 +23,34 @@ fn split_uri(v: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
     Some((scheme, &rest[..end], &rest[end..]))
 }
 
+/// A URI with its authority and path remapped (a relative reference: its
+/// path only); `scheme` `(from, to)` swaps the scheme with `https-remap`.
+/// Unchanged when neither part maps.
+fn remap_uri(
+    v: &[u8],
+    scheme_swap: Option<(&[u8], &[u8])>,
+    host: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+    path: impl Fn(&[u8]) -> Option<Vec<u8>>,
+) -> Vec<u8> {
+    let Some((scheme, authority, rest)) = split_uri(v) else {
+        return path(v).unwrap_or_else(|| v.to_vec());
+    };
+    let new_host = host(authority);
+    let new_path = path(rest);
+    if new_host.is_none() && new_path.is_none() {
+        return v.to_vec();
+    }
+    let scheme = match scheme_swap {
+        Some((from, to)) if scheme.eq_ignore_ascii_case(from) => to,
+        _ => scheme,
+    };
+    let mut out = scheme.to_vec();
+    out.extend_from_slice(b"://");
+    out.extend_from_slice(new_host.as_deref().unwrap_or(authority));
+    out.extend_from_slice(new_path.as_deref().unwrap_or(rest));
+    out
+}
+
 /// A `from => to` host table lookup: `from` `-` stands for `dash_key`,
 /// `to` `-` for the client's Host; an empty `to` keeps the authority.
 fn map_host(
@@ -128,31 +156,20 @@ impl<'a> RequestRemap<'a> {
 
     /// A `Destination` / `Content-Location` value remapped.
     pub fn uri(&self, v: &[u8]) -> Vec<u8> {
-        match split_uri(v) {
-            Some((scheme, authority, path)) => {
-                let host = map_host(
+        let from_to = self.https.then_some((&b"https"[..], &b"http"[..]));
+        remap_uri(
+            v,
+            from_to,
+            |authority| {
+                map_host(
                     &self.hdr.map_host_request,
                     authority,
                     Some(self.client_host),
                     self.client_host,
-                );
-                let new_path = self.path(path).map(|(p, _)| p);
-                if host.is_none() && new_path.is_none() {
-                    return v.to_vec();
-                }
-                let scheme: &[u8] = if self.https && scheme.eq_ignore_ascii_case(b"https") {
-                    b"http"
-                } else {
-                    scheme
-                };
-                let mut out = scheme.to_vec();
-                out.extend_from_slice(b"://");
-                out.extend_from_slice(host.as_deref().unwrap_or(authority));
-                out.extend_from_slice(new_path.as_deref().unwrap_or(path));
-                out
-            }
-            None => self.path(v).map_or_else(|| v.to_vec(), |(p, _)| p),
-        }
+                )
+            },
+            |path| self.path(path).map(|(p, _)| p),
+        )
     }
 }
 
@@ -217,26 +234,8 @@ impl<'a> ResponseRemap<'a> {
 
     /// A `Location` / `Content-Location` value remapped.
     pub fn uri(&self, v: &[u8]) -> Vec<u8> {
-        match split_uri(v) {
-            Some((scheme, authority, path)) => {
-                let host = self.host(authority);
-                let new_path = self.path(path);
-                if host.is_none() && new_path.is_none() {
-                    return v.to_vec();
-                }
-                let scheme: &[u8] = if self.https && scheme.eq_ignore_ascii_case(b"http") {
-                    b"https"
-                } else {
-                    scheme
-                };
-                let mut out = scheme.to_vec();
-                out.extend_from_slice(b"://");
-                out.extend_from_slice(host.as_deref().unwrap_or(authority));
-                out.extend_from_slice(new_path.as_deref().unwrap_or(path));
-                out
-            }
-            None => self.path(v).unwrap_or_else(|| v.to_vec()),
-        }
+        let from_to = self.https.then_some((&b"http"[..], &b"https"[..]));
+        remap_uri(v, from_to, |a| self.host(a), |p| self.path(p))
     }
 
     /// A `Set-Cookie` value with `Path=` and `Domain=` remapped.

@@ -20,7 +20,8 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use super::ProxyRequest;
 use super::response::Head;
 use crate::backend::balance::BalanceInput;
-use crate::backend::pool::{Conn, HostGuard, Want};
+use crate::backend::pool::{Conn, HostGuard, Stream, Want};
+use crate::request::ConnInfo;
 use crate::request::body::Body;
 
 /// Copies one direction until EOF (then half-closes the writer), an error,
@@ -97,19 +98,33 @@ pub async fn relay<C, U>(
     }
 }
 
-/// The client's 101 for a backend's 101, and the tunnel behind it.
-pub fn upgrade(
-    req: &mut ProxyRequest<'_>,
+/// `server.max-read-idle` and `server.max-write-idle` of a request.
+fn idle_limits(req: &ProxyRequest<'_>) -> (Duration, Duration) {
+    (
+        Duration::from_secs(u64::from(req.settings.max_read_idle)),
+        Duration::from_secs(u64::from(req.settings.max_write_idle)),
+    )
+}
+
+/// Starts the tunnel behind a 101 or a CONNECT 200: once hyper has
+/// written the answer and hands the client connection over, `run` gets it
+/// and the backend stream (the host's and proc's load held until it
+/// ends). The task becomes the client connection's tunnel. False when the
+/// request cannot be taken over (no upgrade handle).
+pub fn take_over<F, Fut>(
+    parts: &mut http::request::Parts,
+    client: &ConnInfo,
     conn: Conn,
     host: HostGuard,
-    head: Head,
-    pending: BytesMut,
-) -> Response<Body> {
-    let Some(on_upgrade) = req.parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-        return super::page(StatusCode::BAD_GATEWAY, req);
+    run: F,
+) -> bool
+where
+    F: FnOnce(TokioIo<hyper::upgrade::Upgraded>, Stream) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+        return false;
     };
-    let read_idle = Duration::from_secs(u64::from(req.settings.max_read_idle));
-    let write_idle = Duration::from_secs(u64::from(req.settings.max_write_idle));
     let task = tokio::spawn(async move {
         let _host = host;
         let upgraded = match on_upgrade.await {
@@ -121,16 +136,25 @@ pub fn upgrade(
         };
         conn.touch();
         let (stream, _load) = conn.detach();
-        relay(
-            TokioIo::new(upgraded),
-            stream,
-            pending,
-            read_idle,
-            write_idle,
-        )
-        .await;
+        run(TokioIo::new(upgraded), stream).await;
     });
-    req.conn.set_tunnel(task);
+    client.set_tunnel(task);
+    true
+}
+
+/// The client's 101 for a backend's 101, and the tunnel behind it.
+pub fn upgrade(
+    req: &mut ProxyRequest<'_>,
+    conn: Conn,
+    host: HostGuard,
+    head: Head,
+    pending: BytesMut,
+) -> Response<Body> {
+    let (read_idle, write_idle) = idle_limits(req);
+    let relayed = move |client, stream| relay(client, stream, pending, read_idle, write_idle);
+    if !take_over(req.parts, req.conn, conn, host, relayed) {
+        return super::page(StatusCode::BAD_GATEWAY, req);
+    }
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *r.headers_mut() = head.headers;
@@ -163,27 +187,12 @@ pub async fn connect(req: &mut ProxyRequest<'_>) -> Response<Body> {
         Ok(x) => x,
         Err(r) => return r,
     };
-    let Some(on_upgrade) = req.parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+    let (read_idle, write_idle) = idle_limits(req);
+    let relayed =
+        move |client, stream| relay(client, stream, BytesMut::new(), read_idle, write_idle);
+    if !take_over(req.parts, req.conn, conn, host, relayed) {
         return super::page(StatusCode::BAD_GATEWAY, req);
-    };
-    let read_idle = Duration::from_secs(u64::from(req.settings.max_read_idle));
-    let write_idle = Duration::from_secs(u64::from(req.settings.max_write_idle));
-    let task = tokio::spawn(async move {
-        let _host = host;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let (stream, _load) = conn.detach();
-        relay(
-            TokioIo::new(upgraded),
-            stream,
-            BytesMut::new(),
-            read_idle,
-            write_idle,
-        )
-        .await;
-    });
-    req.conn.set_tunnel(task);
+    }
     // lighttpd marks the tunnel as the connection's last exchange.
     let mut r = Response::new(Body::empty());
     r.headers_mut().insert(

@@ -8,8 +8,11 @@ use bstr::BString;
 use crate::backend::Extensions;
 use crate::backend::balance::Balance;
 use crate::config::Diagnostic;
-use crate::config::value::{Entry, Value, show};
-use crate::modules::proxy::config::{GwContext, balance, debug_level, gateway_extensions, pairs};
+use crate::config::check::describe_value;
+use crate::config::value::{Entry, Value};
+use crate::modules::proxy::config::{
+    GwContext, balance, debug_level, gateway_extensions, map_extensions,
+};
 
 /// The `wstunnel.*` settings in effect for a request.
 #[derive(Debug, Clone, Default)]
@@ -77,14 +80,7 @@ pub fn compile_entry(
         b"wstunnel.server" => WsSet::Server(gateway_extensions("wstunnel", entry, ctx)?),
         b"wstunnel.balance" => WsSet::Balance(balance("wstunnel", entry, ctx)),
         b"wstunnel.debug" => WsSet::Debug(debug_level("wstunnel", entry)?),
-        b"wstunnel.map-extensions" => match pairs(v) {
-            Some(p) => WsSet::MapExtensions(p.into()),
-            None => {
-                return Err(one(Diagnostic::error(
-                    "wstunnel.map-extensions expects \".from\" => \".to\" entries",
-                )));
-            }
-        },
+        b"wstunnel.map-extensions" => WsSet::MapExtensions(map_extensions("wstunnel", entry)?),
         b"wstunnel.frame-type" => match v {
             Value::Str(s) => WsSet::Binary(s.eq_ignore_ascii_case(b"binary")),
             _ => {
@@ -126,24 +122,16 @@ pub fn compile_entry(
             match n {
                 Some(n) if (0..=65535).contains(&n) => WsSet::PingInterval(n as u32),
                 _ => {
-                    return Err(one(Diagnostic::error(format!(
-                        "wstunnel.ping-interval expects seconds from 0 to 65535, found {}",
-                        show_value(v)
-                    ))));
+                    return Err(one(Diagnostic::error(
+                        "wstunnel.ping-interval expects seconds from 0 to 65535",
+                    )
+                    .label(format!("found {}", describe_value(v)))));
                 }
             }
         }
         _ => return Ok(None),
     };
     Ok(Some(set))
-}
-
-fn show_value(v: &Value) -> String {
-    match v {
-        Value::Int(i) => i.to_string(),
-        Value::Str(s) => format!("\"{}\"", show(s)),
-        Value::Array(_) => "a list".into(),
-    }
 }
 
 /// Whether `origin` is allowed by one of `allowed` (lighttpd: equal, or

@@ -33,7 +33,6 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, HeaderValue, UPGRADE};
 use http::{Method, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
@@ -45,6 +44,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use crate::backend::balance::BalanceInput;
 use crate::backend::pool::{self, AcquireError, Stream, Want};
 use crate::backend::{Extension, Registry};
+use crate::modules::proxy::tunnel::take_over;
 use crate::request::ConnInfo;
 use crate::request::body::Body;
 use crate::routing::settings::Settings;
@@ -169,13 +169,12 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         }
     }
     // 3. the backend: connected before any 101
-    let client = req.conn.remote_text.clone();
     let want = Want {
         balance: s.balance,
         input: BalanceInput {
             path: req.path,
             authority: h.get(http::header::HOST).map_or(&b""[..], |v| v.as_bytes()),
-            client: &client,
+            client: &req.conn.remote_text,
         },
         reuse: false,
         debug: s.debug,
@@ -183,17 +182,7 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     let (conn, host) = match pool::acquire(req.ext, req.registry, &want).await {
         Ok(x) => x,
         Err(AcquireError::Unavailable) => {
-            if !req
-                .ext
-                .down_logged
-                .swap(true, std::sync::atomic::Ordering::Relaxed)
-            {
-                tracing::error!(
-                    "all handlers for {} on {} are down.",
-                    req.path.as_bstr(),
-                    req.ext.key.as_bstr()
-                );
-            }
+            req.ext.report_down(req.path, None);
             return page(StatusCode::SERVICE_UNAVAILABLE, &req, false);
         }
     };
@@ -206,9 +195,6 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     };
     let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
     let (framing, protocol) = choose_framing(h, s.binary);
-    let Some(on_upgrade) = req.parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-        return page(StatusCode::BAD_GATEWAY, &req, false);
-    };
     if s.debug > 0 {
         tracing::info!(
             "wstunnel: {} → {} ({framing:?})",
@@ -220,15 +206,10 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         read_idle: Duration::from_secs(u64::from(req.settings.max_read_idle)),
         ping: (s.ping_interval > 0).then(|| Duration::from_secs(u64::from(s.ping_interval))),
     };
-    let task = tokio::spawn(async move {
-        let _host = host;
-        let Ok(upgraded) = on_upgrade.await else {
-            return;
-        };
-        let (stream, _load) = conn.detach();
-        tunnel(TokioIo::new(upgraded), stream, framing, limits).await;
-    });
-    req.conn.set_tunnel(task);
+    let session = move |client, stream| tunnel(client, stream, framing, limits);
+    if !take_over(req.parts, req.conn, conn, host, session) {
+        return page(StatusCode::BAD_GATEWAY, &req, false);
+    }
 
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
@@ -372,11 +353,7 @@ where
                 Ok(n) => {
                     want = if n >= READ_SIZE_IDLE { READ_SIZE } else { READ_SIZE_IDLE };
                     let data = buf.split().freeze();
-                    let msg = match framing {
-                        Framing::Binary => Message::Binary(data),
-                        other => Message::Frame(frame(data, other)),
-                    };
-                    if tx.send(msg).await.is_err() {
+                    if tx.send(Message::Frame(frame(data, framing))).await.is_err() {
                         break;
                     }
                 }
