@@ -5,7 +5,8 @@
 //!
 //! The tools are found through `WICK_SHARED_DIR` (default `../shared`
 //! beside the crate); without them or without python3 the tests say
-//! SKIPPED on stderr and pass.
+//! SKIPPED on stderr and pass — except under the test command
+//! (`WICK_REQUIRE_LIGHTTPD=1`), where that is a failure.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -33,6 +34,16 @@ struct Setup {
     dir: tempfile::TempDir,
 }
 
+/// A missing tool skips the test, except under the test command
+/// (`WICK_REQUIRE_LIGHTTPD=1`, as compat-tests), where it fails it.
+fn skip(why: String) -> Option<Setup> {
+    if std::env::var("WICK_REQUIRE_LIGHTTPD").is_ok_and(|v| v == "1") {
+        panic!("{why} (WICK_REQUIRE_LIGHTTPD=1 turns this skip into a failure)");
+    }
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
 fn setup() -> Option<Setup> {
     let shared = std::env::var_os("WICK_SHARED_DIR")
         .map(PathBuf::from)
@@ -40,21 +51,17 @@ fn setup() -> Option<Setup> {
     let tools = shared.join("compat/tools");
     let logger = tools.join("binpath_logger.py");
     if !logger.exists() {
-        eprintln!(
-            "SKIPPED: {} not found (set WICK_SHARED_DIR)",
+        return skip(format!(
+            "{} not found (set WICK_SHARED_DIR)",
             logger.display()
-        );
-        return None;
+        ));
     }
     let out = std::process::Command::new("python3")
         .args(["-c", "import sys; print(sys.executable)"])
         .output();
     let exe = match out {
         Ok(o) if o.status.success() => PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()),
-        _ => {
-            eprintln!("SKIPPED: python3 not found");
-            return None;
-        }
+        _ => return skip("python3 not found".into()),
     };
     let py_dir = exe.parent().expect("python has a directory").to_path_buf();
     let path = format!(

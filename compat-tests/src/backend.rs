@@ -981,6 +981,20 @@ impl Tally {
     }
 
     /// Compares two observations (lighttpd first).
+    /// [`Tally::compare`] on one part (`part`, shown as text) of a whole
+    /// observation of each server.
+    pub fn compare_part<O>(
+        &mut self,
+        label: &str,
+        l: &Result<O, String>,
+        w: &Result<O, String>,
+        part: impl Fn(&O) -> String,
+    ) {
+        let l = l.as_ref().map(&part).map_err(Clone::clone);
+        let w = w.as_ref().map(&part).map_err(Clone::clone);
+        self.compare(label, &l, &w);
+    }
+
     pub fn compare<T: fmt::Debug + PartialEq>(
         &mut self,
         label: &str,

@@ -804,43 +804,39 @@ fn binpath_unix_sockets_children_and_shutdown() {
         })
     });
     let mut tally = Tally::new(test);
-    let field =
-        |r: &Result<Obs, String>, f: fn(&Obs) -> String| r.as_ref().map(f).map_err(Clone::clone);
-    tally.compare(
-        "17. socket files S-0, S-1 after start",
-        &field(&l, |o| format!("{:?}", o.sockets_at_start)),
-        &field(&w, |o| format!("{:?}", o.sockets_at_start)),
-    );
-    tally.compare(
+    tally.compare_part("17. socket files S-0, S-1 after start", &l, &w, |o| {
+        format!("{:?}", o.sockets_at_start)
+    });
+    tally.compare_part(
         "21. argv, cwd, fd 0, other fds, parent, process group",
-        &field(&l, |o| format!("{:#?}", o.children)),
-        &field(&w, |o| format!("{:#?}", o.children)),
+        &l,
+        &w,
+        |o| format!("{:#?}", o.children),
     );
-    tally.compare(
+    tally.compare_part(
         "22. environment without bin-copy-environment",
-        &field(&l, |o| format!("{:#?}", o.env)),
-        &field(&w, |o| format!("{:#?}", o.env)),
+        &l,
+        &w,
+        |o| format!("{:#?}", o.env),
     );
-    tally.compare(
+    tally.compare_part(
         "32. sequential requests served by the newest proc",
-        &field(&l, |o| format!("{:?}", o.served_by)),
-        &field(&w, |o| format!("{:?}", o.served_by)),
+        &l,
+        &w,
+        |o| format!("{:?}", o.served_by),
     );
-    tally.compare(
+    tally.compare_part(
         "§8.5 kill-signal (SIGTERM) to every child at shutdown",
-        &field(&l, |o| format!("{:?}", o.signals_at_stop)),
-        &field(&w, |o| format!("{:?}", o.signals_at_stop)),
+        &l,
+        &w,
+        |o| format!("{:?}", o.signals_at_stop),
     );
-    tally.compare(
-        "children exit after their signal",
-        &field(&l, |o| format!("{:?}", o.children_gone)),
-        &field(&w, |o| format!("{:?}", o.children_gone)),
-    );
-    tally.compare(
-        "17. socket files removed at shutdown",
-        &field(&l, |o| format!("{:?}", o.sockets_after_stop)),
-        &field(&w, |o| format!("{:?}", o.sockets_after_stop)),
-    );
+    tally.compare_part("children exit after their signal", &l, &w, |o| {
+        format!("{:?}", o.children_gone)
+    });
+    tally.compare_part("17. socket files removed at shutdown", &l, &w, |o| {
+        format!("{:?}", o.sockets_after_stop)
+    });
     tally.finish();
 }
 
