@@ -31,6 +31,7 @@
 //! | environment, probe path, process-group kill (children left behind) | [`Launch`], [`Server::launch`], [`PairOpts`] |
 //! | per-server config placeholders, a caller's scratch dir (backends) | [`PairOpts::vars`], [`PairOpts::scratch`] |
 //! | everything compared: status line, all headers, body with ports normalised | [`Pair::check_full`], [`full_differences`] |
+//! | the same, after a normalisation applied to both (e.g. ETag values) | [`Pair::check_full_with`] |
 //! | a deliberate difference, normalised after checking it is as documented | [`Pair::check_full_known`] |
 //! | several requests on one keep-alive connection, pipelined or not | [`Pair::check_session`] |
 //! | a scenario with timing or tunnels, run on both servers at once | [`Pair::observe`], [`Pair::observe_known`] |
@@ -1625,6 +1626,22 @@ impl Pair {
         self.compared += 1;
         match self.full_responses(&req) {
             Ok((l, w)) => self.compare_full(&req, &l, &w, None),
+            Err(e) => self.failures.push(format!("{}\n  {e}", req.describe())),
+        }
+    }
+
+    /// [`Pair::check_full`] after `norm` rewrote both responses the same
+    /// way, for values both programs may legitimately choose differently
+    /// whatever the scenario (e.g. an `ETag` value replaced by a marker when
+    /// present). Counted as a strict comparison.
+    pub fn check_full_with(&mut self, req: Req, norm: impl Fn(&mut Response)) {
+        self.compared += 1;
+        match self.full_responses(&req) {
+            Ok((mut l, mut w)) => {
+                norm(&mut l);
+                norm(&mut w);
+                self.compare_full(&req, &l, &w, None);
+            }
             Err(e) => self.failures.push(format!("{}\n  {e}", req.describe())),
         }
     }
