@@ -115,23 +115,47 @@ pub fn validate(pattern: &[u8]) -> Result<(), PatternError> {
 impl Pattern {
     /// Compiles a condition pattern.
     pub fn new(pattern: &[u8]) -> Result<Pattern, PatternError> {
-        let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
-        let p = expand_quoting(p);
-        let compiled = match regex::bytes::Regex::new(&p) {
-            Ok(r) => Pattern::Plain(r),
-            Err(plain_err) => match fancy_regex::Regex::new(&p) {
-                Ok(r) if !matches!(plain_err, regex::Error::CompiledTooBig(_)) => {
-                    Pattern::Fancy(Box::new(r))
-                }
-                Ok(_) => return Err(PatternError::Syntax(plain_err.to_string())),
-                Err(_) => return Err(PatternError::Syntax(plain_err.to_string())),
-            },
-        };
+        let compiled = Pattern::new_unchecked(pattern)?;
         let groups = compiled.captures_len().saturating_sub(1);
         if groups > 9 {
             return Err(PatternError::TooManyCaptures(groups));
         }
         Ok(compiled)
+    }
+
+    /// Compiles a pattern without the limit of 9 groups.
+    pub(crate) fn new_unchecked(pattern: &[u8]) -> Result<Pattern, PatternError> {
+        let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
+        let p = expand_quoting(p);
+        match regex::bytes::Regex::new(&p) {
+            Ok(r) => Ok(Pattern::Plain(r)),
+            Err(plain_err) => match fancy_regex::Regex::new(&p) {
+                Ok(r) if !matches!(plain_err, regex::Error::CompiledTooBig(_)) => {
+                    Ok(Pattern::Fancy(Box::new(r)))
+                }
+                _ => Err(PatternError::Syntax(plain_err.to_string())),
+            },
+        }
+    }
+
+    /// The groups of the first match in `text` (group 0 is the whole
+    /// match; a group that did not take part is `None`).
+    pub fn captures(&self, text: &[u8]) -> Option<Vec<Option<bstr::BString>>> {
+        match self {
+            Pattern::Plain(r) => r.captures(text).map(|c| {
+                c.iter()
+                    .map(|m| m.map(|m| bstr::BString::from(m.as_bytes())))
+                    .collect()
+            }),
+            Pattern::Fancy(r) => {
+                let t = std::str::from_utf8(text).ok()?;
+                r.captures(t).ok().flatten().map(|c| {
+                    c.iter()
+                        .map(|m| m.map(|m| bstr::BString::from(m.as_str())))
+                        .collect()
+                })
+            }
+        }
     }
 
     /// Number of groups including the whole match.

@@ -5,8 +5,23 @@
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
 //! | stat cache (server.stat-cache-engine) | `filecache.rs` |
 //! | mod_proxy | `proxy/` |
+//! | mod_wstunnel | `wstunnel/` |
+//! | mod_access | `access.rs` |
+//! | mod_alias | `alias.rs` |
+//! | mod_redirect | `redirect.rs` |
+//! | mod_rewrite | `rewrite.rs` |
+//! | the rule lists and templates of mod_rewrite and mod_redirect | `subst.rs` |
+//! | mod_setenv | `setenv.rs` |
+//! | mod_extforward | `extforward.rs` |
 
+pub mod access;
+pub mod alias;
+pub mod extforward;
 pub mod filecache;
 pub mod proxy;
+pub mod redirect;
+pub mod rewrite;
+pub mod setenv;
 pub mod staticfile;
+pub mod subst;
 pub mod wstunnel;

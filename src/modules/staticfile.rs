@@ -64,6 +64,9 @@ pub struct FileRequest<'a> {
     pub settings: &'a Settings,
     /// The stat cache.
     pub cache: &'a FileCache,
+    /// mod_alias: the directory (or file) that replaces the document root
+    /// and the rest of the path below it.
+    pub alias: Option<(&'a [u8], &'a [u8])>,
 }
 
 /// What the handler decided.
@@ -106,18 +109,22 @@ fn error_for(e: &io::Error) -> StatusCode {
 /// Serves a request from the document root.
 pub fn serve(req: &FileRequest<'_>) -> Served {
     let s = req.settings;
-    let Some(root) = s.document_root.as_deref() else {
-        return Served::Error(StatusCode::INTERNAL_SERVER_ERROR);
+    let (root, rel) = match req.alias {
+        Some(a) => a,
+        None => match s.document_root.as_deref() {
+            Some(root) => (root, req.path),
+            None => return Served::Error(StatusCode::INTERNAL_SERVER_ERROR),
+        },
     };
     let url_path: Vec<u8> = if s.force_lowercase_filenames {
-        req.path.to_ascii_lowercase()
+        rel.to_ascii_lowercase()
     } else {
-        req.path.to_vec()
+        rel.to_vec()
     };
     let full = join(root, &url_path);
     let found = match req.cache.stat(&full) {
         Ok(entry) if entry.meta.is_dir() => {
-            if !url_path.ends_with(b"/") {
+            if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
             }
             match index_file(root, &full, s, req.cache) {
@@ -132,7 +139,16 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
             match path_info_file(root, &url_path, req.cache) {
                 Some(_) if s.disable_pathinfo => return Served::Error(StatusCode::FORBIDDEN),
-                Some(f) => f,
+                // mod_access looks again at the path of the file found
+                Some((_, end))
+                    if !s.access.is_off()
+                        && !s
+                            .access
+                            .allows(&url_path[..end], s.force_lowercase_filenames) =>
+                {
+                    return Served::Error(StatusCode::FORBIDDEN);
+                }
+                Some((f, _)) => f,
                 None => return Served::Error(StatusCode::NOT_FOUND),
             }
         }
@@ -229,19 +245,27 @@ fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Optio
     })
 }
 
-/// For `/a.txt/extra`: the regular file the longest leading part names.
-fn path_info_file(root: &[u8], url_path: &[u8], cache: &FileCache) -> Option<Found> {
+/// For `/a.txt/extra`: the regular file the longest leading part names
+/// (the root itself, when an alias names a file), and that part's length.
+fn path_info_file(root: &[u8], url_path: &[u8], cache: &FileCache) -> Option<(Found, usize)> {
     let mut end = url_path.len();
     while let Some(i) = url_path[..end].rfind_byte(b'/') {
+        let p = if i == 0 {
+            root.to_vec()
+        } else {
+            join(root, &url_path[..i])
+        };
+        if let Ok(entry) = cache.stat(&p) {
+            return entry.meta.is_file().then_some((
+                Found {
+                    path: os_path(&p),
+                    entry,
+                },
+                i,
+            ));
+        }
         if i == 0 {
             return None;
-        }
-        let p = join(root, &url_path[..i]);
-        if let Ok(entry) = cache.stat(&p) {
-            return entry.meta.is_file().then_some(Found {
-                path: os_path(&p),
-                entry,
-            });
         }
         end = i;
     }

@@ -53,14 +53,10 @@ pub struct Site {
 /// What requests need from their connection.
 #[derive(Debug)]
 pub struct ConnInfo {
-    /// The client.
-    pub client: Client,
-    /// The client as `$HTTP["remoteip"]` text.
-    pub remote_text: BString,
+    /// The client, as the connection has it.
+    pub peer: Peer,
     /// The listener.
     pub socket: SocketId,
-    /// `http` or `https`.
-    pub scheme: &'static [u8],
     /// The listener's address as Forwarded `by=` writes it.
     pub by: BString,
     /// Conditions decided for the whole connection.
@@ -69,6 +65,18 @@ pub struct ConnInfo {
     pub requests: AtomicU32,
     /// The tunnel an upgraded request runs (the connection lasts as long).
     pub tunnel: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// Who a request comes from: the connection's peer, or what a trusted
+/// proxy reported (mod_extforward).
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The client.
+    pub client: Client,
+    /// The client as `$HTTP["remoteip"]` text.
+    pub remote_text: BString,
+    /// `http` or `https`.
+    pub scheme: &'static [u8],
 }
 
 impl ConnInfo {
@@ -154,7 +162,11 @@ where
             return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
         }
     }
-    let default_port = if conn.scheme == b"https" { 443 } else { 80 };
+    let default_port = if conn.peer.scheme == b"https" {
+        443
+    } else {
+        80
+    };
     let host = match request_host(&parts, &site.parse, default_port) {
         Ok(h) => h,
         Err(status) => return finish(refuse(status, head_only, base), base),
@@ -203,120 +215,392 @@ where
         return finish(refuse(StatusCode::LENGTH_REQUIRED, head_only, base), base);
     }
 
-    // 2. route
-    let input = CondInput {
-        url: &target.path,
-        host: &host,
-        query: target.query.as_deref().unwrap_or_default(),
-        method: parts.method.as_str().as_bytes(),
-        scheme: conn.scheme,
-        headers: &parts.headers,
-        remote: &conn.client,
-        remote_text: &conn.remote_text,
-        socket: &conn.socket,
-    };
-    let route = site.routing.route(&conn.conds, &input);
-    let settings = &route.settings;
-    if settings.log_condition_handling {
-        for i in 1..site.routing.blocks.len() {
-            let holds = route.holds.contains(i);
-            tracing::info!(
-                "cond[{i}] {} {}",
-                site.routing.blocks[i].text,
-                if holds { "true" } else { "false" }
-            );
-        }
-    }
-    let limit = u64::from(settings.max_request_size_kib) * 1024;
-    if limit > 0 && content_length.is_some_and(|l| l > limit) {
-        return finish(
-            refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only, settings),
-            settings,
-        );
-    }
-    // 3. handle: mod_wstunnel takes WebSocket upgrades on its extensions,
-    // mod_proxy its extensions, before static files
-    if let Some(ext) = settings
-        .wstunnel
-        .server
-        .as_ref()
-        .filter(|_| crate::modules::wstunnel::wants(&parts))
-        .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
-    {
-        if settings.log_request_handling {
-            tracing::info!(
-                "-- handling {} {} (mod_wstunnel)",
-                parts.method,
-                String::from_utf8_lossy(&target.path)
-            );
-        }
-        let wreq = crate::modules::wstunnel::WsRequest {
-            parts: &mut parts,
-            conn: &conn,
-            settings,
-            ext,
-            registry: &site.registry,
-            path: &target.path,
+    // 2.–4. route, then the URL modules; a rewrite starts over
+    let mut target = target;
+    let mut peer: std::borrow::Cow<'_, Peer> = std::borrow::Cow::Borrowed(&conn.peer);
+    let mut own_conds: Option<ConnConds> = None;
+    let mut forwarded_checked = false;
+    let mut rewriting = true;
+    let mut rewrites = 0u32;
+    let mut headers_set = false;
+    let mut body = Some(body);
+    macro_rules! cond_input {
+        () => {
+            CondInput {
+                url: &target.path,
+                host: &host,
+                query: target.query.as_deref().unwrap_or_default(),
+                method: parts.method.as_str().as_bytes(),
+                scheme: peer.scheme,
+                headers: &parts.headers,
+                remote: &peer.client,
+                remote_text: &peer.remote_text,
+                socket: &conn.socket,
+            }
         };
-        let response = crate::modules::wstunnel::handle(wreq).await;
-        return finish(client_connection(response, &parts, settings, n), settings);
     }
-    if let Some(ext) = settings
-        .proxy
-        .server
-        .as_ref()
-        .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
-    {
-        if settings.log_request_handling {
-            tracing::info!(
-                "-- handling {} {} (mod_proxy)",
-                parts.method,
-                String::from_utf8_lossy(&target.path)
-            );
+    loop {
+        let input = cond_input!();
+        let conds = own_conds.as_ref().unwrap_or(&conn.conds);
+        let route = site.routing.route(conds, &input);
+        let settings = &route.settings;
+        if settings.log_condition_handling {
+            for i in 1..site.routing.blocks.len() {
+                let holds = route.holds.contains(i);
+                tracing::info!(
+                    "cond[{i}] {} {}",
+                    site.routing.blocks[i].text,
+                    if holds { "true" } else { "false" }
+                );
+            }
         }
-        let preq = crate::modules::proxy::ProxyRequest {
-            parts: &mut parts,
-            target: &target,
-            host: &host,
-            conn: &conn,
-            settings,
-            ext,
-            registry: &site.registry,
-            files: &site.files,
-        };
-        let response = crate::modules::proxy::handle(preq, body).await;
-        return finish(client_connection(response, &parts, settings, n), settings);
-    }
-    // A static file does not read the body; consume it (within the limit)
-    // so the connection can carry the next request.
-    if content_length.unwrap_or(0) > 0 || chunked {
-        if let Err(status) = drain(body, limit).await {
-            return finish(refuse(status, head_only, settings), settings);
-        }
-    }
 
-    let file_req = FileRequest {
-        method: &parts.method,
-        version: parts.version,
-        path: &target.path,
-        path_raw: &target.path_raw,
-        query: target.query.as_deref(),
-        headers: &parts.headers,
-        settings,
-        cache: &site.files,
-    };
-    if settings.log_request_handling {
-        tracing::info!(
-            "-- handling {} {}",
-            parts.method,
-            String::from_utf8_lossy(&target.path)
-        );
+        // mod_extforward: a trusted proxy's client, then decide again
+        if !forwarded_checked {
+            forwarded_checked = true;
+            if let Some(f) = settings
+                .extforward
+                .forwarded(&conn.peer.client, &parts.headers)
+            {
+                let client = Client::Ip(f.client);
+                let p = Peer {
+                    remote_text: client.text(),
+                    client,
+                    scheme: f.scheme.unwrap_or(conn.peer.scheme),
+                };
+                let fresh = CondInput {
+                    remote: &p.client,
+                    remote_text: &p.remote_text,
+                    scheme: p.scheme,
+                    ..input
+                };
+                own_conds = Some(site.routing.connection(&fresh));
+                peer = std::borrow::Cow::Owned(p);
+                continue;
+            }
+        }
+
+        // mod_rewrite (before anything else)
+        if rewriting {
+            if let Some(list) = &settings.rewrite.rules {
+                let subject = target.uri();
+                if let Some((rule, groups, once)) = list.first_match(&subject) {
+                    let cond = cond_groups(&site.routing, list.list.block, &input);
+                    let url = url_parts(&target, &host, peer.scheme, &conn.socket);
+                    let new = rule.template.expand(&groups, &cond, &url);
+                    rewriting = !once;
+                    match rewritten(&new, &subject, &mut rewrites, &site.parse) {
+                        Ok(t) => {
+                            target = t;
+                            continue;
+                        }
+                        Err(status) => {
+                            return done(
+                                error_page(status, head_only, settings),
+                                &parts,
+                                settings,
+                                n,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        let limit = u64::from(settings.max_request_size_kib) * 1024;
+        if limit > 0 && content_length.is_some_and(|l| l > limit) {
+            return finish(
+                refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only, settings),
+                settings,
+            );
+        }
+
+        // mod_setenv (request headers), mod_access, mod_redirect
+        if !headers_set {
+            headers_set = true;
+            settings.setenv.request(&mut parts.headers);
+        }
+        let input = cond_input!();
+        if !settings.access.is_off()
+            && !settings
+                .access
+                .allows(&target.path, settings.force_lowercase_filenames)
+        {
+            if settings.log_request_handling {
+                tracing::info!(
+                    "url denied as we match: {}",
+                    String::from_utf8_lossy(&target.path)
+                );
+            }
+            let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
+            return done(r, &parts, settings, n);
+        }
+        if let Some(list) = &settings.redirect.rules {
+            let subject = target.uri();
+            if let Some((rule, groups)) = list.first_match(&subject) {
+                let cond = cond_groups(&site.routing, list.block, &input);
+                let url = url_parts(&target, &host, peer.scheme, &conn.socket);
+                let location = rule.template.expand(&groups, &cond, &url);
+                let mut r = redirect(settings.redirect.code, &location, head_only);
+                if r.status() == StatusCode::OK && settings.range_requests {
+                    r.headers_mut().insert(
+                        http::header::ACCEPT_RANGES,
+                        HeaderValue::from_static("bytes"),
+                    );
+                }
+                return done(r, &parts, settings, n);
+            }
+        }
+
+        // 5. handle: mod_wstunnel takes WebSocket upgrades on its
+        // extensions, mod_proxy its extensions, before static files
+        if let Some(ext) = settings
+            .wstunnel
+            .server
+            .as_ref()
+            .filter(|_| crate::modules::wstunnel::wants(&parts))
+            .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
+        {
+            if settings.log_request_handling {
+                tracing::info!(
+                    "-- handling {} {} (mod_wstunnel)",
+                    parts.method,
+                    String::from_utf8_lossy(&target.path)
+                );
+            }
+            let wreq = crate::modules::wstunnel::WsRequest {
+                parts: &mut parts,
+                conn: &conn,
+                peer: &peer,
+                settings,
+                ext,
+                registry: &site.registry,
+                path: &target.path,
+            };
+            let response = crate::modules::wstunnel::handle(wreq).await;
+            return done(response, &parts, settings, n);
+        }
+        if let Some(ext) = settings
+            .proxy
+            .server
+            .as_ref()
+            .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
+        {
+            if settings.log_request_handling {
+                tracing::info!(
+                    "-- handling {} {} (mod_proxy)",
+                    parts.method,
+                    String::from_utf8_lossy(&target.path)
+                );
+            }
+            let Some(body) = body.take() else {
+                return done(
+                    refuse(StatusCode::INTERNAL_SERVER_ERROR, head_only, settings),
+                    &parts,
+                    settings,
+                    n,
+                );
+            };
+            let preq = crate::modules::proxy::ProxyRequest {
+                parts: &mut parts,
+                target: &target,
+                host: &host,
+                conn: &conn,
+                peer: &peer,
+                settings,
+                ext,
+                registry: &site.registry,
+                files: &site.files,
+            };
+            let response = crate::modules::proxy::handle(preq, body).await;
+            return done(response, &parts, settings, n);
+        }
+
+        // 6. the physical path: mod_alias, then url.rewrite-if-not-file
+        let lower = settings.force_lowercase_filenames;
+        let alias = match crate::modules::alias::map(&settings.alias, &target.path, lower) {
+            crate::modules::alias::Mapped::Forbidden => {
+                let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
+                return done(r, &parts, settings, n);
+            }
+            crate::modules::alias::Mapped::Alias { root, rest } => Some((root, rest)),
+            crate::modules::alias::Mapped::None => None,
+        };
+        if rewriting {
+            if let Some(list) = &settings.rewrite.if_not_file {
+                let subject = target.uri();
+                let matched = list.first_match(&subject);
+                if let Some((rule, groups, once)) =
+                    matched.filter(|_| !is_regular_file(settings, alias, &target.path, &site.files))
+                {
+                    let cond = cond_groups(&site.routing, list.list.block, &input);
+                    let url = url_parts(&target, &host, peer.scheme, &conn.socket);
+                    let new = rule.template.expand(&groups, &cond, &url);
+                    rewriting = !once;
+                    match rewritten(&new, &subject, &mut rewrites, &site.parse) {
+                        Ok(t) => {
+                            target = t;
+                            continue;
+                        }
+                        Err(status) => {
+                            return done(
+                                error_page(status, head_only, settings),
+                                &parts,
+                                settings,
+                                n,
+                            );
+                        }
+                    }
+                }
+            }
+        }
+
+        // A static file does not read the body; consume it (within the
+        // limit) so the connection can carry the next request.
+        if content_length.unwrap_or(0) > 0 || chunked {
+            if let Some(body) = body.take() {
+                if let Err(status) = drain(body, limit).await {
+                    return done(refuse(status, head_only, settings), &parts, settings, n);
+                }
+            }
+        }
+        let file_req = FileRequest {
+            method: &parts.method,
+            version: parts.version,
+            path: &target.path,
+            path_raw: &target.path_raw,
+            query: target.query.as_deref(),
+            headers: &parts.headers,
+            settings,
+            cache: &site.files,
+            alias,
+        };
+        if settings.log_request_handling {
+            tracing::info!(
+                "-- handling {} {}",
+                parts.method,
+                String::from_utf8_lossy(&target.path)
+            );
+        }
+        let response = match staticfile::serve(&file_req) {
+            Served::Response(r) => r,
+            Served::Error(status) => error(status, &file_req),
+        };
+        return done(response, &parts, settings, n);
     }
-    let response = match staticfile::serve(&file_req) {
-        Served::Response(r) => r,
-        Served::Error(status) => error(status, &file_req),
+}
+
+/// The last steps of a routed request's response: mod_setenv's response
+/// headers, the client connection's `Connection` header, the headers
+/// every response gets.
+fn done(
+    mut response: Response<Body>,
+    parts: &http::request::Parts,
+    settings: &Settings,
+    n: u32,
+) -> Response<Body> {
+    settings.setenv.response(response.headers_mut());
+    finish(client_connection(response, parts, settings, n), settings)
+}
+
+/// The groups `%0`–`%9` of block `block`'s condition for this request.
+fn cond_groups(
+    routing: &RoutingTable,
+    block: usize,
+    input: &CondInput<'_>,
+) -> crate::modules::subst::Groups {
+    routing
+        .blocks
+        .get(block)
+        .and_then(|b| b.cond.as_ref())
+        .map(|c| c.captures(input))
+        .unwrap_or_default()
+}
+
+/// What `${url.*}` reads.
+fn url_parts<'a>(
+    target: &'a target::Target,
+    host: &'a [u8],
+    scheme: &'a [u8],
+    socket: &SocketId,
+) -> crate::modules::subst::UrlParts<'a> {
+    crate::modules::subst::UrlParts {
+        scheme,
+        authority: host,
+        port: socket.port,
+        path: &target.path_raw,
+        query: target.query.as_deref(),
+    }
+}
+
+/// A rewritten target, checked and normalised: 404 for an empty result,
+/// 500 for a result that is not a path or the rewrite past
+/// [`MAX_REWRITES`], 400 for one that does not normalise.
+fn rewritten(
+    new: &[u8],
+    old: &[u8],
+    count: &mut u32,
+    opts: &ParseOpts,
+) -> Result<target::Target, StatusCode> {
+    use crate::modules::rewrite::MAX_REWRITES;
+    *count += 1;
+    if new.is_empty() {
+        // lighttpd 1.4.69 takes an empty result as a path no file has
+        return Err(StatusCode::NOT_FOUND);
+    }
+    if *count > MAX_REWRITES {
+        tracing::error!(
+            "more than {MAX_REWRITES} rewrites of one request (a rewrite-rule loop?): {}",
+            String::from_utf8_lossy(old)
+        );
+        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    if !new.starts_with(b"/") {
+        tracing::error!(
+            "mod_rewrite: the result `{}` does not begin with '/' (rewriting {})",
+            String::from_utf8_lossy(new),
+            String::from_utf8_lossy(old)
+        );
+        return Err(StatusCode::INTERNAL_SERVER_ERROR);
+    }
+    target::normalize(new, opts)
+        .map_err(|e| StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST))
+}
+
+/// True when the request's physical path is a regular file
+/// (`url.rewrite-if-not-file`).
+fn is_regular_file(
+    settings: &Settings,
+    alias: Option<(&[u8], &[u8])>,
+    path: &[u8],
+    files: &crate::modules::filecache::FileCache,
+) -> bool {
+    let (root, rel) = match alias {
+        Some(a) => a,
+        None => match settings.document_root.as_deref() {
+            Some(r) => (r, path),
+            None => return false,
+        },
     };
-    finish(client_connection(response, &parts, settings, n), settings)
+    let mut full = root.to_vec();
+    if settings.force_lowercase_filenames {
+        full.extend_from_slice(&rel.to_ascii_lowercase());
+    } else {
+        full.extend_from_slice(rel);
+    }
+    files.stat(&full).is_ok_and(|e| e.meta.is_file())
+}
+
+/// mod_redirect's answer.
+fn redirect(code: u16, location: &[u8], head_only: bool) -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    *r.status_mut() = StatusCode::from_u16(code).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    if let Ok(v) = HeaderValue::from_bytes(location) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    if !head_only {
+        r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    }
+    r
 }
 
 /// The client connection's `Connection` header: close after
@@ -383,10 +667,10 @@ where
         host,
         query: b"",
         method: parts.method.as_str().as_bytes(),
-        scheme: conn.scheme,
+        scheme: conn.peer.scheme,
         headers: &parts.headers,
-        remote: &conn.client,
-        remote_text: &conn.remote_text,
+        remote: &conn.peer.client,
+        remote_text: &conn.peer.remote_text,
         socket: &conn.socket,
     };
     let route = site.routing.route(&conn.conds, &input);
@@ -404,6 +688,7 @@ where
         target: &target,
         host,
         conn,
+        peer: &conn.peer,
         settings,
         ext,
         registry: &site.registry,
@@ -491,6 +776,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
             headers: &http::HeaderMap::new(),
             settings: s,
             cache: req.cache,
+            alias: None,
         };
         if let Served::Response(mut r) = staticfile::serve(&sub) {
             if r.status() == StatusCode::OK {

@@ -120,6 +120,23 @@ impl CompiledCond {
         positive != self.negated
     }
 
+    /// The groups `%0`–`%9` this condition gives a `url.rewrite*` or
+    /// `url.redirect` set in its block: a regex's groups; for `==`, `=^`
+    /// and `=$`, `%0` is the value matched. Negated and address
+    /// conditions have none.
+    pub fn captures(&self, input: &CondInput<'_>) -> Vec<Option<BString>> {
+        if self.negated {
+            return Vec::new();
+        }
+        match &self.matcher {
+            Matcher::Regex(p) => p.captures(input.field(&self.field)).unwrap_or_default(),
+            Matcher::Equal(v) | Matcher::HostEqual(v) | Matcher::Prefix(v) | Matcher::Suffix(v) => {
+                vec![Some(v.clone())]
+            }
+            Matcher::Network(_) | Matcher::Socket(_) => Vec::new(),
+        }
+    }
+
     /// True when the field is fixed for a whole connection (socket, client
     /// address, scheme), so the result can be computed once per connection.
     pub fn is_per_connection(&self) -> bool {
@@ -151,7 +168,7 @@ fn host_equal(request: &[u8], value: &[u8]) -> bool {
         && rest[1..].iter().all(u8::is_ascii_digit)
 }
 
-fn network_contains(net: &RemoteAddr, client: &Client) -> bool {
+pub(crate) fn network_contains(net: &RemoteAddr, client: &Client) -> bool {
     match (net, client) {
         (RemoteAddr::Path(p), Client::Unix(path)) => p.as_slice() == path.as_slice(),
         (RemoteAddr::V4(n, bits), Client::Ip(ip)) => match ip {

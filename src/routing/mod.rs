@@ -103,21 +103,24 @@ pub struct Route<'t> {
 }
 
 impl RoutingTable {
-    /// Compiles a loaded configuration without gateway modules (tests).
+    /// Compiles a loaded configuration without gateway modules, with every
+    /// other module loaded (tests).
     pub fn compile(config: &Config) -> Result<RoutingTable, Vec<Diagnostic>> {
-        Self::compile_with(config, None)
+        Self::compile_with(config, &settings::Loaded::all(), None)
     }
 
-    /// Compiles a loaded configuration; `gw` compiles the gateway
-    /// directives (`proxy.*`) of loaded modules into hosts of its registry.
+    /// Compiles a loaded configuration: the directives of the `loaded`
+    /// modules; `gw` compiles the gateway directives (`proxy.*`) of loaded
+    /// modules into hosts of its registry.
     pub fn compile_with(
         config: &Config,
+        loaded: &settings::Loaded,
         mut gw: Option<&mut GwContext<'_>>,
     ) -> Result<RoutingTable, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut blocks = Vec::with_capacity(config.blocks.len());
         let mut patterns = std::collections::HashMap::new();
-        for b in &config.blocks {
+        for (number, b) in config.blocks.iter().enumerate() {
             let cond = match (&b.kind, &b.cond) {
                 (BlockKind::Cond, Some(c)) => match CompiledCond::compile(c, &mut patterns) {
                     Ok(cc) => Some(cc),
@@ -133,7 +136,7 @@ impl RoutingTable {
             let mut patch = Vec::new();
             for e in b.entries.entries() {
                 let Some(key) = &e.key else { continue };
-                match settings::compile_entry(key, e, gw.as_deref_mut()) {
+                match settings::compile_entry(key, e, number, loaded, gw.as_deref_mut()) {
                     Ok(Some(set)) => patch.push(set),
                     Ok(None) => {}
                     Err(d) => errors.extend(d),
@@ -143,7 +146,7 @@ impl RoutingTable {
                 parent: b.parent,
                 else_prev: b.else_prev,
                 cond,
-                patch,
+                patch: settings::finish_patch(patch),
                 text: match (&b.kind, &b.cond) {
                     (BlockKind::Top, _) => "global".into(),
                     (BlockKind::Else, _) => "else".into(),

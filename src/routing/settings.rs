@@ -86,6 +86,18 @@ pub struct Settings {
     pub proxy: ProxySettings,
     /// `wstunnel.*`.
     pub wstunnel: crate::modules::wstunnel::config::WsSettings,
+    /// `url.access-*`.
+    pub access: crate::modules::access::AccessSettings,
+    /// `alias.url`.
+    pub alias: crate::modules::alias::AliasList,
+    /// `url.redirect*`.
+    pub redirect: crate::modules::redirect::RedirectSettings,
+    /// `url.rewrite*`.
+    pub rewrite: crate::modules::rewrite::RewriteSettings,
+    /// `setenv.*`.
+    pub setenv: crate::modules::setenv::SetenvSettings,
+    /// `extforward.*`.
+    pub extforward: crate::modules::extforward::ExtforwardSettings,
 }
 
 /// The `Server` header lighttpd sends by default is its own name; ours.
@@ -126,6 +138,12 @@ impl Default for Settings {
             upload_temp_file_size: 1024 * 1024,
             proxy: ProxySettings::new(),
             wstunnel: Default::default(),
+            access: Default::default(),
+            alias: Arc::from(Vec::new()),
+            redirect: Default::default(),
+            rewrite: Default::default(),
+            setenv: Default::default(),
+            extforward: Default::default(),
         }
     }
 }
@@ -170,6 +188,18 @@ pub enum Set {
     Proxy(ProxySet),
     /// A `wstunnel.*` setting.
     Wstunnel(crate::modules::wstunnel::config::WsSet),
+    /// `url.access-*`.
+    Access(crate::modules::access::AccessSet),
+    /// `alias.url`.
+    Alias(crate::modules::alias::AliasList),
+    /// `url.redirect*`.
+    Redirect(crate::modules::redirect::RedirectSet),
+    /// `url.rewrite*`.
+    Rewrite(crate::modules::rewrite::RewriteSet),
+    /// `setenv.*`.
+    Setenv(crate::modules::setenv::SetenvSet),
+    /// `extforward.*`.
+    Extforward(crate::modules::extforward::ExtforwardSet),
 }
 
 /// Boolean settings.
@@ -247,6 +277,12 @@ impl Settings {
             Set::UploadDirs(v) => self.upload_dirs = v.clone(),
             Set::Proxy(p) => self.proxy.apply(p),
             Set::Wstunnel(w) => self.wstunnel.apply(w),
+            Set::Access(a) => self.access.apply(a),
+            Set::Alias(a) => self.alias = a.clone(),
+            Set::Redirect(r) => self.redirect.apply(r),
+            Set::Rewrite(r) => self.rewrite.apply(r),
+            Set::Setenv(e) => self.setenv.apply(e),
+            Set::Extforward(e) => self.extforward.apply(e),
             Set::Flag(f, on) => {
                 let on = *on;
                 match f {
@@ -325,12 +361,87 @@ fn to_string_list(v: &Value) -> Arc<[BString]> {
     }
 }
 
-/// Converts one config entry into a change, if it is a per-request setting
-/// wick implements. `Ok(None)` for keys handled elsewhere. Gateway keys
-/// (`proxy.*`) are compiled only when `gw` is given (their module is loaded).
+/// The modules of `server.modules` whose directives the routing table
+/// compiles (a module's keys mean nothing when it is not loaded).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Loaded {
+    /// mod_access
+    pub access: bool,
+    /// mod_alias
+    pub alias: bool,
+    /// mod_redirect
+    pub redirect: bool,
+    /// mod_rewrite
+    pub rewrite: bool,
+    /// mod_setenv
+    pub setenv: bool,
+    /// mod_extforward
+    pub extforward: bool,
+}
+
+impl Loaded {
+    /// From the list of modules lighttpd would load.
+    pub fn from_modules(modules: &[String]) -> Loaded {
+        let has = |m: &str| modules.iter().any(|x| x == m);
+        Loaded {
+            access: has("mod_access"),
+            alias: has("mod_alias"),
+            redirect: has("mod_redirect"),
+            rewrite: has("mod_rewrite"),
+            setenv: has("mod_setenv"),
+            extforward: has("mod_extforward"),
+        }
+    }
+
+    /// Every module (unit tests of the routing table).
+    pub fn all() -> Loaded {
+        Loaded {
+            access: true,
+            alias: true,
+            redirect: true,
+            rewrite: true,
+            setenv: true,
+            extforward: true,
+        }
+    }
+}
+
+/// Combines the changes of one block where lighttpd combines them (the
+/// rewrite lists of one block form one list).
+pub fn finish_patch(patch: Patch) -> Patch {
+    if patch
+        .iter()
+        .filter(|s| matches!(s, Set::Rewrite(_)))
+        .count()
+        < 2
+    {
+        return patch;
+    }
+    let mut rewrites = Vec::new();
+    let mut out = Vec::with_capacity(patch.len());
+    for set in patch {
+        match set {
+            Set::Rewrite(r) => rewrites.push(r),
+            other => out.push(other),
+        }
+    }
+    out.extend(
+        crate::modules::rewrite::merge_block(rewrites)
+            .into_iter()
+            .map(Set::Rewrite),
+    );
+    out
+}
+
+/// Converts one config entry of block `block` into a change, if it is a
+/// per-request setting wick implements. `Ok(None)` for keys handled
+/// elsewhere. Gateway keys (`proxy.*`) are compiled only when `gw` is given
+/// (their module is loaded); other modules' keys when `loaded` says so.
 pub fn compile_entry(
     key: &[u8],
     entry: &Entry,
+    block: usize,
+    loaded: &Loaded,
     gw: Option<&mut GwContext<'_>>,
 ) -> Result<Option<Set>, Vec<Diagnostic>> {
     let v = &entry.value;
@@ -351,6 +462,9 @@ pub fn compile_entry(
             .map(Set::Wstunnel)),
             _ => Ok(None),
         };
+    }
+    if let Some(set) = compile_module_entry(&lc, entry, block, loaded)? {
+        return Ok(Some(set));
     }
     let set = match lc.as_slice() {
         b"server.document-root" => Set::DocumentRoot(to_bytes(v)),
@@ -394,4 +508,72 @@ pub fn compile_entry(
         _ => return Ok(None),
     };
     Ok(Some(set))
+}
+
+/// The keys of the URL modules (mod_access, mod_alias, mod_redirect,
+/// mod_rewrite, mod_setenv, mod_extforward), when the module is loaded.
+fn compile_module_entry(
+    lc: &[u8],
+    entry: &Entry,
+    block: usize,
+    loaded: &Loaded,
+) -> Result<Option<Set>, Vec<Diagnostic>> {
+    use crate::modules::{access, alias, extforward, redirect, rewrite, setenv, subst};
+    let name = String::from_utf8_lossy(lc).into_owned();
+    let set = match lc {
+        b"url.access-deny" if loaded.access => {
+            Set::Access(access::AccessSet::Deny(access::compile(&name, entry)?))
+        }
+        b"url.access-allow" if loaded.access => {
+            Set::Access(access::AccessSet::Allow(access::compile(&name, entry)?))
+        }
+        b"alias.url" if loaded.alias => Set::Alias(alias::compile(entry)?),
+        b"url.redirect" if loaded.redirect => Set::Redirect(redirect::RedirectSet::Rules(
+            subst::compile_rules(&name, entry, block)?,
+        )),
+        b"url.redirect-code" if loaded.redirect => {
+            let code = to_number(&entry.value);
+            if !(100..1000).contains(&code) {
+                return Err(vec![
+                    Diagnostic::error(format!(
+                        "url.redirect-code must be an HTTP status code, not {}",
+                        show_value(&entry.value)
+                    ))
+                    .at(entry.span),
+                ]);
+            }
+            Set::Redirect(redirect::RedirectSet::Code(code as u16))
+        }
+        _ if loaded.rewrite && rewrite::key_kind(lc).is_some() => {
+            let Some((nf, once, rank)) = rewrite::key_kind(lc) else {
+                return Ok(None);
+            };
+            let list = rewrite::RewriteList::new(subst::compile_rules(&name, entry, block)?, once);
+            Set::Rewrite(if nf {
+                rewrite::RewriteSet::IfNotFile(list, rank)
+            } else {
+                rewrite::RewriteSet::Rules(list, rank)
+            })
+        }
+        _ if loaded.setenv && lc.starts_with(b"setenv.") => match setenv::compile(lc, entry)? {
+            Some(s) => Set::Setenv(s),
+            None => return Ok(None),
+        },
+        _ if loaded.extforward && lc.starts_with(b"extforward.") => {
+            match extforward::compile(lc, entry)? {
+                Some(s) => Set::Extforward(s),
+                None => return Ok(None),
+            }
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(set))
+}
+
+fn show_value(v: &Value) -> String {
+    match v {
+        Value::Str(s) => format!("\"{}\"", String::from_utf8_lossy(s)),
+        Value::Int(i) => i.to_string(),
+        Value::Array(_) => "a list".into(),
+    }
 }

@@ -153,7 +153,8 @@ pub fn prepare_with(
         wstunnel: report.modules.iter().any(|m| m == "mod_wstunnel"),
     };
     let gw_loaded = gw.proxy || gw.wstunnel;
-    let routing = match RoutingTable::compile_with(config, gw_loaded.then_some(&mut gw)) {
+    let loaded = crate::routing::settings::Loaded::from_modules(&report.modules);
+    let routing = match RoutingTable::compile_with(config, &loaded, gw_loaded.then_some(&mut gw)) {
         Ok(r) => Some(r),
         Err(e) => {
             diags.extend(e);
@@ -619,11 +620,13 @@ fn conn_info(
         None => socket.token.clone(),
     };
     Arc::new(ConnInfo {
-        client,
-        remote_text,
+        peer: crate::request::Peer {
+            client,
+            remote_text,
+            scheme: b"http",
+        },
         by,
         socket,
-        scheme: b"http",
         conds,
         requests: AtomicU32::new(0),
         tunnel: std::sync::Mutex::new(None),

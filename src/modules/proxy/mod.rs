@@ -70,6 +70,8 @@ pub struct ProxyRequest<'a> {
     pub host: &'a [u8],
     /// The client connection.
     pub conn: &'a Arc<ConnInfo>,
+    /// The client as this request sees it (mod_extforward may change it).
+    pub peer: &'a crate::request::Peer,
     /// Settings in effect.
     pub settings: &'a Settings,
     /// The extension that matched.
@@ -374,15 +376,17 @@ where
     };
 
     // 2. what the upstream head is made of
-    let client_text = &req.conn.remote_text;
-    let https = req.conn.scheme == b"https";
+    // lighttpd's mod_proxy forwards the connection's address even when
+    // mod_extforward found another client; the scheme is the request's.
+    let client_text = &req.conn.peer.remote_text;
+    let https = req.peer.scheme == b"https";
     let mut rq_remap = RequestRemap::new(&px.header, req.host, https);
     let target_uri = req.target.uri();
     let target_up = match rq_remap.as_mut() {
         Some(r) => r.target(&target_uri),
         None => target_uri,
     };
-    let (client_ip, client_unix): (&[u8], bool) = match &req.conn.client {
+    let (client_ip, client_unix): (&[u8], bool) = match &req.conn.peer.client {
         Client::Ip(_) => (client_text, false),
         Client::Unix(p) => (p, true),
     };
@@ -409,7 +413,7 @@ where
                 client_host: req.host,
                 client_ip,
                 client_unix,
-                scheme: req.conn.scheme,
+                scheme: req.peer.scheme,
                 by,
                 forwarded: px.forwarded,
                 framing,
@@ -890,6 +894,7 @@ fn x_sendfile(
         headers: &req.parts.headers,
         settings: req.settings,
         cache: req.files,
+        alias: None,
     };
     match send_path(p, &fr) {
         Served::Response(mut r) => {

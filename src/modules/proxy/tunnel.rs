@@ -166,7 +166,7 @@ pub fn upgrade(
 /// CONNECT: a connection to the backend (the target is not used), then
 /// 200 and raw bytes both ways.
 pub async fn connect(req: &mut ProxyRequest<'_>) -> Response<Body> {
-    let client = req.conn.remote_text.clone();
+    let client = req.peer.remote_text.clone();
     let authority = req
         .parts
         .uri

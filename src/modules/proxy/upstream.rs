@@ -225,6 +225,8 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 upgrade = true;
             }
             b"expect" if has_body => continue,
+            // joined into the first line below
+            b"x-forwarded-for" if repeat => continue,
             b"content-length" => {
                 seen_cl = true;
                 match h.framing {
@@ -251,9 +253,14 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
         out.extend_from_slice(b": ");
         match n {
             b"x-forwarded-for" if !repeat => {
+                // all lines of the client's header as one, then the client
                 seen_xff = true;
-                out.extend_from_slice(v);
-                out.extend_from_slice(b", ");
+                for line in h.headers.get_all(name) {
+                    if !line.is_empty() {
+                        out.extend_from_slice(line.as_bytes());
+                        out.extend_from_slice(b", ");
+                    }
+                }
                 out.extend_from_slice(h.client_ip);
             }
             b"x-forwarded-proto" if !repeat => {

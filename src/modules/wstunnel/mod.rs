@@ -71,6 +71,8 @@ pub struct WsRequest<'a> {
     pub parts: &'a mut http::request::Parts,
     /// The client connection.
     pub conn: &'a Arc<ConnInfo>,
+    /// The client as this request sees it (mod_extforward may change it).
+    pub peer: &'a crate::request::Peer,
     /// Settings in effect.
     pub settings: &'a Settings,
     /// The extension that matched.
@@ -174,7 +176,7 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         input: BalanceInput {
             path: req.path,
             authority: h.get(http::header::HOST).map_or(&b""[..], |v| v.as_bytes()),
-            client: &req.conn.remote_text,
+            client: &req.peer.remote_text,
         },
         reuse: false,
         debug: s.debug,

@@ -1,0 +1,258 @@
+//! mod_setenv: headers added to or set on requests and responses, and
+//! variables for backends' environments (lighttpd: `mod_setenv.c`).
+//!
+//! | directive | effect |
+//! |---|---|
+//! | `setenv.add-request-header` | appended to the request header of that name (`, ` between values), or added |
+//! | `setenv.set-request-header` | replaces the request header; an empty value removes it |
+//! | `setenv.add-response-header` | one more response header line |
+//! | `setenv.set-response-header` | replaces the response header; an empty value removes it |
+//! | `setenv.add-environment`, `setenv.set-environment` | variables for CGI-like backends; wick has none, so they are only kept (the access log's `%{…}e` reads them) |
+//!
+//! Request headers change before the request is handed to a module
+//! (mod_proxy sees them); response headers change on every response of a
+//! routed request, error pages included.
+
+use std::sync::Arc;
+
+use bstr::BString;
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::config::Diagnostic;
+use crate::config::value::{Entry, Value};
+
+/// A list of (name, value) pairs.
+pub type Pairs = Arc<[(BString, BString)]>;
+
+/// The `setenv.*` settings in effect for a request.
+#[derive(Debug, Clone, Default)]
+pub struct SetenvSettings {
+    /// `setenv.add-request-header`.
+    pub add_request: Pairs,
+    /// `setenv.set-request-header`.
+    pub set_request: Pairs,
+    /// `setenv.add-response-header`.
+    pub add_response: Pairs,
+    /// `setenv.set-response-header`.
+    pub set_response: Pairs,
+    /// `setenv.add-environment`.
+    pub add_env: Pairs,
+    /// `setenv.set-environment`.
+    pub set_env: Pairs,
+}
+
+/// Which list a change replaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetenvKey {
+    /// `setenv.add-request-header`
+    AddRequest,
+    /// `setenv.set-request-header`
+    SetRequest,
+    /// `setenv.add-response-header`
+    AddResponse,
+    /// `setenv.set-response-header`
+    SetResponse,
+    /// `setenv.add-environment`
+    AddEnv,
+    /// `setenv.set-environment`
+    SetEnv,
+}
+
+/// One change of a block to [`SetenvSettings`].
+#[derive(Debug, Clone)]
+pub struct SetenvSet(pub SetenvKey, pub Pairs);
+
+impl SetenvSettings {
+    /// Applies one change.
+    pub fn apply(&mut self, SetenvSet(key, v): &SetenvSet) {
+        let slot = match key {
+            SetenvKey::AddRequest => &mut self.add_request,
+            SetenvKey::SetRequest => &mut self.set_request,
+            SetenvKey::AddResponse => &mut self.add_response,
+            SetenvKey::SetResponse => &mut self.set_response,
+            SetenvKey::AddEnv => &mut self.add_env,
+            SetenvKey::SetEnv => &mut self.set_env,
+        };
+        *slot = v.clone();
+    }
+
+    /// Changes the request headers.
+    pub fn request(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.add_request.iter() {
+            let Some((n, v)) = header(name, value) else {
+                continue;
+            };
+            if !headers.contains_key(&n) {
+                headers.insert(n, v);
+                continue;
+            }
+            if value.is_empty() {
+                continue;
+            }
+            // every line of the name, then the value, as one line
+            let mut joined = Vec::new();
+            for old in headers.get_all(&n) {
+                joined.extend_from_slice(old.as_bytes());
+                joined.extend_from_slice(b", ");
+            }
+            joined.extend_from_slice(value);
+            if let Ok(j) = HeaderValue::from_bytes(&joined) {
+                headers.insert(n, j);
+            }
+        }
+        set(&self.set_request, headers);
+    }
+
+    /// Changes the response headers.
+    pub fn response(&self, headers: &mut HeaderMap) {
+        for (name, value) in self.add_response.iter() {
+            if let Some((n, v)) = header(name, value) {
+                headers.append(n, v);
+            }
+        }
+        set(&self.set_response, headers);
+    }
+
+    /// True when no header is changed.
+    pub fn changes_nothing(&self) -> bool {
+        self.add_request.is_empty()
+            && self.set_request.is_empty()
+            && self.add_response.is_empty()
+            && self.set_response.is_empty()
+    }
+
+    /// The environment variables for a backend: set-environment replaces,
+    /// add-environment adds.
+    pub fn environment(&self) -> Vec<(BString, BString)> {
+        let mut env: Vec<(BString, BString)> = self.add_env.to_vec();
+        for (k, v) in self.set_env.iter() {
+            env.retain(|(n, _)| n != k);
+            env.push((k.clone(), v.clone()));
+        }
+        env
+    }
+}
+
+fn header(name: &[u8], value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+    Some((
+        HeaderName::from_bytes(name).ok()?,
+        HeaderValue::from_bytes(value).ok()?,
+    ))
+}
+
+fn set(pairs: &Pairs, headers: &mut HeaderMap) {
+    for (name, value) in pairs.iter() {
+        let Ok(n) = HeaderName::from_bytes(name) else {
+            continue;
+        };
+        if value.is_empty() {
+            headers.remove(&n);
+        } else if let Ok(v) = HeaderValue::from_bytes(value) {
+            headers.insert(n, v);
+        }
+    }
+}
+
+/// Compiles a `setenv.*` value: a list of `"name" => "value"` pairs.
+pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagnostic>> {
+    let k = match key {
+        b"setenv.add-request-header" => SetenvKey::AddRequest,
+        b"setenv.set-request-header" => SetenvKey::SetRequest,
+        b"setenv.add-response-header" => SetenvKey::AddResponse,
+        b"setenv.set-response-header" => SetenvKey::SetResponse,
+        b"setenv.add-environment" => SetenvKey::AddEnv,
+        b"setenv.set-environment" => SetenvKey::SetEnv,
+        _ => return Ok(None),
+    };
+    let name = String::from_utf8_lossy(key);
+    let Value::Array(a) = &entry.value else {
+        return Err(vec![
+            Diagnostic::error(format!(
+                "{name} must be a list of \"name\" => \"value\" pairs"
+            ))
+            .at(entry.span),
+        ]);
+    };
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let headers = !matches!(k, SetenvKey::AddEnv | SetenvKey::SetEnv);
+    for e in a.entries() {
+        let (Some(n), Some(v)) = (e.key.as_ref(), e.value.as_str()) else {
+            errors.push(
+                Diagnostic::error(format!("{name}: each entry must be \"name\" => \"value\""))
+                    .at(e.span),
+            );
+            continue;
+        };
+        if headers && HeaderName::from_bytes(n).is_err() {
+            errors.push(
+                Diagnostic::error(format!(
+                    "{name}: `{}` is not a valid header name",
+                    String::from_utf8_lossy(n)
+                ))
+                .at(e.span),
+            );
+            continue;
+        }
+        if headers && HeaderValue::from_bytes(v).is_err() {
+            errors.push(
+                Diagnostic::error(format!(
+                    "{name}: the value of `{}` cannot be sent in a header (control characters)",
+                    String::from_utf8_lossy(n)
+                ))
+                .at(e.span),
+            );
+            continue;
+        }
+        out.push((n.clone(), v.clone()));
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(Some(SetenvSet(k, out.into())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Pairs {
+        v.iter()
+            .map(|(a, b)| (BString::from(*a), BString::from(*b)))
+            .collect::<Vec<_>>()
+            .into()
+    }
+
+    #[test]
+    fn request_and_response_headers() {
+        let mut s = SetenvSettings::default();
+        s.apply(&SetenvSet(
+            SetenvKey::AddRequest,
+            pairs(&[("X-A", "1"), ("X-New", "n")]),
+        ));
+        s.apply(&SetenvSet(
+            SetenvKey::SetRequest,
+            pairs(&[("X-S", "s"), ("X-Gone", "")]),
+        ));
+        let mut h = HeaderMap::new();
+        h.insert("x-a", HeaderValue::from_static("0"));
+        h.append("x-a", HeaderValue::from_static("00"));
+        h.insert("x-gone", HeaderValue::from_static("g"));
+        h.insert("x-s", HeaderValue::from_static("old"));
+        s.request(&mut h);
+        assert_eq!(h["x-a"], "0, 00, 1");
+        assert_eq!(h.get_all("x-a").iter().count(), 1);
+        assert_eq!(h["x-new"], "n");
+        assert_eq!(h["x-s"], "s");
+        assert!(!h.contains_key("x-gone"));
+
+        s.apply(&SetenvSet(
+            SetenvKey::AddResponse,
+            pairs(&[("X-R", "1"), ("X-R", "2")]),
+        ));
+        let mut r = HeaderMap::new();
+        r.insert("x-r", HeaderValue::from_static("0"));
+        s.response(&mut r);
+        assert_eq!(r.get_all("x-r").iter().count(), 3);
+    }
+}
