@@ -5,7 +5,9 @@
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
 //! | stat cache (server.stat-cache-engine) | `filecache.rs` |
 //! | mod_proxy | `proxy/` |
+//! | mod_dirlisting | `dirlisting.rs` |
 
+pub mod dirlisting;
 pub mod filecache;
 pub mod proxy;
 pub mod staticfile;
