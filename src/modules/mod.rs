@@ -7,7 +7,9 @@
 //! | mod_proxy | `proxy/` |
 //! | mod_wstunnel | `wstunnel/` |
 //! | mod_access | `access.rs` |
+//! | mod_accesslog | `accesslog/` |
 //! | mod_alias | `alias.rs` |
+//! | mod_dirlisting | `dirlisting.rs` |
 //! | mod_redirect | `redirect.rs` |
 //! | mod_rewrite | `rewrite.rs` |
 //! | the rule lists and templates of mod_rewrite and mod_redirect | `subst.rs` |
@@ -15,7 +17,9 @@
 //! | mod_extforward | `extforward.rs` |
 
 pub mod access;
+pub mod accesslog;
 pub mod alias;
+pub mod dirlisting;
 pub mod extforward;
 pub mod filecache;
 pub mod proxy;
