@@ -102,7 +102,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         _ => {
-            let code = match wick::server::prepare(&config) {
+            let code = match wick::server::check(&config) {
                 Ok(p) => {
                     report_diagnostics(&p.warnings, &config.sources, color);
                     std::mem::forget(p);

@@ -110,3 +110,93 @@ fn redirect_captures_and_response_headers() {
     let r = w.get("/nothing");
     assert_eq!((r.status, r.header("x-top")), (404, Some("t")));
 }
+
+/// Polls `path` until it holds `n` lines (the access log is written by a
+/// background thread).
+fn lines_within(path: &std::path::Path, n: usize) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= n || std::time::Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// mod_accesslog: lines in lighttpd's default format, the log file
+/// reopened on SIGHUP (log rotation), and `-tt` opens nothing.
+#[test]
+fn access_log_lines_and_reopen_on_sighup() {
+    let conf = "server.modules = ( \"mod_accesslog\" )\n\
+         accesslog.filename = \"{dir}/access.log\"\n";
+    let w = start(conf);
+    let log = w.root().parent().expect("dir").join("access.log");
+    let r = w.request("GET", "/a/f.txt?x=1", &[("Referer", "http://r.example/")]);
+    assert_eq!(r.status, 200);
+    let lines = lines_within(&log, 1);
+    assert_eq!(lines.len(), 1, "{}", w.stderr());
+    let line = &lines[0];
+    // the support client sends `Host: test.example`
+    assert!(line.starts_with("127.0.0.1 test.example - ["), "{line}");
+    assert!(
+        line.ends_with("] \"GET /a/f.txt?x=1 HTTP/1.1\" 200 2 \"http://r.example/\" \"-\""),
+        "{line}"
+    );
+
+    let rotated = log.with_extension("log.1");
+    std::fs::rename(&log, &rotated).expect("rotate");
+    w.signal(libc::SIGHUP);
+    // Requests until one lands in the new file (the reopen is asynchronous
+    // to the signal).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !log.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no new log file: {}",
+            w.stderr()
+        );
+        assert_eq!(w.get("/nothing").status, 404);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(w.get("/after-reopen").status, 404);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("\"GET /after-reopen HTTP/1.1\" 404 ")
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no line in the reopened log: {:?}",
+            std::fs::read_to_string(&log)
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(lines_within(&rotated, 1)[0].contains("/a/f.txt"));
+
+    // -tt checks the configuration without creating the log
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conf_path = dir.path().join("t.conf");
+    let never = dir.path().join("never.log");
+    std::fs::write(
+        &conf_path,
+        format!(
+            "server.document-root = \"/tmp\"\nserver.modules = ( \"mod_accesslog\" )\n\
+             accesslog.filename = \"{}\"\n",
+            never.display()
+        ),
+    )
+    .expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_wick"))
+        .args(["-tt", "-f"])
+        .arg(&conf_path)
+        .output()
+        .expect("wick -tt");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!never.exists(), "-tt created the access log");
+}

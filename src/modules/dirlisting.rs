@@ -911,217 +911,58 @@ fn etag_of(body: &[u8], made: i64) -> String {
     format!("\"{}\"", (h ^ (h >> 32)) as u32)
 }
 
-/// The stylesheet lighttpd embeds when `dir-listing.external-css` is not set
-/// (the bytes it sends, so that pages compare equal).
-const STYLE: &str = r##"<style type="text/css">
-a, a:active {text-decoration: none; color: blue;}
-a:visited {color: #48468F;}
-a:hover, a:focus {text-decoration: underline; color: red;}
-body {background-color: #F5F5F5;}
-h2 {margin-bottom: 12px;}
-table {margin-left: 12px;}
-th, td { font: 90% monospace; text-align: left;}
-th { font-weight: bold; padding-right: 14px; padding-bottom: 3px;}
-td {padding-right: 14px;}
+/// wick's stylesheet for listings when `dir-listing.external-css` is not
+/// set (lighttpd embeds one of its own here; see KNOWN-DIFFERENCES).
+pub const STYLE: &str = r##"<style type="text/css">
+body {margin: 1em 2em; background: #fafafa; color: #222; font-family: sans-serif;}
+div.list {background: #fff; border: 1px solid #ccc; padding: 0.5em 0;}
+table {border-collapse: collapse; margin: 0 0.75em;}
+th, td {font: 0.9em monospace; text-align: left; padding: 0.15em 1.25em 0.15em 0;}
+th {cursor: pointer; border-bottom: 1px solid #ccc;}
 td.s, th.s {text-align: right;}
-div.list { background-color: white; border-top: 1px solid #646464; border-bottom: 1px solid #646464; padding-top: 10px; padding-bottom: 14px;}
-div.foot { font: 90% monospace; color: #787878; padding-top: 4px;}
+a {color: #1a4f9c; text-decoration: none;}
+a:hover, a:focus {text-decoration: underline;}
+div.foot {font: 0.85em monospace; color: #777; padding-top: 0.4em;}
 </style>
 "##;
 
-/// The sorting script lighttpd embeds when `dir-listing.external-js` is not
-/// set, with the blank lines around it (the bytes it sends).
-const SCRIPT: &str = r##"
+/// wick's script for listings when `dir-listing.external-js` is not set: a
+/// click on a column heading sorts the rows by that column (again: the
+/// other way round); directories stay first and `..` stays on top.
+pub const SCRIPT: &str = r##"
 <script type="text/javascript">
-// <!--
-
-var click_column;
-var name_column = 0;
-var date_column = 1;
-var size_column = 2;
-var type_column = 3;
-var prev_span = null;
-
-if (typeof(String.prototype.localeCompare) === 'undefined') {
- String.prototype.localeCompare = function(str, locale, options) {
-   return ((this == str) ? 0 : ((this > str) ? 1 : -1));
- };
-}
-
-if (typeof(String.prototype.toLocaleUpperCase) === 'undefined') {
- String.prototype.toLocaleUpperCase = function() {
-  return this.toUpperCase();
- };
-}
-
-function get_inner_text(el) {
- if((typeof el == 'string')||(typeof el == 'undefined'))
-  return el;
- if(el.innerText)
-  return el.innerText;
- else {
-  var str = "";
-  var cs = el.childNodes;
-  var l = cs.length;
-  for (var i=0;i<l;i++) {
-   if (cs[i].nodeType==1) str += get_inner_text(cs[i]);
-   else if (cs[i].nodeType==3) str += cs[i].nodeValue;
-  }
- }
- return str;
-}
-
-function isdigit(c) {
- return (c >= '0' && c <= '9');
-}
-
-function unit_multiplier(unit) {
- return (unit=='K') ? 1000
-      : (unit=='M') ? 1000000
-      : (unit=='G') ? 1000000000
-      : (unit=='T') ? 1000000000000
-      : (unit=='P') ? 1000000000000000
-      : (unit=='E') ? 1000000000000000000 : 1;
-}
-
-var li_date_regex=/(\d{4})-(\w{3})-(\d{2}) (\d{2}):(\d{2}):(\d{2})/;
-
-var li_mon = ['Jan','Feb','Mar','Apr','May','Jun',
-              'Jul','Aug','Sep','Oct','Nov','Dec'];
-
-function li_mon_num(mon) {
- var i; for (i = 0; i < 12 && mon != li_mon[i]; ++i); return i;
-}
-
-function li_date_cmp(s1, s2) {
- var dp1 = li_date_regex.exec(s1)
- var dp2 = li_date_regex.exec(s2)
- for (var i = 1; i < 7; ++i) {
-  var cmp = (2 != i)
-   ? parseInt(dp1[i]) - parseInt(dp2[i])
-   : li_mon_num(dp1[2]) - li_mon_num(dp2[2]);
-  if (0 != cmp) return cmp;
- }
- return 0;
-}
-
-function sortfn_then_by_name(a,b,sort_column) {
- if (sort_column == name_column || sort_column == type_column) {
-  var ad = (a.cells[type_column].innerHTML === 'Directory');
-  var bd = (b.cells[type_column].innerHTML === 'Directory');
-  if (ad != bd) return (ad ? -1 : 1);
- }
- var at = get_inner_text(a.cells[sort_column]);
- var bt = get_inner_text(b.cells[sort_column]);
- var cmp;
- if (sort_column == name_column) {
-  if (at == '../') return -1;
-  if (bt == '../') return  1;
- }
- if (a.cells[sort_column].className == 'int') {
-  cmp = parseInt(at)-parseInt(bt);
- } else if (sort_column == date_column) {
-  var ad = isdigit(at.substr(0,1));
-  var bd = isdigit(bt.substr(0,1));
-  if (ad != bd) return (!ad ? -1 : 1);
-  cmp = li_date_cmp(at,bt);
- } else if (sort_column == size_column) {
-  var ai = parseInt(at, 10) * unit_multiplier(at.substr(-1,1));
-  var bi = parseInt(bt, 10) * unit_multiplier(bt.substr(-1,1));
-  if (at.substr(0,1) == '-') ai = -1;
-  if (bt.substr(0,1) == '-') bi = -1;
-  cmp = ai - bi;
- } else {
-  cmp = at.toLocaleUpperCase().localeCompare(bt.toLocaleUpperCase());
-  if (0 != cmp) return cmp;
-  cmp = at.localeCompare(bt);
- }
- if (0 != cmp || sort_column == name_column) return cmp;
- return sortfn_then_by_name(a,b,name_column);
-}
-
-function sortfn(a,b) {
- return sortfn_then_by_name(a,b,click_column);
-}
-
-function resort(lnk) {
- var span = lnk.childNodes[1];
- var table = lnk.parentNode.parentNode.parentNode.parentNode;
- var rows = new Array();
- for (var j=1;j<table.rows.length;j++)
-  rows[j-1] = table.rows[j];
- click_column = lnk.parentNode.cellIndex;
- rows.sort(sortfn);
-
- if (prev_span != null) prev_span.innerHTML = '';
- if (span.getAttribute('sortdir')=='down') {
-  span.innerHTML = '&uarr;';
-  span.setAttribute('sortdir','up');
-  rows.reverse();
- } else {
-  span.innerHTML = '&darr;';
-  span.setAttribute('sortdir','down');
- }
- for (var i=0;i<rows.length;i++)
-  table.tBodies[0].appendChild(rows[i]);
- prev_span = span;
-}
-
-function init_sort(init_sort_column, ascending) {
- var tables = document.getElementsByTagName("table");
- for (var i = 0; i < tables.length; i++) {
-  var table = tables[i];
-  //var c = table.getAttribute("class")
-  //if (-1 != c.split(" ").indexOf("sort")) {
-   var row = table.rows[0].cells;
-   for (var j = 0; j < row.length; j++) {
-    var n = row[j];
-    if (n.childNodes.length == 1 && n.childNodes[0].nodeType == 3) {
-     var link = document.createElement("a");
-     var title = n.childNodes[0].nodeValue.replace(/:$/, "");
-     link.appendChild(document.createTextNode(title));
-     link.setAttribute("href", "#");
-     link.setAttribute("class", "sortheader");
-     link.setAttribute("onclick", "resort(this);return false;");
-     var arrow = document.createElement("span");
-     arrow.setAttribute("class", "sortarrow");
-     arrow.appendChild(document.createTextNode(":"));
-     link.appendChild(arrow)
-     n.replaceChild(link, n.firstChild);
+(function () {
+  var table = document.querySelector("div.list table");
+  if (!table || !table.tBodies.length) return;
+  var body = table.tBodies[0], heads = table.tHead.rows[0].cells, last = -1, up = true;
+  var scale = {K: 1, M: 2, G: 3, T: 4, P: 5, E: 6};
+  function key(row, col) {
+    var t = row.cells[col].textContent;
+    if (col === 2) {
+      var m = /^([\d.]+)([KMGTPE]?)/.exec(t);
+      return m ? parseFloat(m[1]) * Math.pow(1024, scale[m[2]] || 0) : -1;
     }
-   }
-   var lnk = row[init_sort_column].firstChild;
-   if (ascending) {
-    var span = lnk.childNodes[1];
-    span.setAttribute('sortdir','down');
-   }
-   resort(lnk);
-  //}
- }
-}
-
-function init_sort_from_query() {
-  var urlParams = new URLSearchParams(location.search);
-  var c = 0;
-  var o = 0;
-  switch (urlParams.get('C')) {
-    case "N": c=0; break;
-    case "M": c=1; break;
-    case "S": c=2; break;
-    case "T":
-    case "D": c=3; break;
+    return t.toLowerCase();
   }
-  switch (urlParams.get('O')) {
-    case "A": o=1; break;
-    case "D": o=0; break;
+  function sort(col) {
+    up = (col === last) ? !up : true;
+    last = col;
+    var rows = Array.prototype.slice.call(body.rows), top = [];
+    if (rows.length && rows[0].cells[0].textContent === "../") top = rows.shift();
+    rows.sort(function (a, b) {
+      var da = a.className === "d", db = b.className === "d";
+      if (da !== db) return da ? -1 : 1;
+      var x = key(a, col), y = key(b, col), c = x < y ? -1 : x > y ? 1 : 0;
+      return up ? c : -c;
+    });
+    if (top.nodeType) body.appendChild(top);
+    rows.forEach(function (r) { body.appendChild(r); });
   }
-  init_sort(c,o);
-}
-init_sort_from_query();
-
-// -->
+  for (var i = 0; i < heads.length; i++) {
+    heads[i].onclick = (function (col) { return function () { sort(col); }; })(i);
+  }
+})();
 </script>
-
 "##;
 
 #[cfg(test)]
@@ -1544,6 +1385,17 @@ mod tests {
             follow_symlink: true,
         };
         let got = render_in(&req, &cfg, Zone::Utc).expect("renders");
+        // The stored pages hold markers where lighttpd embeds its own
+        // stylesheet and script; wick embeds its own there.
+        let got_body = replace(
+            &replace(&got.body, STYLE.as_bytes(), STYLE_MARK),
+            SCRIPT.as_bytes(),
+            SCRIPT_MARK,
+        );
+        let got = Listing {
+            body: Bytes::from(got_body),
+            ..got
+        };
         if got.body != expected {
             let (g, e) = (got.body.as_ref(), expected);
             let at = g
@@ -1560,6 +1412,18 @@ mod tests {
     }
 
     const TAG: &str = "lighttpd/1.4.69";
+
+    /// What the stored pages have instead of the embedded stylesheet.
+    const STYLE_MARK: &[u8] = b"<!-- embedded stylesheet -->\n";
+    /// What the stored pages have instead of the embedded script.
+    const SCRIPT_MARK: &[u8] = b"\n<!-- embedded script -->\n";
+
+    fn replace(hay: &[u8], what: &[u8], with: &[u8]) -> Vec<u8> {
+        match hay.windows(what.len()).position(|w| w == what) {
+            Some(i) => [&hay[..i], with, &hay[i + what.len()..]].concat(),
+            None => hay.to_vec(),
+        }
+    }
 
     macro_rules! page {
         ($name:literal) => {

@@ -81,6 +81,8 @@ pub struct FileCache {
     enabled: bool,
     map: Mutex<HashMap<Box<[u8]>, Arc<Entry>>>,
     content_bytes: AtomicUsize,
+    /// Directory listings kept for `dir-listing.cache`.
+    pub listings: super::dirlisting::ListingCache,
 }
 
 impl FileCache {
@@ -90,6 +92,7 @@ impl FileCache {
             enabled,
             map: Mutex::new(HashMap::new()),
             content_bytes: AtomicUsize::new(0),
+            listings: super::dirlisting::ListingCache::new(),
         }
     }
 

@@ -146,9 +146,27 @@ fn set(pairs: &Pairs, headers: &mut HeaderMap) {
             continue;
         };
         if value.is_empty() {
-            headers.remove(&n);
+            remove_in_order(headers, &n);
         } else if let Ok(v) = HeaderValue::from_bytes(value) {
             headers.insert(n, v);
+        }
+    }
+}
+
+/// Removes a header and keeps the others in their order
+/// (`HeaderMap::remove` moves the last name into the gap).
+fn remove_in_order(headers: &mut HeaderMap, name: &HeaderName) {
+    if !headers.contains_key(name) {
+        return;
+    }
+    let old = std::mem::take(headers);
+    let mut last: Option<HeaderName> = None;
+    for (n, v) in old {
+        if let Some(n) = n {
+            last = Some(n);
+        }
+        if let Some(n) = last.as_ref().filter(|n| *n != name) {
+            headers.append(n.clone(), v);
         }
     }
 }
@@ -245,6 +263,8 @@ mod tests {
         assert_eq!(h["x-new"], "n");
         assert_eq!(h["x-s"], "s");
         assert!(!h.contains_key("x-gone"));
+        let order: Vec<&str> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(order, ["x-a", "x-s", "x-new"], "order kept after a removal");
 
         s.apply(&SetenvSet(
             SetenvKey::AddResponse,

@@ -67,6 +67,21 @@ pub struct FileRequest<'a> {
     /// mod_alias: the directory (or file) that replaces the document root
     /// and the rest of the path below it.
     pub alias: Option<(&'a [u8], &'a [u8])>,
+    /// What the modules do with a directory, in `server.modules` order.
+    pub dir_steps: &'a [DirStep],
+}
+
+/// What a module does with a request for a directory (in the order of
+/// `server.modules`, as lighttpd calls them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DirStep {
+    /// mod_indexfile: the first of `index-file.names` that exists replaces
+    /// the directory (the later modules see a file).
+    Index,
+    /// mod_dirlisting: the listing, when `dir-listing.activate` is on.
+    List,
+    /// mod_staticfile: a directory is refused (403); a file is served.
+    Refuse,
 }
 
 /// What the handler decided.
@@ -77,6 +92,10 @@ pub enum Served {
     /// An error status; the caller makes the error page (or error file).
     Error(StatusCode),
 }
+
+/// The file a response was served from (for the access log's `%f`).
+#[derive(Debug, Clone)]
+pub struct ServedFile(pub PathBuf);
 
 /// The file a path maps to.
 #[derive(Debug)]
@@ -127,7 +146,21 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
             }
-            match index_file(root, &full, s, req.cache) {
+            let mut index = None;
+            for step in req.dir_steps {
+                match step {
+                    DirStep::Index => {
+                        index = index_file(root, &full, s, req.cache);
+                        if index.is_some() {
+                            break;
+                        }
+                    }
+                    DirStep::List if s.dirlisting.activate => return listing(req, &full),
+                    DirStep::List => {}
+                    DirStep::Refuse => break,
+                }
+            }
+            match index {
                 Some(f) => f,
                 None => return Served::Error(StatusCode::FORBIDDEN),
             }
@@ -168,7 +201,15 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         return Served::Error(StatusCode::FORBIDDEN);
     }
     match *req.method {
-        Method::GET | Method::HEAD | Method::POST => send_file(req, &found),
+        Method::GET | Method::HEAD | Method::POST => {
+            let mut served = send_file(req, &found);
+            if s.accesslog.is_enabled() {
+                if let Served::Response(r) = &mut served {
+                    r.extensions_mut().insert(ServedFile(found.path.clone()));
+                }
+            }
+            served
+        }
         Method::OPTIONS => {
             let mut r = Response::new(Body::empty());
             r.headers_mut().insert(
@@ -180,6 +221,69 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         }
         _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
+}
+
+/// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; OPTIONS
+/// gets the allowed methods, POST 403, other methods 501, as lighttpd).
+fn listing(req: &FileRequest<'_>, dir: &[u8]) -> Served {
+    let s = req.settings;
+    match *req.method {
+        Method::GET | Method::HEAD => {}
+        Method::POST => return Served::Error(StatusCode::FORBIDDEN),
+        Method::OPTIONS => {
+            let mut r = Response::new(Body::empty());
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static("OPTIONS, GET, HEAD, POST"),
+            );
+            r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+            return Served::Response(r);
+        }
+        _ => return Served::Error(StatusCode::NOT_IMPLEMENTED),
+    }
+    let path = os_path(dir);
+    let lreq = super::dirlisting::ListingRequest {
+        dir: &path,
+        uri_path: req.path,
+        server_tag: &s.server_tag,
+        mimetypes: &s.mimetypes,
+        follow_symlink: s.follow_symlink,
+    };
+    let page = match req.cache.listings.render(&lreq, &s.dirlisting) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!("opendir {}: {e}", path.display());
+            return Served::Error(StatusCode::FORBIDDEN);
+        }
+    };
+    let mut headers = HeaderMap::new();
+    if let Ok(v) = HeaderValue::from_bytes(&page.content_type) {
+        headers.insert(CONTENT_TYPE, v);
+    }
+    if let Some(age) = page.max_age {
+        if let Ok(v) = HeaderValue::from_str(&format!("max-age={age}")) {
+            headers.insert(http::header::CACHE_CONTROL, v);
+        }
+    }
+    if let Some(tag) = page
+        .etag
+        .as_deref()
+        .and_then(|t| HeaderValue::from_str(t).ok())
+    {
+        headers.insert(ETAG, tag);
+    }
+    if req.version == http::Version::HTTP_11 && s.range_requests {
+        headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    }
+    let len = page.body.len();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from(len));
+    let mut r = Response::new(if *req.method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::full(page.body)
+    });
+    *r.headers_mut() = headers;
+    Served::Response(r)
 }
 
 /// Serves the file at an absolute path (`X-Sendfile` from a backend):

@@ -145,12 +145,43 @@ impl http_body::Body for Body {
 pub struct Outgoing {
     body: Body,
     late: Option<io::Error>,
+    /// The access-log line written when the body ends or is dropped.
+    log: Option<super::logging::Pending>,
+    sent: u64,
+    complete: bool,
 }
 
 impl Outgoing {
     /// Wraps a response body.
     pub fn new(body: Body) -> Self {
-        Outgoing { body, late: None }
+        Outgoing {
+            body,
+            late: None,
+            log: None,
+            sent: 0,
+            complete: false,
+        }
+    }
+
+    /// Wraps a response's body, taking the access-log line the request
+    /// left in its extensions.
+    pub fn from_response(r: http::Response<Body>) -> http::Response<Outgoing> {
+        let (mut parts, body) = r.into_parts();
+        let log = parts.extensions.remove::<super::logging::Pending>();
+        let mut out = Outgoing::new(body);
+        out.log = log;
+        http::Response::from_parts(parts, out)
+    }
+}
+
+impl Drop for Outgoing {
+    fn drop(&mut self) {
+        if let Some(line) = self.log.take() {
+            line.write(
+                self.sent,
+                self.complete || http_body::Body::is_end_stream(&self.body),
+            );
+        }
     }
 }
 
@@ -172,7 +203,18 @@ impl http_body::Body for Outgoing {
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
-            other => Poll::Ready(other),
+            Some(Ok(frame)) => {
+                if this.log.is_some() {
+                    if let Some(d) = frame.data_ref() {
+                        this.sent += d.len() as u64;
+                    }
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            None => {
+                this.complete = true;
+                Poll::Ready(None)
+            }
         }
     }
 

@@ -16,6 +16,7 @@
 
 pub mod body;
 pub mod host;
+pub mod logging;
 pub mod method;
 pub mod respond;
 pub mod spool;
@@ -48,6 +49,48 @@ pub struct Site {
     pub files: crate::modules::filecache::FileCache,
     /// The gateway hosts of this configuration.
     pub registry: Arc<crate::backend::Registry>,
+    /// The access logs of this configuration (mod_accesslog).
+    pub logs: crate::modules::accesslog::SinkRegistry,
+    /// True when some request may be logged.
+    pub logging: bool,
+    /// Where modules sit in `server.modules`, where that decides who runs.
+    pub order: ModuleOrder,
+}
+
+/// The parts of the order of `server.modules` that change answers.
+#[derive(Debug, Clone)]
+pub struct ModuleOrder {
+    /// mod_setenv is listed before mod_access (or mod_access is absent).
+    pub setenv_before_access: bool,
+    /// mod_setenv is listed before mod_redirect (or mod_redirect is absent).
+    pub setenv_before_redirect: bool,
+    /// What happens to a directory, in module order.
+    pub dir_steps: Vec<staticfile::DirStep>,
+}
+
+impl ModuleOrder {
+    /// From the list of modules lighttpd would load, in its order.
+    pub fn from_modules(modules: &[String]) -> ModuleOrder {
+        let at = |m: &str| modules.iter().position(|x| x == m);
+        let before = |a: &str, b: &str| match (at(a), at(b)) {
+            (Some(a), Some(b)) => a < b,
+            _ => true,
+        };
+        let dir_steps = modules
+            .iter()
+            .filter_map(|m| match m.as_str() {
+                "mod_indexfile" => Some(staticfile::DirStep::Index),
+                "mod_dirlisting" => Some(staticfile::DirStep::List),
+                "mod_staticfile" => Some(staticfile::DirStep::Refuse),
+                _ => None,
+            })
+            .collect();
+        ModuleOrder {
+            setenv_before_access: before("mod_setenv", "mod_access"),
+            setenv_before_redirect: before("mod_setenv", "mod_redirect"),
+            dir_steps,
+        }
+    }
 }
 
 /// What requests need from their connection.
@@ -135,8 +178,37 @@ fn error_file(status: StatusCode, head_only: bool, s: &Settings) -> Option<Respo
     Some(r)
 }
 
-/// Handles one request.
+/// Handles one request (and leaves its access-log line, if any, in the
+/// response's extensions).
 pub async fn handle<B>(req: Request<B>, site: Arc<Site>, conn: Arc<ConnInfo>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    if !site.logging {
+        return serve(req, site, conn, &mut None).await;
+    }
+    let n = conn.requests.load(Ordering::Relaxed) + 1;
+    let mut trail = Some(logging::Trail::new(
+        &req,
+        &site.routing.base.accesslog,
+        &conn.peer.remote_text,
+        &conn.socket,
+        n,
+    ));
+    let mut r = serve(req, site, conn, &mut trail).await;
+    if let Some(t) = trail {
+        t.attach(&mut r);
+    }
+    r
+}
+
+async fn serve<B>(
+    req: Request<B>,
+    site: Arc<Site>,
+    conn: Arc<ConnInfo>,
+    trail: &mut Option<logging::Trail>,
+) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
@@ -171,6 +243,9 @@ where
         Ok(h) => h,
         Err(status) => return finish(refuse(status, head_only, base), base),
     };
+    if let Some(t) = trail.as_mut() {
+        t.host = BString::from(host.as_slice());
+    }
     if parts.method == Method::CONNECT {
         return finish(connect(parts, body, &site, &conn, &host, n).await, base);
     }
@@ -183,6 +258,14 @@ where
         r.headers_mut()
             .insert(ALLOW, HeaderValue::from_static("OPTIONS, GET, HEAD, POST"));
         r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+        // mod_setenv runs for it with the top-level settings
+        base.setenv.response(r.headers_mut());
+        let mut headers_set = false;
+        request_setenv(base, &mut headers_set, &mut parts.headers, trail);
+        if let Some(t) = trail.as_mut() {
+            t.uri_path = BString::from("*");
+            t.server_name = BString::from(&base.server_name[..]);
+        }
         return finish(keep_alive(r, base, n), base);
     }
     let target = match target::normalize(raw_target, &site.parse) {
@@ -244,6 +327,14 @@ where
         let conds = own_conds.as_ref().unwrap_or(&conn.conds);
         let route = site.routing.route(conds, &input);
         let settings = &route.settings;
+        if let Some(t) = trail.as_mut() {
+            t.log.clone_from(&settings.accesslog);
+            t.remote.clone_from(&peer.remote_text);
+            t.host = BString::from(host.as_slice());
+            t.uri_path = BString::from(target.path_raw.as_slice());
+            t.query = BString::from(target.query.as_deref().unwrap_or_default());
+            t.server_name = BString::from(&settings.server_name[..]);
+        }
         if settings.log_condition_handling {
             for i in 1..site.routing.blocks.len() {
                 let holds = route.holds.contains(i);
@@ -315,11 +406,11 @@ where
         }
 
         // mod_setenv (request headers), mod_access, mod_redirect
-        if !headers_set {
-            headers_set = true;
-            settings.setenv.request(&mut parts.headers);
+        // mod_setenv runs where server.modules puts it: after mod_access
+        // or mod_redirect, their answers go without its headers
+        if site.order.setenv_before_access {
+            request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
         }
-        let input = cond_input!();
         if !settings.access.is_off()
             && !settings
                 .access
@@ -332,8 +423,12 @@ where
                 );
             }
             let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
-            return done(r, &parts, settings, n);
+            return done_by(r, &parts, settings, n, headers_set);
         }
+        if site.order.setenv_before_redirect {
+            request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
+        }
+        let input = cond_input!();
         if let Some(list) = &settings.redirect.rules {
             let subject = target.uri();
             if let Some((rule, groups)) = list.first_match(&subject) {
@@ -347,8 +442,16 @@ where
                         HeaderValue::from_static("bytes"),
                     );
                 }
-                return done(r, &parts, settings, n);
+                return done_by(r, &parts, settings, n, headers_set);
             }
+        }
+
+        request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
+        let input = cond_input!();
+        if let (Some(t), Some(root)) = (trail.as_mut(), settings.document_root.as_deref()) {
+            let mut p = root.to_vec();
+            p.extend_from_slice(&target.path);
+            t.physical = Some(BString::from(p));
         }
 
         // 5. handle: mod_wstunnel takes WebSocket upgrades on its
@@ -400,6 +503,11 @@ where
                     n,
                 );
             };
+            if let Some(t) = trail.as_mut() {
+                // a proxied request's body is read (a static file's is not
+                // counted, as in lighttpd)
+                t.body_in = content_length.unwrap_or(0);
+            }
             let preq = crate::modules::proxy::ProxyRequest {
                 parts: &mut parts,
                 target: &target,
@@ -463,6 +571,9 @@ where
                 }
             }
         }
+        if let (Some(t), Some((root, rest))) = (trail.as_mut(), alias) {
+            t.physical = Some(BString::from([root, rest].concat()));
+        }
         let file_req = FileRequest {
             method: &parts.method,
             version: parts.version,
@@ -473,6 +584,7 @@ where
             settings,
             cache: &site.files,
             alias,
+            dir_steps: &site.order.dir_steps,
         };
         if settings.log_request_handling {
             tracing::info!(
@@ -493,13 +605,48 @@ where
 /// headers, the client connection's `Connection` header, the headers
 /// every response gets.
 fn done(
-    mut response: Response<Body>,
+    response: Response<Body>,
     parts: &http::request::Parts,
     settings: &Settings,
     n: u32,
 ) -> Response<Body> {
-    settings.setenv.response(response.headers_mut());
+    done_by(response, parts, settings, n, true)
+}
+
+/// [`done`]; `setenv` false when mod_setenv did not run for the request
+/// (a module before it answered).
+fn done_by(
+    mut response: Response<Body>,
+    parts: &http::request::Parts,
+    settings: &Settings,
+    n: u32,
+    setenv: bool,
+) -> Response<Body> {
+    // lighttpd 1.4.69 sends a 416 without mod_setenv's headers
+    if setenv && response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+        settings.setenv.response(response.headers_mut());
+    }
     finish(client_connection(response, parts, settings, n), settings)
+}
+
+/// mod_setenv's request headers, once per request (`done` marks it).
+fn request_setenv(
+    settings: &Settings,
+    done: &mut bool,
+    headers: &mut http::HeaderMap,
+    trail: &mut Option<logging::Trail>,
+) {
+    if *done {
+        return;
+    }
+    *done = true;
+    if settings.setenv.changes_nothing() {
+        return;
+    }
+    settings.setenv.request(headers);
+    if let Some(t) = trail.as_mut() {
+        t.set_headers(headers);
+    }
 }
 
 /// The groups `%0`–`%9` of block `block`'s condition for this request.
@@ -777,6 +924,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
             settings: s,
             cache: req.cache,
             alias: None,
+            dir_steps: req.dir_steps,
         };
         if let Served::Response(mut r) = staticfile::serve(&sub) {
             if r.status() == StatusCode::OK {

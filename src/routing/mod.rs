@@ -115,6 +115,18 @@ impl RoutingTable {
     pub fn compile_with(
         config: &Config,
         loaded: &settings::Loaded,
+        gw: Option<&mut GwContext<'_>>,
+    ) -> Result<RoutingTable, Vec<Diagnostic>> {
+        Self::compile_full(config, loaded, None, gw)
+    }
+
+    /// [`RoutingTable::compile_with`], also opening the access logs of
+    /// mod_accesslog (when loaded) through `sinks` (without: formats are
+    /// only checked, as `-tt` does).
+    pub fn compile_full(
+        config: &Config,
+        loaded: &settings::Loaded,
+        mut sinks: Option<&mut crate::modules::accesslog::SinkRegistry>,
         mut gw: Option<&mut GwContext<'_>>,
     ) -> Result<RoutingTable, Vec<Diagnostic>> {
         let mut errors = Vec::new();
@@ -137,6 +149,13 @@ impl RoutingTable {
             for e in b.entries.entries() {
                 let Some(key) = &e.key else { continue };
                 match settings::compile_entry(key, e, number, loaded, gw.as_deref_mut()) {
+                    Ok(Some(set)) => patch.push(set),
+                    Ok(None) => {}
+                    Err(d) => errors.extend(d),
+                }
+            }
+            if loaded.accesslog {
+                match settings::compile_accesslog(&b.entries, sinks.as_deref_mut()) {
                     Ok(Some(set)) => patch.push(set),
                     Ok(None) => {}
                     Err(d) => errors.extend(d),

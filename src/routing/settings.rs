@@ -58,6 +58,8 @@ pub struct Settings {
     pub max_request_size_kib: u32,
     /// `server.tag`: the `Server` header (empty: none).
     pub server_tag: Arc<[u8]>,
+    /// `server.name` (empty: not set).
+    pub server_name: Arc<[u8]>,
     /// `server.tag` as a header value (`None`: no `Server` header).
     pub server_header: Option<http::HeaderValue>,
     /// `server.errorfile-prefix`.
@@ -98,6 +100,10 @@ pub struct Settings {
     pub setenv: crate::modules::setenv::SetenvSettings,
     /// `extforward.*`.
     pub extforward: crate::modules::extforward::ExtforwardSettings,
+    /// `dir-listing.*`.
+    pub dirlisting: crate::modules::dirlisting::DirListing,
+    /// `accesslog.*`.
+    pub accesslog: crate::modules::accesslog::AccessLog,
 }
 
 /// The `Server` header lighttpd sends by default is its own name; ours.
@@ -124,6 +130,7 @@ impl Default for Settings {
             max_write_idle: 360,
             max_request_size_kib: 0,
             server_tag: Arc::from(DEFAULT_SERVER_TAG.as_bytes()),
+            server_name: Arc::from(&b""[..]),
             server_header: Some(http::HeaderValue::from_static(DEFAULT_SERVER_TAG)),
             errorfile_prefix: None,
             error_handler: None,
@@ -144,6 +151,8 @@ impl Default for Settings {
             rewrite: Default::default(),
             setenv: Default::default(),
             extforward: Default::default(),
+            dirlisting: Default::default(),
+            accesslog: Default::default(),
         }
     }
 }
@@ -176,6 +185,8 @@ pub enum Set {
     Number(Number, u32),
     /// `server.tag`.
     ServerTag(Arc<[u8]>),
+    /// `server.name`.
+    ServerName(Arc<[u8]>),
     /// `server.errorfile-prefix`.
     ErrorfilePrefix(Arc<[u8]>),
     /// `server.error-handler`.
@@ -200,6 +211,10 @@ pub enum Set {
     Setenv(crate::modules::setenv::SetenvSet),
     /// `extforward.*`.
     Extforward(crate::modules::extforward::ExtforwardSet),
+    /// `dir-listing.*`.
+    DirListing(crate::modules::dirlisting::DirSet),
+    /// A block's `accesslog.*`.
+    AccessLog(Arc<crate::modules::accesslog::BlockSettings>),
 }
 
 /// Boolean settings.
@@ -271,6 +286,7 @@ impl Settings {
                     http::HeaderValue::from_bytes(v).ok()
                 };
             }
+            Set::ServerName(v) => self.server_name = v.clone(),
             Set::ErrorfilePrefix(v) => self.errorfile_prefix = Some(v.clone()),
             Set::ErrorHandler(v) => self.error_handler = Some(v.clone()),
             Set::ErrorHandler404(v) => self.error_handler_404 = Some(v.clone()),
@@ -283,6 +299,8 @@ impl Settings {
             Set::Rewrite(r) => self.rewrite.apply(r),
             Set::Setenv(e) => self.setenv.apply(e),
             Set::Extforward(e) => self.extforward.apply(e),
+            Set::DirListing(d) => self.dirlisting.apply(d),
+            Set::AccessLog(a) => self.accesslog.apply(a),
             Set::Flag(f, on) => {
                 let on = *on;
                 match f {
@@ -377,6 +395,10 @@ pub struct Loaded {
     pub setenv: bool,
     /// mod_extforward
     pub extforward: bool,
+    /// mod_dirlisting
+    pub dirlisting: bool,
+    /// mod_accesslog
+    pub accesslog: bool,
 }
 
 impl Loaded {
@@ -390,6 +412,8 @@ impl Loaded {
             rewrite: has("mod_rewrite"),
             setenv: has("mod_setenv"),
             extforward: has("mod_extforward"),
+            dirlisting: has("mod_dirlisting"),
+            accesslog: has("mod_accesslog"),
         }
     }
 
@@ -402,13 +426,24 @@ impl Loaded {
             rewrite: true,
             setenv: true,
             extforward: true,
+            dirlisting: true,
+            accesslog: true,
         }
     }
 }
 
 /// Combines the changes of one block where lighttpd combines them (the
 /// rewrite lists of one block form one list).
-pub fn finish_patch(patch: Patch) -> Patch {
+pub fn finish_patch(mut patch: Patch) -> Patch {
+    // mod_dirlisting reads a block's keys in its own order
+    // (`server.dir-listing` after `dir-listing.activate`)
+    let rank = |s: &Set| match s {
+        Set::DirListing(d) => d.rank(),
+        _ => 0,
+    };
+    if patch.iter().any(|s| rank(s) > 0) {
+        patch.sort_by_key(rank);
+    }
     if patch
         .iter()
         .filter(|s| matches!(s, Set::Rewrite(_)))
@@ -493,6 +528,7 @@ pub fn compile_entry(
         b"server.stream-request-body" => Set::Number(Number::StreamRequestBody, to_number(v)),
         b"server.stream-response-body" => Set::Number(Number::StreamResponseBody, to_number(v)),
         b"server.tag" => Set::ServerTag(to_bytes(v)),
+        b"server.name" => Set::ServerName(to_bytes(v)),
         b"server.upload-dirs" => Set::UploadDirs(
             to_string_list(v)
                 .iter()
@@ -559,6 +595,14 @@ fn compile_module_entry(
             Some(s) => Set::Setenv(s),
             None => return Ok(None),
         },
+        _ if loaded.dirlisting
+            && (lc.starts_with(b"dir-listing.") || lc == b"server.dir-listing") =>
+        {
+            match crate::modules::dirlisting::compile_entry(lc, entry)? {
+                Some(d) => Set::DirListing(d),
+                None => return Ok(None),
+            }
+        }
         _ if loaded.extforward && lc.starts_with(b"extforward.") => {
             match extforward::compile(lc, entry)? {
                 Some(s) => Set::Extforward(s),
@@ -575,5 +619,81 @@ fn show_value(v: &Value) -> String {
         Value::Str(s) => format!("\"{}\"", String::from_utf8_lossy(s)),
         Value::Int(i) => i.to_string(),
         Value::Array(_) => "a list".into(),
+    }
+}
+
+/// A block's `accesslog.*` settings: the format checked, and — when `sinks`
+/// is given (a start, not `-tt`) — its file, pipe or syslog opened.
+/// `Ok(None)` when the block sets none.
+pub fn compile_accesslog(
+    entries: &crate::config::value::Array,
+    sinks: Option<&mut crate::modules::accesslog::SinkRegistry>,
+) -> Result<Option<Set>, Vec<Diagnostic>> {
+    use crate::modules::accesslog::{self as al, BlockKeys};
+    let get = |k: &str| entries.get(k.as_bytes());
+    let (filename, format, use_syslog, level, escaping) = (
+        get("accesslog.filename"),
+        get("accesslog.format"),
+        get("accesslog.use-syslog"),
+        get("accesslog.syslog-level"),
+        get("accesslog.escaping"),
+    );
+    if filename.is_none()
+        && format.is_none()
+        && use_syslog.is_none()
+        && level.is_none()
+        && escaping.is_none()
+    {
+        return Ok(None);
+    }
+    let text = |e: Option<&Entry>| -> Result<Option<Vec<u8>>, Vec<Diagnostic>> {
+        match e {
+            None => Ok(None),
+            Some(e) => match &e.value {
+                Value::Str(s) => Ok(Some(s.to_vec())),
+                Value::Int(i) => Ok(Some(i.to_string().into_bytes())),
+                Value::Array(_) => Err(vec![
+                    Diagnostic::error("this accesslog setting must be a string").at(e.span),
+                ]),
+            },
+        }
+    };
+    let filename_v = text(filename)?;
+    let format_v = text(format)?;
+    let escaping_v = text(escaping)?;
+    let keys = BlockKeys {
+        filename: filename_v.as_deref(),
+        format: format_v.as_deref(),
+        use_syslog: use_syslog.map(|e| to_bool(&e.value)),
+        syslog_level: level.map(|e| match &e.value {
+            Value::Int(i) => *i,
+            v => i32::try_from(to_number(v)).unwrap_or(i32::MAX),
+        }),
+        escaping: escaping_v.as_deref(),
+    };
+    let span = format.or(filename).or(use_syslog).map(|e| e.span);
+    let located = |e: al::AccessLogError| {
+        let at = match &e {
+            al::AccessLogError::Format { .. } => format.map(|e| e.span),
+            _ => filename.map(|e| e.span),
+        }
+        .or(span);
+        vec![Diagnostic::error(e.to_string()).at_opt(at)]
+    };
+    match sinks {
+        Some(registry) => Ok(Some(Set::AccessLog(Arc::new(
+            al::compile(&keys, registry).map_err(located)?,
+        )))),
+        None => {
+            if let Some(f) = keys.format {
+                al::Format::parse(f).map_err(|source| {
+                    located(al::AccessLogError::Format {
+                        format: f.into(),
+                        source,
+                    })
+                })?;
+            }
+            Ok(None)
+        }
     }
 }

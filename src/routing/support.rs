@@ -26,9 +26,8 @@ pub enum Support {
 pub fn module_support(name: &str) -> Support {
     match name {
         "mod_indexfile" | "mod_staticfile" | "mod_proxy" | "mod_wstunnel" | "mod_access"
-        | "mod_alias" | "mod_redirect" | "mod_rewrite" | "mod_setenv" | "mod_extforward" => {
-            Support::Implemented
-        }
+        | "mod_alias" | "mod_redirect" | "mod_rewrite" | "mod_setenv" | "mod_extforward"
+        | "mod_dirlisting" | "mod_accesslog" => Support::Implemented,
         "mod_deflate" | "mod_compress" => Support::Ignored("responses are sent uncompressed"),
         "mod_expire" => Support::Ignored("no Expires / Cache-Control headers are added"),
         "mod_status" => Support::Ignored("the status pages are not served (404)"),

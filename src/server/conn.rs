@@ -209,7 +209,7 @@ where
             let r = request::handle(req, site, conn).await;
             activity.in_flight.fetch_sub(1, Ordering::Relaxed);
             activity.touch();
-            Ok::<_, Infallible>(r.map(crate::request::body::Outgoing::new))
+            Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
         }
     });
     let c = builder.serve_connection_with_upgrades(TokioIo::new(io), service);

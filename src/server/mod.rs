@@ -128,7 +128,13 @@ fn feature(c: &Config, name: &str) -> Option<Value> {
 /// Checks that wick can serve a configuration and compiles it. `-tt` runs
 /// this too, so it reports the same problems a start would.
 pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
-    prepare_with(config, None)
+    prepare_opts(config, None, true)
+}
+
+/// [`prepare`] for `-tt`: everything is checked, but no access log is
+/// opened (no file created, no pipe program started).
+pub fn check(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_opts(config, None, false)
 }
 
 /// [`prepare`], taking over unchanged bin-path hosts (and their children)
@@ -136,6 +142,14 @@ pub fn prepare(config: &Config) -> Result<Prepared, Vec<Diagnostic>> {
 pub fn prepare_with(
     config: &Config,
     previous: Option<&crate::backend::Registry>,
+) -> Result<Prepared, Vec<Diagnostic>> {
+    prepare_opts(config, previous, true)
+}
+
+fn prepare_opts(
+    config: &Config,
+    previous: Option<&crate::backend::Registry>,
+    open_logs: bool,
 ) -> Result<Prepared, Vec<Diagnostic>> {
     let report = config::modules::check_modules(config);
     let mut diags = report.diagnostics;
@@ -154,7 +168,13 @@ pub fn prepare_with(
     };
     let gw_loaded = gw.proxy || gw.wstunnel;
     let loaded = crate::routing::settings::Loaded::from_modules(&report.modules);
-    let routing = match RoutingTable::compile_with(config, &loaded, gw_loaded.then_some(&mut gw)) {
+    let mut logs = crate::modules::accesslog::SinkRegistry::new();
+    let routing = match RoutingTable::compile_full(
+        config,
+        &loaded,
+        open_logs.then_some(&mut logs),
+        gw_loaded.then_some(&mut gw),
+    ) {
         Ok(r) => Some(r),
         Err(e) => {
             diags.extend(e);
@@ -226,6 +246,7 @@ pub fn prepare_with(
                 .map_or(8, |v| u64::from(to_number(&v))),
         ),
     };
+    let logging = logs.sinks().next().is_some();
     Ok(Prepared {
         site: Arc::new(Site {
             routing,
@@ -234,6 +255,9 @@ pub fn prepare_with(
                 top_str(config, "server.stat-cache-engine").as_deref() != Some("disable"),
             ),
             registry,
+            logging,
+            logs,
+            order: crate::request::ModuleOrder::from_modules(&report.modules),
         }),
         server,
         warnings: diags,
@@ -508,6 +532,9 @@ async fn serve_all(
                 if let Err(e) = log.reopen() {
                     tracing::error!("{e}");
                 }
+                for e in gen_tx.borrow().site.logs.reopen() {
+                    tracing::error!("{e}");
+                }
             }
             _ = sigusr1.recv() => {
                 let previous = gen_tx.borrow().site.registry.clone();
@@ -549,6 +576,7 @@ async fn serve_all(
         // The workers return as soon as they see Immediate.
         let _ = tokio::task::spawn_blocking(move || w.join()).await;
     }
+    gen_tx.borrow().site.logs.close();
     tracing::info!("server stopped");
     Ok(())
 }

@@ -895,6 +895,7 @@ fn x_sendfile(
         settings: req.settings,
         cache: req.files,
         alias: None,
+        dir_steps: &[],
     };
     match send_path(p, &fr) {
         Served::Response(mut r) => {

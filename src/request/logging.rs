@@ -1,0 +1,235 @@
+//! What mod_accesslog needs from a request, gathered while it is handled
+//! ([`Trail`]) and turned into a line when its response body is finished
+//! or dropped ([`Pending`], carried to `body::Outgoing` as a response
+//! extension). Nothing is gathered when the configuration logs nothing.
+
+use std::time::SystemTime;
+
+use bstr::BString;
+use http::{HeaderMap, Response, StatusCode, Version};
+
+use crate::modules::accesslog::{AccessLog, ConnStatus, Record};
+use crate::routing::SocketId;
+
+use super::body::Body;
+
+/// The request side of an access-log line, and the settings that decide
+/// where it goes (the top level's until the request is routed).
+#[derive(Debug, Clone)]
+pub struct Trail {
+    /// `accesslog.*` in effect.
+    pub log: AccessLog,
+    start: SystemTime,
+    method: BString,
+    target: BString,
+    protocol: &'static [u8],
+    headers: HeaderMap,
+    head_bytes: u64,
+    /// `%h`: the client (after mod_extforward).
+    pub remote: BString,
+    /// `%V`: the normalised authority.
+    pub host: BString,
+    /// `%U`: the normalised, encoded path.
+    pub uri_path: BString,
+    /// `%q`.
+    pub query: BString,
+    /// `%f`: the file or directory the request mapped to.
+    pub physical: Option<BString>,
+    /// `%I`: body bytes read (a body that was read).
+    pub body_in: u64,
+    keepalive_count: u32,
+    local_addr: String,
+    local_port: Option<u16>,
+    /// The client asked to close the connection after this request.
+    client_close: bool,
+    /// `%v`: `server.name`.
+    pub server_name: BString,
+}
+
+impl Trail {
+    /// Starts the trail of a request.
+    pub fn new<B>(
+        req: &http::Request<B>,
+        log: &AccessLog,
+        remote: &[u8],
+        socket: &SocketId,
+        n: u32,
+    ) -> Trail {
+        let target = match req.uri().path_and_query() {
+            Some(pq) => pq.as_str().as_bytes(),
+            None if req.method() == http::Method::CONNECT => req
+                .uri()
+                .authority()
+                .map_or(&b""[..], |a| a.as_str().as_bytes()),
+            None => b"",
+        };
+        let protocol: &'static [u8] = match req.version() {
+            Version::HTTP_10 => b"HTTP/1.0",
+            Version::HTTP_2 => b"HTTP/2.0",
+            Version::HTTP_09 => b"HTTP/0.9",
+            _ => b"HTTP/1.1",
+        };
+        // The head as it came: request line, header lines, blank line.
+        // (an absolute-form target counts as sent, scheme and authority too)
+        let sent_target = match req.uri().scheme() {
+            Some(_) => req.uri().to_string().len(),
+            None => target.len(),
+        };
+        let mut head_bytes = (req.method().as_str().len() + sent_target + 14) as u64;
+        for (name, value) in req.headers() {
+            head_bytes += (name.as_str().len() + value.len() + 4) as u64;
+        }
+        let (local_addr, local_port) = match socket.ip {
+            Some(std::net::IpAddr::V6(ip)) => (format!("[{ip}]"), Some(socket.port)),
+            Some(ip) => (ip.to_string(), Some(socket.port)),
+            None => (socket.token.to_string(), None),
+        };
+        let asked = |token: &[u8]| {
+            req.headers()
+                .get_all(http::header::CONNECTION)
+                .iter()
+                .any(|v| {
+                    v.as_bytes()
+                        .split(|&b| b == b',')
+                        .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+                })
+        };
+        let client_close = match req.version() {
+            Version::HTTP_10 => !asked(b"keep-alive"),
+            Version::HTTP_11 => asked(b"close"),
+            _ => false,
+        };
+        Trail {
+            client_close,
+            server_name: BString::default(),
+            log: log.clone(),
+            start: SystemTime::now(),
+            method: BString::from(req.method().as_str()),
+            target: BString::from(target),
+            protocol,
+            headers: req.headers().clone(),
+            head_bytes,
+            remote: BString::from(remote),
+            host: BString::default(),
+            uri_path: BString::default(),
+            query: BString::default(),
+            physical: None,
+            body_in: 0,
+            keepalive_count: n.saturating_sub(1),
+            local_addr,
+            local_port,
+        }
+    }
+
+    /// The request headers as modules changed them (mod_setenv).
+    pub fn set_headers(&mut self, headers: &HeaderMap) {
+        self.headers.clone_from(headers);
+    }
+
+    /// Attaches the line to be written when the response's body ends.
+    pub fn attach(self, response: &mut Response<Body>) {
+        if !self.log.is_enabled() {
+            return;
+        }
+        let status = response.status();
+        let close = self.client_close
+            || response
+                .headers()
+                .get(http::header::CONNECTION)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
+        let mut head_out = head_size(status, response.headers());
+        if close && !response.headers().contains_key(http::header::CONNECTION) {
+            // the server says it closes: "Connection: close\r\n"
+            head_out += 19;
+        }
+        let mut headers = response.headers().clone();
+        // lighttpd adds its Server header only when writing the head
+        headers.remove(http::header::SERVER);
+        let served = response
+            .extensions_mut()
+            .remove::<crate::modules::staticfile::ServedFile>();
+        // lighttpd has no physical path for an error answer
+        let physical = if status.as_u16() >= 400 {
+            None
+        } else if let Some(f) = served {
+            Some(BString::from(f.0.into_os_string().into_encoded_bytes()))
+        } else {
+            self.physical.clone()
+        };
+        response.extensions_mut().insert(Pending(Box::new(Line {
+            trail: Trail { physical, ..self },
+            status: status.as_u16(),
+            response_headers: headers,
+            head_out,
+            close,
+        })));
+    }
+}
+
+/// The size of the response head as it is written: status line, header
+/// lines (with the `Date` line hyper adds), blank line.
+fn head_size(status: StatusCode, headers: &HeaderMap) -> u64 {
+    let reason = status.canonical_reason().map_or(0, str::len);
+    let mut n = (9 + 4 + reason + 2) as u64;
+    for (name, value) in headers {
+        n += (name.as_str().len() + value.len() + 4) as u64;
+    }
+    // "Date: <29 bytes>\r\n", then the blank line
+    n + 37 + 2
+}
+
+/// A line waiting for its response body to end.
+#[derive(Debug, Clone)]
+pub struct Pending(Box<Line>);
+
+#[derive(Debug, Clone)]
+struct Line {
+    trail: Trail,
+    status: u16,
+    response_headers: HeaderMap,
+    head_out: u64,
+    close: bool,
+}
+
+impl Pending {
+    /// Writes the line: `body_out` body bytes went out, `complete` when the
+    /// whole body did.
+    pub fn write(&self, body_out: u64, complete: bool) {
+        let l = &self.0;
+        let t = &l.trail;
+        let remote = String::from_utf8_lossy(&t.remote);
+        let rec = Record {
+            remote_addr: &remote,
+            remote_port: 0,
+            local_addr: &t.local_addr,
+            local_port: t.local_port,
+            remote_user: None,
+            start: t.start,
+            end: SystemTime::now(),
+            method: &t.method,
+            target: &t.target,
+            protocol: t.protocol,
+            uri_path: &t.uri_path,
+            query: &t.query,
+            status: l.status,
+            bytes_in: t.head_bytes + t.body_in,
+            bytes_out: l.head_out + body_out,
+            body_out,
+            request_headers: &t.headers,
+            response_headers: &l.response_headers,
+            host: &t.host,
+            server_name: &t.server_name,
+            physical_path: t.physical.as_deref().map(|p| p.as_slice()),
+            env: &[],
+            keepalive_count: t.keepalive_count,
+            conn_status: if !complete {
+                ConnStatus::Aborted
+            } else if l.close {
+                ConnStatus::Close
+            } else {
+                ConnStatus::KeepAlive
+            },
+        };
+        t.log.log(&rec);
+    }
+}
