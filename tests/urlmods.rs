@@ -200,3 +200,32 @@ fn access_log_lines_and_reopen_on_sighup() {
     );
     assert!(!never.exists(), "-tt created the access log");
 }
+
+/// `%{remote}p` is the client's port, `%p` the listener's, `%k` counts the
+/// requests before this one on the connection, `%X` says whether it stays
+/// open.
+#[test]
+fn access_log_ports_and_keep_alive() {
+    use std::io::{Read, Write};
+    let conf = "server.modules = ( \"mod_accesslog\" )\n\
+         accesslog.filename = \"{dir}/access.log\"\n\
+         accesslog.format = \"%{remote}p %p %k %X %s\"\n";
+    let w = start(conf);
+    let log = w.root().parent().expect("dir").join("access.log");
+    let mut s = w.connect();
+    let client_port = s.local_addr().expect("local").port();
+    s.write_all(
+        b"GET /a/f.txt HTTP/1.1\r\nHost: x\r\n\r\nGET /nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).expect("read");
+    let lines = lines_within(&log, 2);
+    assert_eq!(
+        lines,
+        [
+            format!("{client_port} {} 0 + 200", w.port),
+            format!("{client_port} {} 1 - 404", w.port),
+        ]
+    );
+}

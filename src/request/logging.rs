@@ -40,6 +40,7 @@ pub struct Trail {
     keepalive_count: u32,
     local_addr: String,
     local_port: Option<u16>,
+    remote_port: u16,
     /// The client asked to close the connection after this request.
     client_close: bool,
     /// `%v`: `server.name`.
@@ -52,6 +53,7 @@ impl Trail {
         req: &http::Request<B>,
         log: &AccessLog,
         remote: &[u8],
+        remote_port: u16,
         socket: &SocketId,
         n: u32,
     ) -> Trail {
@@ -100,6 +102,7 @@ impl Trail {
             _ => false,
         };
         Trail {
+            remote_port,
             client_close,
             server_name: BString::default(),
             log: log.clone(),
@@ -200,7 +203,7 @@ impl Pending {
         let remote = String::from_utf8_lossy(&t.remote);
         let rec = Record {
             remote_addr: &remote,
-            remote_port: 0,
+            remote_port: t.remote_port,
             local_addr: &t.local_addr,
             local_port: t.local_port,
             remote_user: None,

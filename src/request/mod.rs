@@ -98,6 +98,8 @@ impl ModuleOrder {
 pub struct ConnInfo {
     /// The client, as the connection has it.
     pub peer: Peer,
+    /// The client's port (0 on a unix socket).
+    pub remote_port: u16,
     /// The listener.
     pub socket: SocketId,
     /// The listener's address as Forwarded `by=` writes it.
@@ -193,6 +195,7 @@ where
         &req,
         &site.routing.base.accesslog,
         &conn.peer.remote_text,
+        conn.remote_port,
         &conn.socket,
         n,
     ));

@@ -603,7 +603,7 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
     match peer.as_ref().and_then(|p| p.as_socket()) {
         Some(addr) => {
             let client = Client::Ip(addr.ip());
-            let info = conn_info(&site, client, socket, &headers);
+            let info = conn_info(&site, client, addr.port(), socket, &headers);
             let stream =
                 tokio::net::TcpStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
             if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
@@ -612,7 +612,7 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
         }
         None => {
             let client = Client::Unix(BString::from("stdin"));
-            let info = conn_info(&site, client, socket, &headers);
+            let info = conn_info(&site, client, 0, socket, &headers);
             let stream =
                 tokio::net::UnixStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
             if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
@@ -626,6 +626,7 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
 fn conn_info(
     site: &Site,
     client: Client,
+    remote_port: u16,
     socket: SocketId,
     headers: &http::HeaderMap,
 ) -> Arc<ConnInfo> {
@@ -653,6 +654,7 @@ fn conn_info(
             remote_text,
             scheme: b"http",
         },
+        remote_port,
         by,
         socket,
         conds,
@@ -756,7 +758,7 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
             a = accept(&listener) => a,
             _ = stop.changed() => return,
         };
-        let (io, client) = match accepted {
+        let (io, client, port) = match accepted {
             Ok(x) => x,
             Err(e) => {
                 // Out of descriptors and the like: back off instead of spinning.
@@ -770,6 +772,7 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
         let info = conn_info(
             &generation.site,
             client,
+            port,
             socket.clone(),
             &http::HeaderMap::new(),
         );
@@ -797,16 +800,16 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
         });
     }
 
-    async fn accept(l: &Either) -> std::io::Result<(Stream, Client)> {
+    async fn accept(l: &Either) -> std::io::Result<(Stream, Client, u16)> {
         match l {
             Either::Tcp(t) => {
                 let (s, peer): (tokio::net::TcpStream, SocketAddr) = t.accept().await?;
                 let _ = s.set_nodelay(true);
-                Ok((Stream::Tcp(s), Client::Ip(peer.ip())))
+                Ok((Stream::Tcp(s), Client::Ip(peer.ip()), peer.port()))
             }
             Either::Unix(u, path) => {
                 let (s, _) = u.accept().await?;
-                Ok((Stream::Unix(s), Client::Unix(path.clone())))
+                Ok((Stream::Unix(s), Client::Unix(path.clone()), 0))
             }
         }
     }
