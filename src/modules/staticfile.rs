@@ -210,17 +210,20 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             }
             served
         }
-        Method::OPTIONS => {
-            let mut r = Response::new(Body::empty());
-            r.headers_mut().insert(
-                http::header::ALLOW,
-                HeaderValue::from_static("OPTIONS, GET, HEAD, POST"),
-            );
-            r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
-            Served::Response(r)
-        }
+        Method::OPTIONS => Served::Response(options()),
         _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
+}
+
+/// The answer to OPTIONS: the methods a file or directory takes.
+pub fn options() -> Response<Body> {
+    let mut r = Response::new(Body::empty());
+    r.headers_mut().insert(
+        http::header::ALLOW,
+        HeaderValue::from_static("OPTIONS, GET, HEAD, POST"),
+    );
+    r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+    r
 }
 
 /// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; OPTIONS
@@ -230,15 +233,7 @@ fn listing(req: &FileRequest<'_>, dir: &[u8]) -> Served {
     match *req.method {
         Method::GET | Method::HEAD => {}
         Method::POST => return Served::Error(StatusCode::FORBIDDEN),
-        Method::OPTIONS => {
-            let mut r = Response::new(Body::empty());
-            r.headers_mut().insert(
-                http::header::ALLOW,
-                HeaderValue::from_static("OPTIONS, GET, HEAD, POST"),
-            );
-            r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
-            return Served::Response(r);
-        }
+        Method::OPTIONS => return Served::Response(options()),
         _ => return Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
     let path = os_path(dir);

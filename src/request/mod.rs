@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use bstr::BString;
 use bytes::Bytes;
 use http::header::{
-    ALLOW, CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, TRANSFER_ENCODING, UPGRADE,
+    CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, TRANSFER_ENCODING, UPGRADE,
 };
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -257,10 +257,7 @@ where
         .path_and_query()
         .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
     if parts.method == Method::OPTIONS && raw_target == b"*" {
-        let mut r = Response::new(Body::empty());
-        r.headers_mut()
-            .insert(ALLOW, HeaderValue::from_static("OPTIONS, GET, HEAD, POST"));
-        r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+        let mut r = staticfile::options();
         // mod_setenv runs for it with the top-level settings
         base.setenv.response(r.headers_mut());
         let mut headers_set = false;
@@ -377,24 +374,25 @@ where
         // mod_rewrite (before anything else)
         if rewriting {
             if let Some(list) = &settings.rewrite.rules {
-                let subject = target.uri();
-                if let Some((rule, groups, once)) = list.first_match(&subject) {
-                    let cond = cond_groups(&site.routing, list.list.block, &input);
-                    let url = url_parts(&target, &host, peer.scheme, &conn.socket);
-                    let new = rule.template.expand(&groups, &cond, &url);
+                let ctx = RewriteCtx {
+                    routing: &site.routing,
+                    input: &input,
+                    target: &target,
+                    host: &host,
+                    scheme: peer.scheme,
+                    socket: &conn.socket,
+                    parse: &site.parse,
+                };
+                if let Some((result, once)) = ctx.apply(list, &mut rewrites, || true) {
                     rewriting = !once;
-                    match rewritten(&new, &subject, &mut rewrites, &site.parse) {
+                    match result {
                         Ok(t) => {
                             target = t;
                             continue;
                         }
                         Err(status) => {
-                            return done(
-                                error_page(status, head_only, settings),
-                                &parts,
-                                settings,
-                                n,
-                            );
+                            let r = error_page(status, head_only, settings);
+                            return done(r, &parts, settings, n);
                         }
                     }
                 }
@@ -538,27 +536,26 @@ where
         };
         if rewriting {
             if let Some(list) = &settings.rewrite.if_not_file {
-                let subject = target.uri();
-                let matched = list.first_match(&subject);
-                if let Some((rule, groups, once)) =
-                    matched.filter(|_| !is_regular_file(settings, alias, &target.path, &site.files))
-                {
-                    let cond = cond_groups(&site.routing, list.list.block, &input);
-                    let url = url_parts(&target, &host, peer.scheme, &conn.socket);
-                    let new = rule.template.expand(&groups, &cond, &url);
+                let ctx = RewriteCtx {
+                    routing: &site.routing,
+                    input: &input,
+                    target: &target,
+                    host: &host,
+                    scheme: peer.scheme,
+                    socket: &conn.socket,
+                    parse: &site.parse,
+                };
+                let not_file = || !is_regular_file(settings, alias, &target.path, &site.files);
+                if let Some((result, once)) = ctx.apply(list, &mut rewrites, not_file) {
                     rewriting = !once;
-                    match rewritten(&new, &subject, &mut rewrites, &site.parse) {
+                    match result {
                         Ok(t) => {
                             target = t;
                             continue;
                         }
                         Err(status) => {
-                            return done(
-                                error_page(status, head_only, settings),
-                                &parts,
-                                settings,
-                                n,
-                            );
+                            let r = error_page(status, head_only, settings);
+                            return done(r, &parts, settings, n);
                         }
                     }
                 }
@@ -679,6 +676,39 @@ fn url_parts<'a>(
         port: socket.port,
         path: &target.path_raw,
         query: target.query.as_deref(),
+    }
+}
+
+/// What a rewrite reads from the request.
+struct RewriteCtx<'a> {
+    routing: &'a RoutingTable,
+    input: &'a CondInput<'a>,
+    target: &'a target::Target,
+    host: &'a [u8],
+    scheme: &'a [u8],
+    socket: &'a SocketId,
+    parse: &'a ParseOpts,
+}
+
+impl RewriteCtx<'_> {
+    /// The first rule of `list` that matches the target, if `applies()`:
+    /// the rewritten target (or the failure's status), and whether the
+    /// rule ends rewriting.
+    fn apply(
+        &self,
+        list: &crate::modules::rewrite::RewriteList,
+        count: &mut u32,
+        applies: impl FnOnce() -> bool,
+    ) -> Option<(Result<target::Target, StatusCode>, bool)> {
+        let subject = self.target.uri();
+        let (rule, groups, once) = list.first_match(&subject)?;
+        if !applies() {
+            return None;
+        }
+        let cond = cond_groups(self.routing, list.list.block, self.input);
+        let url = url_parts(self.target, self.host, self.scheme, self.socket);
+        let new = rule.template.expand(&groups, &cond, &url);
+        Some((rewritten(&new, &subject, count, self.parse), once))
     }
 }
 
