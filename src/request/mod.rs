@@ -55,6 +55,8 @@ pub struct Site {
     pub logging: bool,
     /// Where modules sit in `server.modules`, where that decides who runs.
     pub order: ModuleOrder,
+    /// The TLS settings of the listeners that speak TLS.
+    pub tls: crate::server::tls::TlsListeners,
 }
 
 /// The parts of the order of `server.modules` that change answers.

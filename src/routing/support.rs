@@ -6,7 +6,7 @@
 //! restricts access or changes what is served is never dropped at all — a
 //! configuration that needs one wick does not have is refused.
 
-use crate::config::value::{Value, show};
+use crate::config::value::show;
 use crate::config::{Config, Diagnostic};
 
 /// How wick handles a module or directive.
@@ -28,6 +28,10 @@ pub fn module_support(name: &str) -> Support {
         "mod_indexfile" | "mod_staticfile" | "mod_proxy" | "mod_wstunnel" | "mod_access"
         | "mod_alias" | "mod_redirect" | "mod_rewrite" | "mod_setenv" | "mod_extforward"
         | "mod_dirlisting" | "mod_accesslog" => Support::Implemented,
+        // TLS: any of lighttpd's TLS modules is served with rustls
+        "mod_openssl" | "mod_gnutls" | "mod_mbedtls" | "mod_wolfssl" | "mod_nss" => {
+            Support::Implemented
+        }
         "mod_deflate" | "mod_compress" => Support::Ignored("responses are sent uncompressed"),
         "mod_expire" => Support::Ignored("no Expires / Cache-Control headers are added"),
         "mod_status" => Support::Ignored("the status pages are not served (404)"),
@@ -133,7 +137,29 @@ pub fn key_support(key: &str) -> Support {
         "server.chroot" => Support::Refused(
             "chroot is not implemented; run wick in a container or a chroot of your own",
         ),
-        "ssl.engine" => Support::Refused("TLS is not implemented by wick yet"),
+        "ssl.cipher-list" => Support::Ignored(
+            "rustls offers its own fixed list of secure cipher suites (lighttpd 1.4.69 also deprecates this key)",
+        ),
+        "ssl.stek-file" => Support::Ignored(
+            "session tickets are encrypted with keys wick makes and rotates itself",
+        ),
+        "ssl.stapling-file" => Support::Ignored("no OCSP response is stapled"),
+        "ssl.ca-dn-file" | "ssl.verifyclient.ca-dn-file" => {
+            Support::Ignored("the CA names offered to clients are those of ssl.ca-file")
+        }
+        "ssl.verifyclient.username" | "ssl.verifyclient.exportcert" => {
+            Support::Ignored("wick passes no client-certificate data to CGI-like backends")
+        }
+        "ssl.read-ahead" | "ssl.disable-client-renegotiation" | "debug.log-ssl-noise" => {
+            Support::Ignored("rustls needs no such setting (it never renegotiates)")
+        }
+        "ssl.ca-crl-file" | "ssl.verifyclient.ca-crl-file" => Support::Refused(
+            "certificate revocation lists are not implemented; without them revoked client certificates would be accepted",
+        ),
+        "ssl.verifyclient.depth" => Support::Refused(
+            "limiting the client-certificate chain depth is not implemented; deeper chains would be accepted",
+        ),
+        "ssl.acme-tls-1" => Support::Refused("ACME tls-alpn-01 challenges are not implemented"),
         _ => Support::Implemented,
     }
 }
@@ -201,9 +227,6 @@ pub fn check_support(config: &Config, modules: &[String]) -> Vec<Diagnostic> {
                         .label(what),
                 ),
                 Support::Refused(why) => {
-                    if name == "ssl.engine" && !enables(&e.value) {
-                        continue;
-                    }
                     out.push(
                         Diagnostic::error(format!("`{name}` is not supported"))
                             .at(e.key_span)
@@ -216,8 +239,4 @@ pub fn check_support(config: &Config, modules: &[String]) -> Vec<Diagnostic> {
     // Ignored modules have settings of their own; one warning per module is enough.
     out.dedup_by(|a, b| a.message == b.message && a.span == b.span);
     out
-}
-
-fn enables(v: &Value) -> bool {
-    crate::routing::settings::to_bool(v)
 }

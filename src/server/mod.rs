@@ -18,6 +18,7 @@ pub mod errorlog;
 pub mod gate;
 pub mod listener;
 pub mod process;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -189,6 +190,17 @@ fn prepare_opts(
             Vec::new()
         }
     };
+    let h2 = feature(config, "server.h2proto").is_none_or(|v| to_bool(&v));
+    let tls = match &routing {
+        Some(r) => match tls::configure(config, r, &listeners, h2, &mut diags) {
+            Ok(t) => t,
+            Err(d) => {
+                diags.extend(d);
+                tls::TlsListeners::default()
+            }
+        },
+        None => tls::TlsListeners::default(),
+    };
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -220,7 +232,6 @@ fn prepare_opts(
         .filter(|n| *n > 0)
         .map_or(max_fds / 3, |n| (n as usize).min(max_fds / 2))
         .max(1);
-    let h2 = feature(config, "server.h2proto").is_none_or(|v| to_bool(&v));
     let server = ServerSettings {
         listeners,
         limits: ConnLimits {
@@ -257,6 +268,7 @@ fn prepare_opts(
             registry,
             logging,
             logs,
+            tls,
             order: crate::request::ModuleOrder::from_modules(&report.modules),
         }),
         server,
@@ -630,13 +642,18 @@ fn conn_info(
     socket: SocketId,
     headers: &http::HeaderMap,
 ) -> Arc<ConnInfo> {
+    let scheme: &'static [u8] = if site.tls.acceptor(&socket.token).is_some() {
+        b"https"
+    } else {
+        b"http"
+    };
     let remote_text = client.text();
     let input = CondInput {
         url: b"",
         host: b"",
         query: b"",
         method: b"",
-        scheme: b"http",
+        scheme,
         headers,
         remote: &client,
         remote_text: &remote_text,
@@ -652,7 +669,7 @@ fn conn_info(
         peer: crate::request::Peer {
             client,
             remote_text,
-            scheme: b"http",
+            scheme,
         },
         remote_port,
         by,
@@ -780,12 +797,26 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let watch = shutdown.clone();
-            let tunnel = match io {
-                Stream::Tcp(s) => {
-                    conn::serve(s, generation.site, info, generation.limits, shutdown).await
+            let tls = generation.site.tls.acceptor(&info.socket.token).cloned();
+            let limits = generation.limits;
+            let tunnel = match (io, tls) {
+                (Stream::Tcp(s), None) => {
+                    conn::serve(s, generation.site, info, limits, shutdown).await
                 }
-                Stream::Unix(s) => {
-                    conn::serve(s, generation.site, info, generation.limits, shutdown).await
+                (Stream::Unix(s), None) => {
+                    conn::serve(s, generation.site, info, limits, shutdown).await
+                }
+                (Stream::Tcp(s), Some(tls)) => {
+                    match tls::handshake(&tls, s, limits.read_idle).await {
+                        Some(s) => conn::serve(s, generation.site, info, limits, shutdown).await,
+                        None => None,
+                    }
+                }
+                (Stream::Unix(s), Some(tls)) => {
+                    match tls::handshake(&tls, s, limits.read_idle).await {
+                        Some(s) => conn::serve(s, generation.site, info, limits, shutdown).await,
+                        None => None,
+                    }
                 }
             };
             // A tunnel is waited for by a small task of its own, so that

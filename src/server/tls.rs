@@ -1,0 +1,525 @@
+//! TLS with rustls: lighttpd's `ssl.*` directives for a listener, the
+//! certificate chosen per SNI name as lighttpd chooses it (`ssl.pemfile`
+//! in `$HTTP["host"]` blocks), ALPN, client certificates (lighttpd:
+//! `mod_openssl.c`).
+//!
+//! ```text
+//! listener token ── ssl.* of the top level, then of $SERVER["socket"] == token
+//!                   └─ $HTTP["host"] blocks (top level or in that socket block) with ssl.pemfile:
+//!                      at the handshake, the SNI name is matched against them in block order,
+//!                      the last that matches gives the certificate; none: the socket's own
+//! ```
+//!
+//! Certificates and keys are read when the configuration is prepared
+//! (before privileges are dropped, and again on SIGUSR1).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bstr::BString;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use tokio_rustls::rustls::sign::CertifiedKey;
+
+use crate::config::Config;
+use crate::config::Diagnostic;
+use crate::config::ast::CondOp;
+use crate::config::cond::Field;
+use crate::config::source::Span;
+use crate::config::tree::BlockKind;
+use crate::config::value::{Array, Entry, Value, show};
+use crate::routing::settings::to_bool;
+use crate::routing::{Client, CompiledCond, CondInput, RoutingTable, SocketId};
+
+use super::listener::ListenerConfig;
+
+/// The TLS configurations of a configuration's listeners, by listener
+/// token (`$SERVER["socket"]` text).
+#[derive(Default, Clone)]
+pub struct TlsListeners {
+    by_token: HashMap<BString, tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for TlsListeners {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.by_token.keys()).finish()
+    }
+}
+
+impl TlsListeners {
+    /// The acceptor of a listener, if it speaks TLS.
+    pub fn acceptor(&self, token: &[u8]) -> Option<&tokio_rustls::TlsAcceptor> {
+        self.by_token.get(token)
+    }
+
+    /// True when no listener speaks TLS.
+    pub fn is_empty(&self) -> bool {
+        self.by_token.is_empty()
+    }
+}
+
+/// Host conditions (a block's and its enclosing host blocks') and the
+/// certificate they choose.
+type HostCert = (Vec<CompiledCond>, Arc<CertifiedKey>);
+
+/// Certificates chosen by SNI name.
+struct SniResolver {
+    /// The listener's own certificate.
+    default: Option<Arc<CertifiedKey>>,
+    /// `$HTTP["host"]` conditions (with their enclosing host conditions)
+    /// and their certificates, in block order.
+    by_host: Vec<HostCert>,
+    /// The listener, for conditions that read it.
+    socket: SocketId,
+}
+
+impl std::fmt::Debug for SniResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SniResolver")
+            .field("hosts", &self.by_host.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ResolvesServerCert for SniResolver {
+    fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        let Some(name) = hello.server_name() else {
+            return self.default.clone();
+        };
+        let host = name.to_ascii_lowercase();
+        let headers = http::HeaderMap::new();
+        let client = Client::Unix(BString::default());
+        let input = CondInput {
+            url: b"",
+            host: host.as_bytes(),
+            query: b"",
+            method: b"",
+            scheme: b"https",
+            headers: &headers,
+            remote: &client,
+            remote_text: b"",
+            socket: &self.socket,
+        };
+        self.by_host
+            .iter()
+            .rev()
+            .find(|(conds, _)| conds.iter().all(|c| c.matches(&input)))
+            .map(|(_, k)| k.clone())
+            .or_else(|| self.default.clone())
+    }
+}
+
+/// The `ssl.*` values that apply to a listener: the top level's, then its
+/// `$SERVER["socket"]` block's.
+struct SocketKeys<'a> {
+    entries: Vec<&'a Array>,
+}
+
+impl<'a> SocketKeys<'a> {
+    fn get(&self, key: &str) -> Option<&'a Entry> {
+        self.entries
+            .iter()
+            .rev()
+            .find_map(|a| a.get(key.as_bytes()))
+    }
+}
+
+fn err(msg: impl Into<String>, span: Option<Span>) -> Diagnostic {
+    Diagnostic::error(msg.into()).at_opt(span)
+}
+
+/// Reads `pemfile` (certificate chain, and the key unless `privkey` is
+/// given) into a certified key.
+fn load_key(pemfile: &Entry, privkey: Option<&Entry>) -> Result<Arc<CertifiedKey>, Diagnostic> {
+    let path = |e: &Entry| -> Result<std::path::PathBuf, Diagnostic> {
+        match &e.value {
+            Value::Str(s) if !s.is_empty() => Ok(std::path::PathBuf::from(
+                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(s),
+            )),
+            _ => Err(err("expected a file name", Some(e.span))),
+        }
+    };
+    let cert_path = path(pemfile)?;
+    let cert_pem = std::fs::read(&cert_path).map_err(|e| {
+        err(
+            format!("cannot read ssl.pemfile {}: {e}", cert_path.display()),
+            Some(pemfile.span),
+        )
+    })?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            err(
+                format!("{}: not a PEM certificate file: {e}", cert_path.display()),
+                Some(pemfile.span),
+            )
+        })?;
+    if certs.is_empty() {
+        return Err(err(
+            format!("{}: no certificate in the file", cert_path.display()),
+            Some(pemfile.span),
+        ));
+    }
+    let (key_entry, key_pem, key_path) = match privkey {
+        Some(p) => {
+            let kp = path(p)?;
+            let pem = std::fs::read(&kp).map_err(|e| {
+                err(
+                    format!("cannot read ssl.privkey {}: {e}", kp.display()),
+                    Some(p.span),
+                )
+            })?;
+            (p, pem, kp)
+        }
+        None => (pemfile, cert_pem.clone(), cert_path.clone()),
+    };
+    let key = PrivateKeyDer::from_pem_slice(&key_pem).map_err(|e| {
+        err(
+            format!("{}: no private key found: {e}", key_path.display()),
+            Some(key_entry.span),
+        )
+        .help("put the key in the ssl.pemfile after the certificate, or name it with ssl.privkey")
+    })?;
+    let provider = rustls::crypto::ring::default_provider();
+    let signing = provider.key_provider.load_private_key(key).map_err(|e| {
+        err(
+            format!("{}: unusable private key: {e}", key_path.display()),
+            Some(key_entry.span),
+        )
+    })?;
+    let ck = CertifiedKey::new(certs, signing);
+    ck.keys_match().map_err(|e| {
+        err(
+            format!(
+                "{} and {}: the key does not belong to the certificate ({e})",
+                cert_path.display(),
+                key_path.display()
+            ),
+            Some(pemfile.span),
+        )
+    })?;
+    Ok(Arc::new(ck))
+}
+
+/// The TLS protocol versions `ssl.openssl.ssl-conf-cmd` allows.
+fn versions(
+    keys: &SocketKeys<'_>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<(Vec<&'static rustls::SupportedProtocolVersion>, bool), Diagnostic> {
+    let mut min = 12u8;
+    let mut max = 13u8;
+    // the server's order of cipher suites, as lighttpd's default
+    let mut server_order = true;
+    if let Some(e) = keys.get("ssl.openssl.ssl-conf-cmd") {
+        let Value::Array(a) = &e.value else {
+            return Err(err(
+                "ssl.openssl.ssl-conf-cmd must be a list of \"command\" => \"value\" pairs",
+                Some(e.span),
+            ));
+        };
+        for item in a.entries() {
+            let (Some(k), Some(v)) = (item.key.as_ref(), item.value.as_str()) else {
+                return Err(err(
+                    "ssl.openssl.ssl-conf-cmd: each entry must be \"command\" => \"value\"",
+                    Some(item.span),
+                ));
+            };
+            let mut version = |v: &[u8], what: &str| -> Result<u8, Diagnostic> {
+                match v.to_ascii_lowercase().as_slice() {
+                    b"tlsv1.3" => Ok(13),
+                    b"tlsv1.2" => Ok(12),
+                    b"none" => Ok(if what == "MinProtocol" { 12 } else { 13 }),
+                    b"tlsv1.1" | b"tlsv1" | b"sslv3" if what == "MinProtocol" => {
+                        warnings.push(
+                            Diagnostic::warning(format!(
+                                "ssl.openssl.ssl-conf-cmd MinProtocol {}: TLS 1.2 is the oldest version wick offers",
+                                show(v)
+                            ))
+                            .at(item.span),
+                        );
+                        Ok(12)
+                    }
+                    _ => Err(err(
+                        format!(
+                            "ssl.openssl.ssl-conf-cmd {what} \"{}\" is not supported: wick (rustls) speaks TLSv1.2 and TLSv1.3",
+                            show(v)
+                        ),
+                        Some(item.span),
+                    )),
+                }
+            };
+            match k.to_ascii_lowercase().as_slice() {
+                b"minprotocol" => min = version(v, "MinProtocol")?,
+                b"maxprotocol" => max = version(v, "MaxProtocol")?,
+                b"options" => {
+                    for opt in v.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                        match opt.to_ascii_lowercase().as_slice() {
+                            b"serverpreference" | b"+serverpreference" => server_order = true,
+                            b"-serverpreference" => server_order = false,
+                            b"" | b"-sessionticket" | b"sessionticket" | b"+sessionticket"
+                            | b"nocompression" | b"-compression" | b"norenegotiation"
+                            | b"-renegotiation" | b"-prioritizechacha" | b"prioritizechacha" => {}
+                            _ => {
+                                return Err(err(
+                                    format!(
+                                        "ssl.openssl.ssl-conf-cmd Options \"{}\" is not supported (wick knows ServerPreference, SessionTicket, Compression, Renegotiation)",
+                                        show(opt)
+                                    ),
+                                    Some(item.span),
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => {
+                    return Err(err(
+                        format!(
+                            "ssl.openssl.ssl-conf-cmd \"{}\" => \"{}\" is not supported: wick (rustls) sets MinProtocol, MaxProtocol and Options only; its cipher suites are fixed and secure",
+                            show(k),
+                            show(v)
+                        ),
+                        Some(item.span),
+                    ));
+                }
+            }
+        }
+    }
+    if min > max {
+        return Err(err(
+            "ssl.openssl.ssl-conf-cmd: MinProtocol is above MaxProtocol",
+            keys.get("ssl.openssl.ssl-conf-cmd").map(|e| e.span),
+        ));
+    }
+    let mut out = Vec::new();
+    if max >= 13 {
+        out.push(&rustls::version::TLS13);
+    }
+    if min <= 12 {
+        out.push(&rustls::version::TLS12);
+    }
+    Ok((out, server_order))
+}
+
+/// The `$HTTP["host"]` blocks with an `ssl.pemfile` that apply to the
+/// listener `token`: their host conditions (the block's and its enclosing
+/// host blocks') and certificate.
+fn sni_blocks(
+    config: &Config,
+    routing: &RoutingTable,
+    token: &[u8],
+    socket: &SocketId,
+) -> Result<Vec<HostCert>, Diagnostic> {
+    let mut out = Vec::new();
+    'blocks: for (i, b) in config.blocks.iter().enumerate() {
+        let Some(pem) = b.entries.get(b"ssl.pemfile") else {
+            continue;
+        };
+        let mut conds = Vec::new();
+        let mut host_seen = false;
+        let mut at = Some(i);
+        while let Some(n) = at {
+            let blk = &config.blocks[n];
+            if blk.kind == BlockKind::Top {
+                break;
+            }
+            let Some(c) = &blk.cond else { continue 'blocks };
+            match c.field {
+                Field::Host => {
+                    host_seen = true;
+                    match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
+                        Some(cc) => conds.push(cc),
+                        None => continue 'blocks,
+                    }
+                }
+                Field::ServerSocket if c.op == CondOp::Eq => {
+                    if c.value.as_slice() != token && !socket.matches(&c.value) {
+                        continue 'blocks;
+                    }
+                }
+                // blocks that depend on the request cannot choose a
+                // certificate before it arrives
+                _ => continue 'blocks,
+            }
+            if blk.else_prev.is_some() {
+                continue 'blocks;
+            }
+            at = blk.parent;
+        }
+        if !host_seen {
+            continue;
+        }
+        let key = load_key(pem, b.entries.get(b"ssl.privkey"))?;
+        out.push((conds, key));
+    }
+    Ok(out)
+}
+
+/// Builds the TLS configuration of every listener with `ssl.engine`
+/// enabled. `h2`: offer HTTP/2 in ALPN (`server.h2proto`).
+pub fn configure(
+    config: &Config,
+    routing: &RoutingTable,
+    listeners: &[ListenerConfig],
+    h2: bool,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<TlsListeners, Vec<Diagnostic>> {
+    let mut out = TlsListeners::default();
+    let mut errors = Vec::new();
+    for l in listeners {
+        let mut entries = vec![&config.top().entries];
+        for b in &config.blocks {
+            if let Some(c) = &b.cond {
+                if b.kind == BlockKind::Cond
+                    && c.field == Field::ServerSocket
+                    && c.op == CondOp::Eq
+                    && c.value == l.token
+                    && b.parent == Some(0)
+                {
+                    entries.push(&b.entries);
+                }
+            }
+        }
+        let keys = SocketKeys { entries };
+        if !keys.get("ssl.engine").is_some_and(|e| to_bool(&e.value)) {
+            continue;
+        }
+        match listener_config(config, routing, l, &keys, h2, warnings) {
+            Ok(acceptor) => {
+                out.by_token.insert(l.token.clone(), acceptor);
+            }
+            Err(d) => errors.push(d),
+        }
+    }
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+fn listener_config(
+    config: &Config,
+    routing: &RoutingTable,
+    l: &ListenerConfig,
+    keys: &SocketKeys<'_>,
+    h2: bool,
+    warnings: &mut Vec<Diagnostic>,
+) -> Result<tokio_rustls::TlsAcceptor, Diagnostic> {
+    let socket = SocketId {
+        token: l.token.clone(),
+        port: l.spec.port,
+        ip: match &l.spec.host {
+            super::listener::SpecHost::Ip(ip) => Some(*ip),
+            _ => None,
+        },
+    };
+    let default = match keys.get("ssl.pemfile") {
+        Some(p) => Some(load_key(p, keys.get("ssl.privkey"))?),
+        None => None,
+    };
+    let by_host = sni_blocks(config, routing, &l.token, &socket)?;
+    if default.is_none() && by_host.is_empty() {
+        return Err(err(
+            format!(
+                "ssl.engine is enabled for {} but no ssl.pemfile is set",
+                show(&l.token)
+            ),
+            keys.get("ssl.engine").map(|e| e.span),
+        )
+        .help("set ssl.pemfile (certificate and key, or with ssl.privkey) where ssl.engine is enabled"));
+    }
+    let (versions, server_order) = versions(keys, warnings)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&versions)
+        .map_err(|e| err(format!("TLS versions: {e}"), None))?;
+    let verify = keys
+        .get("ssl.verifyclient.activate")
+        .is_some_and(|e| to_bool(&e.value));
+    let builder = if verify {
+        let ca = keys
+            .get("ssl.verifyclient.ca-file")
+            .or_else(|| keys.get("ssl.ca-file"))
+            .ok_or_else(|| {
+                err(
+                    "ssl.verifyclient.activate needs ssl.ca-file (the CAs client certificates are checked against)",
+                    keys.get("ssl.verifyclient.activate").map(|e| e.span),
+                )
+            })?;
+        let path = ca.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
+        let path = std::path::PathBuf::from(
+            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path),
+        );
+        let pem = std::fs::read(&path).map_err(|e| {
+            err(
+                format!("cannot read {}: {e}", path.display()),
+                Some(ca.span),
+            )
+        })?;
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| {
+                err(
+                    format!("{}: not a PEM certificate file: {e}", path.display()),
+                    Some(ca.span),
+                )
+            })?;
+            roots.add(cert).map_err(|e| {
+                err(
+                    format!("{}: unusable CA certificate: {e}", path.display()),
+                    Some(ca.span),
+                )
+            })?;
+        }
+        let enforce = keys
+            .get("ssl.verifyclient.enforce")
+            .is_none_or(|e| to_bool(&e.value));
+        let mut vb = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+        if !enforce {
+            vb = vb.allow_unauthenticated();
+        }
+        let verifier = vb
+            .build()
+            .map_err(|e| err(format!("client verification: {e}"), Some(ca.span)))?;
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let mut cfg = builder.with_cert_resolver(Arc::new(SniResolver {
+        default,
+        by_host,
+        socket,
+    }));
+    cfg.ignore_client_order = server_order;
+    cfg.alpn_protocols = if h2 {
+        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    } else {
+        vec![b"http/1.1".to_vec()]
+    };
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+}
+
+/// The TLS handshake of a new connection, within `limit`; `None` (logged
+/// at debug level) when it fails or times out.
+pub async fn handshake<IO>(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    io: IO,
+    limit: std::time::Duration,
+) -> Option<tokio_rustls::server::TlsStream<IO>>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match tokio::time::timeout(limit, acceptor.accept(io)).await {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            tracing::debug!("TLS handshake failed: {e}");
+            None
+        }
+        Err(_) => {
+            tracing::debug!("TLS handshake timed out");
+            None
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! TLS (lighttpd's `ssl.*` with rustls): the certificate chosen per SNI
+//! name, ALPN, `$HTTP["scheme"]`, client certificates, protocol versions,
+//! and certificates re-read on SIGUSR1. Certificates are made in the test
+//! (rcgen); the client is rustls.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
+use support::Wick;
+use tokio_rustls::rustls;
+
+/// A CA and what it signed.
+struct Pki {
+    ca_pem: String,
+    ca_params: CertificateParams,
+    ca_key: KeyPair,
+}
+
+impl Pki {
+    fn new(name: &str) -> Pki {
+        let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let key = KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("self-signed");
+        Pki {
+            ca_pem: cert.pem(),
+            ca_params: params,
+            ca_key: key,
+        }
+    }
+
+    /// A certificate for `names` (first one as CN): (cert PEM, key PEM).
+    fn leaf(&self, names: &[&str]) -> (String, String) {
+        let mut params =
+            CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, names[0]);
+        let key = KeyPair::generate().expect("key");
+        let issuer = Issuer::from_params(&self.ca_params, &self.ca_key);
+        let cert = params.signed_by(&key, &issuer).expect("sign");
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).expect("write");
+}
+
+/// A rustls client trusting `ca_pem`, offering `alpn`, with an optional
+/// client certificate and protocol versions.
+fn client(
+    ca_pem: &str,
+    alpn: &[&[u8]],
+    cert: Option<(&str, &str)>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+) -> Arc<rustls::ClientConfig> {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(c.expect("ca")).expect("add ca");
+    }
+    let b = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .expect("versions")
+    .with_root_certificates(roots);
+    let mut cfg = match cert {
+        Some((c, k)) => b
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(c.as_bytes())
+                    .map(|c| c.expect("cert"))
+                    .collect(),
+                PrivateKeyDer::from_pem_slice(k.as_bytes()).expect("key"),
+            )
+            .expect("client auth"),
+        None => b.with_no_client_auth(),
+    };
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(cfg)
+}
+
+/// What one TLS exchange showed: the server certificate's DER, the ALPN
+/// protocol, the TLS version, and the HTTP answer (or the error).
+struct Seen {
+    cert: Vec<u8>,
+    alpn: Option<Vec<u8>>,
+    version: Option<rustls::ProtocolVersion>,
+    answer: Result<String, String>,
+}
+
+fn exchange(port: u16, sni: &str, cfg: Arc<rustls::ClientConfig>, path: &str) -> Seen {
+    let name = ServerName::try_from(sni.to_string()).expect("name");
+    let mut conn = rustls::ClientConnection::new(cfg, name).expect("client");
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    let result = tls
+        .write_all(req.as_bytes())
+        .and_then(|_| tls.read_to_end(&mut answer));
+    let answer = match result {
+        Ok(_) => Ok(String::from_utf8_lossy(&answer).into_owned()),
+        Err(e) if !answer.is_empty() => Err(format!("{e} after {answer:?}")),
+        Err(e) => Err(e.to_string()),
+    };
+    Seen {
+        cert: conn
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| c.to_vec())
+            .unwrap_or_default(),
+        alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
+        version: conn.protocol_version(),
+        answer,
+    }
+}
+
+fn der_of(pem: &str) -> Vec<u8> {
+    CertificateDer::from_pem_slice(pem.as_bytes())
+        .expect("pem")
+        .to_vec()
+}
+
+const ALL: &[&rustls::SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// One CA, a default certificate and two named ones on a TLS socket.
+fn start_vhosts(extra: &str) -> (Wick, Pki, [String; 3]) {
+    let pki = Pki::new("wick test CA");
+    let (d_cert, d_key) = pki.leaf(&["default.example"]);
+    let (a_cert, a_key) = pki.leaf(&["a.example"]);
+    let (b_cert, b_key) = pki.leaf(&["b.example", "www.b.example"]);
+    let conf = format!(
+        "server.document-root = \"{{root}}\"\n\
+         server.bind = \"127.0.0.1\"\n\
+         server.port = {{port1}}\n\
+         server.modules = ( \"mod_openssl\", \"mod_setenv\" )\n\
+         $SERVER[\"socket\"] == \"127.0.0.1:{{port2}}\" {{\n\
+             ssl.engine = \"enable\"\n\
+             ssl.pemfile = \"{{dir}}/default.pem\"\n\
+             $HTTP[\"host\"] == \"a.example\" {{ ssl.pemfile = \"{{dir}}/a.crt\" ssl.privkey = \"{{dir}}/a.key\" }}\n\
+             $HTTP[\"host\"] =~ \"(^|\\.)b\\.example$\" {{ ssl.pemfile = \"{{dir}}/b.pem\" }}\n\
+             {extra}\n\
+         }}\n\
+         $HTTP[\"scheme\"] == \"https\" {{ setenv.add-response-header = ( \"X-Scheme\" => \"https\" ) }}\n"
+    );
+    let (dc, dk, ac, ak, bc, bk) = (
+        d_cert.clone(),
+        d_key,
+        a_cert.clone(),
+        a_key,
+        b_cert.clone(),
+        b_key,
+    );
+    let ca = pki.ca_pem.clone();
+    let w = Wick::start_sockets(&conf, &["-D"], 2, move |dir| {
+        write(dir, "default.pem", &(dc + &dk));
+        write(dir, "a.crt", &ac);
+        write(dir, "a.key", &ak);
+        write(dir, "b.pem", &(bc + &bk));
+        write(dir, "ca.pem", &ca);
+        std::fs::write(dir.join("htdocs/index.html"), "hello\n").expect("index");
+    });
+    (w, pki, [d_cert, a_cert, b_cert])
+}
+
+/// SNI picks the certificate as lighttpd's `$HTTP["host"]` blocks say;
+/// other names get the socket's own; ALPN offers h2; the scheme is https.
+#[test]
+fn sni_alpn_and_scheme() {
+    let (w, pki, [d, a, b]) = start_vhosts("");
+    let port = w.ports[1];
+    let h2 = client(&pki.ca_pem, &[b"h2", b"http/1.1"], None, ALL);
+    let h1 = client(&pki.ca_pem, &[b"http/1.1"], None, ALL);
+
+    let s = exchange(port, "a.example", h1.clone(), "/index.html");
+    assert_eq!(s.cert, der_of(&a), "{}", w.stderr());
+    let answer = s.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("x-scheme: https"), "{answer}");
+    assert!(answer.ends_with("hello\n"), "{answer}");
+    assert_eq!(s.alpn.as_deref(), Some(&b"http/1.1"[..]));
+
+    assert_eq!(exchange(port, "www.b.example", h1.clone(), "/").cert, der_of(&b));
+    assert_eq!(exchange(port, "b.example", h1.clone(), "/").cert, der_of(&b));
+    // a name no block matches gets the socket's certificate (and fails
+    // the client's name check, as with lighttpd)
+    let other = exchange(port, "default.example", h1.clone(), "/");
+    assert_eq!(other.cert, der_of(&d));
+
+    let s = exchange(port, "a.example", h2, "/");
+    assert_eq!(s.alpn.as_deref(), Some(&b"h2"[..]));
+    assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_3));
+
+    // the plain socket is still plain
+    let plain = w.get("/index.html");
+    assert_eq!(plain.status, 200);
+    assert_eq!(plain.header("x-scheme"), None);
+}
+
+/// `ssl.openssl.ssl-conf-cmd` MinProtocol / MaxProtocol map to rustls'
+/// versions.
+#[test]
+fn protocol_versions() {
+    let (w, pki, _) =
+        start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.3\" )");
+    let tls12 = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS12]);
+    let s = exchange(w.ports[1], "a.example", tls12, "/");
+    assert!(s.answer.is_err(), "a TLS 1.2 client got in");
+    drop(w);
+    let (w, pki, _) =
+        start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MaxProtocol\" => \"TLSv1.2\" )");
+    let s = exchange(w.ports[1], "a.example", client(&pki.ca_pem, &[], None, ALL), "/index.html");
+    assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_2));
+    assert!(s.answer.expect("answer").starts_with("HTTP/1.1 200"));
+}
+
+/// `ssl.verifyclient.*`: enforced, a client without a certificate (or
+/// with one from another CA) does not get in; not enforced, one without
+/// does.
+#[test]
+fn client_certificates() {
+    let (w, pki, _) = start_vhosts(
+        "ssl.ca-file = \"{dir}/ca.pem\"\n\
+         ssl.verifyclient.activate = \"enable\"\n\
+         ssl.verifyclient.enforce = \"enable\"",
+    );
+    let port = w.ports[1];
+    let (cc, ck) = pki.leaf(&["client.example"]);
+    let stranger = Pki::new("other CA");
+    let (sc, sk) = stranger.leaf(&["client.example"]);
+    let ok = exchange(
+        port,
+        "a.example",
+        client(&pki.ca_pem, &[], Some((&cc, &ck)), ALL),
+        "/index.html",
+    );
+    assert!(ok.answer.expect("answer").starts_with("HTTP/1.1 200"));
+    let none = exchange(port, "a.example", client(&pki.ca_pem, &[], None, ALL), "/");
+    assert!(none.answer.is_err(), "no client certificate got in");
+    let bad = exchange(
+        port,
+        "a.example",
+        client(&pki.ca_pem, &[], Some((&sc, &sk)), ALL),
+        "/",
+    );
+    assert!(bad.answer.is_err(), "a foreign client certificate got in");
+    drop(w);
+
+    let (w, pki, _) = start_vhosts(
+        "ssl.ca-file = \"{dir}/ca.pem\"\n\
+         ssl.verifyclient.activate = \"enable\"\n\
+         ssl.verifyclient.enforce = \"disable\"",
+    );
+    let none = exchange(
+        w.ports[1],
+        "a.example",
+        client(&pki.ca_pem, &[], None, ALL),
+        "/index.html",
+    );
+    assert!(none.answer.expect("answer").starts_with("HTTP/1.1 200"));
+}
+
+/// SIGUSR1 re-reads the certificates: new connections get the new one.
+#[test]
+fn certificates_reread_on_sigusr1() {
+    let (w, pki, [_, a, _]) = start_vhosts("");
+    let port = w.ports[1];
+    let h1 = client(&pki.ca_pem, &[], None, ALL);
+    assert_eq!(exchange(port, "a.example", h1.clone(), "/").cert, der_of(&a));
+    let (a2, a2_key) = pki.leaf(&["a.example"]);
+    let dir = w.root().parent().expect("dir").to_path_buf();
+    write(&dir, "a.crt", &a2);
+    write(&dir, "a.key", &a2_key);
+    w.signal(libc::SIGUSR1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = exchange(port, "a.example", h1.clone(), "/");
+        if s.cert == der_of(&a2) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still the old certificate: {}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
