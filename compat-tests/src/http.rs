@@ -18,7 +18,10 @@
 //! `parent:` form. Each configuration file therefore starts with a preamble
 //! that enables socket activation and names the inherited address in
 //! `server.bind` / `server.port`, so neither program binds anything itself.
-//! No port is ever chosen by number, so there is no race.
+//! No port is ever chosen by number, so there is no race. More listeners
+//! ([`Launch::extra_sockets`], e.g. a TLS socket) are handed over the same
+//! way as fds 4, 5, … and named `{port2}`, `{port3}` … in the
+//! configuration's `$SERVER["socket"]` blocks.
 //!
 //! Readiness is a probe request answered within [`START_DEADLINE`]; every
 //! exchange has [`STEP_DEADLINE`]; both children are killed on drop and
@@ -146,6 +149,8 @@ pub struct Server {
     stderr_path: PathBuf,
     /// The configuration file it runs.
     pub conf_path: PathBuf,
+    /// The ports of [`Launch::extra_sockets`] (`{port2}` first).
+    pub extra_ports: Vec<u16>,
     /// The process group killed on drop ([`Launch::own_group`]).
     group: Option<i32>,
     probe_bytes: Vec<u8>,
@@ -166,7 +171,21 @@ pub struct Launch {
     /// whole group on drop: that also ends children it left behind
     /// (lighttpd does not wait for its `bin-path` children at shutdown).
     pub own_group: bool,
+    /// Listening sockets handed over after the preamble's (fds 4, 5, …,
+    /// `LISTEN_FDS` counts them all); the configuration names them
+    /// `{port2}`, `{port3}` … on 127.0.0.1, as `$SERVER["socket"]` blocks,
+    /// and [`Server::extra_ports`] holds their ports. Both programs match
+    /// an inherited socket to the block naming its address. The readiness
+    /// probe still goes to the preamble's socket: a listener that does not
+    /// answer plain HTTP (TLS) is one of these, and a client of it reaches
+    /// a running server (the socket listens before the server starts, so
+    /// nothing is refused; both programs set up every listener before
+    /// serving any). At most [`MAX_EXTRA_SOCKETS`].
+    pub extra_sockets: usize,
 }
+
+/// The most [`Launch::extra_sockets`] a server can get.
+pub const MAX_EXTRA_SOCKETS: usize = 7;
 
 /// The lines every configuration starts with: take the inherited socket.
 pub fn preamble(port: u16) -> String {
@@ -199,19 +218,39 @@ impl Server {
         dir: &Path,
         launch: &Launch,
     ) -> Result<Server, String> {
-        let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}"))?;
-        let port = listener
-            .local_addr()
-            .map_err(|e| format!("local_addr: {e}"))?
-            .port();
-        let text = preamble(port) + &conf.replace("{port}", &port.to_string());
+        assert!(
+            launch.extra_sockets <= MAX_EXTRA_SOCKETS,
+            "at most {MAX_EXTRA_SOCKETS} extra sockets"
+        );
+        let listeners = (0..=launch.extra_sockets)
+            .map(|_| TcpListener::bind("127.0.0.1:0").map_err(|e| format!("bind: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ports = listeners
+            .iter()
+            .map(|l| {
+                Ok(l.local_addr()
+                    .map_err(|e| format!("local_addr: {e}"))?
+                    .port())
+            })
+            .collect::<Result<Vec<u16>, String>>()?;
+        let port = ports[0];
+        let mut text = preamble(port) + &conf.replace("{port}", &port.to_string());
+        for (i, p) in ports.iter().enumerate().skip(1) {
+            text = text.replace(&format!("{{port{}}}", i + 1), &p.to_string());
+        }
         let conf_path = dir.join(format!("{name}.conf"));
         fs::write(&conf_path, text).map_err(|e| format!("write {}: {e}", conf_path.display()))?;
         let stderr_path = dir.join(format!("{name}.stderr"));
         let stderr = fs::File::create(&stderr_path)
             .map_err(|e| format!("create {}: {e}", stderr_path.display()))?;
 
-        let fd = listener.as_raw_fd();
+        // The listening sockets' descriptors, in order (fd 3, 4, … in the
+        // child); a fixed array, as nothing may allocate after fork.
+        let count = listeners.len();
+        let mut fds = [-1; MAX_EXTRA_SOCKETS + 1];
+        for (slot, l) in fds.iter_mut().zip(&listeners) {
+            *slot = l.as_raw_fd();
+        }
         let mut cmd = Command::new(program);
         cmd.arg("-D")
             .arg("-f")
@@ -219,36 +258,44 @@ impl Server {
             .current_dir(dir)
             .env_clear()
             .envs(base_env())
-            .env("LISTEN_FDS", "1")
+            .env("LISTEN_FDS", count.to_string())
             .env("LISTEN_PID", format!("parent:{}", std::process::id()))
             .envs(launch.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr);
-        // SAFETY: between fork and exec only async-signal-safe calls: prctl,
-        // dup2 of the listening socket to fd 3 (which clears close-on-exec),
-        // or fcntl clearing close-on-exec when it already is fd 3, and
-        // close_range/close of the descriptors above it.
+        // SAFETY: between fork and exec only async-signal-safe calls on a
+        // fixed array: prctl; fcntl(F_DUPFD) copying each listening socket
+        // above the target range (so that no dup2 below overwrites a
+        // socket still to be moved); dup2 of each copy to fd 3, 4, …
+        // (which clears close-on-exec); close_range/close of the
+        // descriptors above them (the copies among them).
         unsafe {
             cmd.pre_exec(move || {
                 // Die with the thread that started us if the harness is
                 // killed before it can clean up (Drop kills it otherwise).
                 #[cfg(target_os = "linux")]
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if fd == 3 {
-                    let flags = libc::fcntl(3, libc::F_GETFD);
-                    if flags < 0 || libc::fcntl(3, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                let first_free = 3 + count as libc::c_int;
+                let mut high = [-1; MAX_EXTRA_SOCKETS + 1];
+                for (h, &fd) in high.iter_mut().zip(&fds[..count]) {
+                    *h = libc::fcntl(fd, libc::F_DUPFD, first_free);
+                    if *h < 0 {
                         return Err(io::Error::last_os_error());
                     }
-                } else if libc::dup2(fd, 3) < 0 {
-                    return Err(io::Error::last_os_error());
+                }
+                for (target, &h) in (3..).zip(&high[..count]) {
+                    if libc::dup2(h, target) < 0 {
+                        return Err(io::Error::last_os_error());
+                    }
                 }
                 // Descriptors the test process inherited from outside
                 // (cargo's jobserver, a shell's) would reach the server and
-                // its bin-path children: close everything above fd 3.
+                // its bin-path children: close everything above the
+                // handed-over sockets.
                 #[cfg(target_os = "linux")]
-                if libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, 0u32) != 0 {
-                    for extra in 4..1024 {
+                if libc::syscall(libc::SYS_close_range, first_free as u32, u32::MAX, 0u32) != 0 {
+                    for extra in first_free..1024 {
                         libc::close(extra);
                     }
                 }
@@ -261,7 +308,7 @@ impl Server {
         let child = cmd
             .spawn()
             .map_err(|e| format!("spawn {}: {e}", program.display()))?;
-        drop(listener);
+        drop(listeners);
         let group = launch
             .own_group
             .then(|| i32::try_from(child.id()).expect("pids fit in i32"));
@@ -271,6 +318,7 @@ impl Server {
             child: Some(child),
             stderr_path,
             conf_path,
+            extra_ports: ports[1..].to_vec(),
             group,
             probe_bytes: launch
                 .probe

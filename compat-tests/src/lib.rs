@@ -7,6 +7,7 @@
 //! | `-p` output normalisation, diffs, oracle comparison | [`compare`] |
 //! | scratch copies of reference files | [`fixture`] |
 //! | lighttpd and wick serving one config on inherited sockets; raw HTTP/1.1 exchanges compared | [`http`] |
+//! | certificates (openssl CLI), TLS handshakes and requests through `openssl s_client` and curl | [`tls`] |
 //! | backends for proxy scenarios (python tools on harness-bound sockets, dead/stalled/silent peers), bin-path children's records | [`backend`] |
 //!
 //! Environment understood by the harness:
@@ -30,6 +31,7 @@ pub mod compare;
 pub mod fixture;
 pub mod http;
 pub mod run;
+pub mod tls;
 pub mod ws;
 
 pub use bins::{
