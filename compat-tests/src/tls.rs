@@ -31,11 +31,11 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::http::STEP_DEADLINE;
+use crate::http::{STEP_DEADLINE, Scratch};
 use crate::run::{Cmd, Output};
 use crate::{announce, find_lighttpd, require_lighttpd};
 
@@ -49,15 +49,22 @@ pub const CLIENT_DEADLINE: Duration = Duration::from_secs(15);
 /// oracle loads mod_openssl (Debian packages it apart, as
 /// `lighttpd-mod-openssl`). Otherwise a loud skip (`false`), or a panic
 /// under `WICK_REQUIRE_LIGHTTPD=1`, like a missing oracle. A missing
-/// lighttpd itself is left to [`crate::http::Pair::start`].
+/// lighttpd itself is left to [`crate::http::Pair::start`]. Checked once
+/// per process.
 pub fn clients_or_skip(test: &str) -> bool {
-    let skip = |why: String, hint: &str| {
-        if require_lighttpd() {
-            panic!("{test}: {why} (WICK_REQUIRE_LIGHTTPD=1 turns this skip into a failure)");
-        }
-        announce(&format!("\n*** SKIPPED {test}: {why}\n*** ({hint})\n"));
-        false
+    static MISSING: OnceLock<Option<(String, &'static str)>> = OnceLock::new();
+    let Some((why, hint)) = MISSING.get_or_init(missing_prerequisite) else {
+        return true;
     };
+    if require_lighttpd() {
+        panic!("{test}: {why} (WICK_REQUIRE_LIGHTTPD=1 turns this skip into a failure)");
+    }
+    announce(&format!("\n*** SKIPPED {test}: {why}\n*** ({hint})\n"));
+    false
+}
+
+/// What is missing, and how to install it.
+fn missing_prerequisite() -> Option<(String, &'static str)> {
     for (tool, arg) in [("openssl", "version"), ("curl", "--version")] {
         let ok = Cmd::new(tool)
             .arg(arg)
@@ -65,24 +72,24 @@ pub fn clients_or_skip(test: &str) -> bool {
             .run()
             .is_ok_and(|o| o.success());
         if !ok {
-            return skip(
+            return Some((
                 format!("`{tool} {arg}` does not run: the TLS scenarios need {tool}"),
                 "apt-get install openssl curl",
-            );
+            ));
         }
     }
-    let Ok(lighttpd) = find_lighttpd() else {
-        return true;
+    let lighttpd = find_lighttpd().ok()?;
+    let scratch = match Scratch::new("mod-openssl") {
+        Ok(s) => s,
+        Err(e) => return Some((format!("scratch dir: {e}"), "see the message")),
     };
-    let dir = std::env::temp_dir().join(format!("wick-compat-mod-openssl-{}", std::process::id()));
-    let conf = dir.join("m.conf");
-    let written = std::fs::create_dir_all(&dir).and_then(|()| {
-        std::fs::write(
-            &conf,
-            "server.document-root = \"/\"\nserver.modules += ( \"mod_openssl\" )\n",
-        )
-    });
-    let out = written.map_err(|e| e.to_string()).and_then(|()| {
+    let conf = scratch.path().join("m.conf");
+    let out = std::fs::write(
+        &conf,
+        "server.document-root = \"/\"\nserver.modules += ( \"mod_openssl\" )\n",
+    )
+    .map_err(|e| e.to_string())
+    .and_then(|()| {
         Cmd::new(&lighttpd)
             .args(["-tt", "-f"])
             .arg(&conf)
@@ -90,10 +97,9 @@ pub fn clients_or_skip(test: &str) -> bool {
             .run()
             .map_err(|e| e.to_string())
     });
-    let _ = std::fs::remove_dir_all(&dir);
     match out {
-        Ok(o) if o.success() => true,
-        Ok(o) => skip(
+        Ok(o) if o.success() => None,
+        Ok(o) => Some((
             format!(
                 "{} cannot load mod_openssl ({}):\n{}",
                 lighttpd.display(),
@@ -101,8 +107,8 @@ pub fn clients_or_skip(test: &str) -> bool {
                 o.stderr_tail(5)
             ),
             "apt-get install lighttpd-mod-openssl",
-        ),
-        Err(e) => skip(format!("checking mod_openssl: {e}"), "see the message"),
+        )),
+        Err(e) => Some((format!("checking mod_openssl: {e}"), "see the message")),
     }
 }
 

@@ -44,12 +44,13 @@
 //!   CA → unknown_ca (48) in both. Not enforced, all three get 200, and
 //!   the access log shows `SSL_CLIENT_VERIFY` `NONE` / `SUCCESS` /
 //!   `FAILED:…` and the user from `ssl.verifyclient.username` for the
-//!   verified one only. `ssl.verifyclient.depth = 0` refuses even the
-//!   CA-signed certificate (unknown_ca). `ssl.verifyclient.activate` in a
-//!   `$HTTP["host"]` block asks for a certificate for that SNI name only.
-//! - `CipherString` (and the deprecated `ssl.cipher-list`) limit the TLS
-//!   1.2 suites: a client offering none of them gets handshake_failure
-//!   (40); TLS 1.3 is not affected.
+//!   verified one only. `ssl.verifyclient.activate` in a `$HTTP["host"]`
+//!   block asks for a certificate for that SNI name only.
+//! - `ssl.cipher-list` (deprecated) and `CipherString` limit the TLS 1.2
+//!   suites: a client offering none of them gets handshake_failure (40);
+//!   TLS 1.3 is not affected. `ssl.verifyclient.depth = 0` refuses even a
+//!   certificate the CA signed directly. wick ignores the first and
+//!   refuses the others at start (KNOWN-DIFFERENCES, checked as such).
 //! - `ssl.openssl.ssl-conf-cmd`: `MinProtocol` TLSv1.3 → a TLS 1.2-only
 //!   client gets protocol_version (70); `MaxProtocol` TLSv1.2 → TLS 1.2 is
 //!   negotiated, a TLS 1.3-only client gets protocol_version (70).
@@ -68,8 +69,8 @@ use std::time::Duration;
 
 use compat_tests::backend::PyBackend;
 use compat_tests::http::{
-    Client, Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, frame_response,
-    lowercase_echoed_names, parse_response, put,
+    Client, Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, Side,
+    frame_response, lowercase_echoed_names, parse_response, put,
 };
 use compat_tests::tls::{
     CurlAnswer, CurlReq, Handshake, Hello, Http, Pki, TlsPipe, Usage, Version, clients_or_skip,
@@ -724,31 +725,6 @@ fn client_certificates() {
     t.pair.finish();
 }
 
-/// `ssl.verifyclient.depth`: 1 admits a certificate the CA signed
-/// directly; 0 is OpenSSL's "certificate chain too long" for it, so even
-/// the CA-signed certificate gets unknown_ca.
-#[test]
-fn client_certificate_depth() {
-    let conf = verifying_socket(
-        "port2",
-        "  ssl.verifyclient.activate = \"enable\"\n  ssl.verifyclient.depth = 1\n",
-    ) + &verifying_socket(
-        "port3",
-        "  ssl.verifyclient.activate = \"enable\"\n  ssl.verifyclient.depth = 0\n",
-    );
-    let Some(mut t) = start("client_certificate_depth", "", &conf, 2) else {
-        return;
-    };
-    check_client_certs(
-        &mut t,
-        &[
-            (0, "default.example", "depth 1"),
-            (1, "default.example", "depth 0"),
-        ],
-    );
-    t.pair.finish();
-}
-
 /// What lighttpd logs of a client certificate: `ssl.verifyclient.username`
 /// sets the user (`%u`) from the verified certificate's CN;
 /// `SSL_CLIENT_VERIFY` is `NONE`, `SUCCESS`, or `FAILED:` with OpenSSL's
@@ -828,46 +804,136 @@ fn client_certificate_in_access_log() {
 // ---------------------------------------------------------------------------
 // Cipher lists
 
-/// `ssl.openssl.ssl-conf-cmd` `CipherString` and the deprecated
-/// `ssl.cipher-list` limit the TLS 1.2 suites: a client offering only
-/// others gets handshake_failure (40); TLS 1.3 suites are not affected.
+/// KNOWN-DIFFERENCES ("TLS"): `ssl.cipher-list` is ignored with a
+/// warning (rustls' own suites), where lighttpd limits the TLS 1.2 suites
+/// to it (a client offering none of them gets handshake_failure, 40).
+const CIPHER_LIST_IGNORED: &str = "ssl.cipher-list is ignored with a warning";
+
+/// The deprecated `ssl.cipher-list` limits lighttpd's TLS 1.2 suites; TLS
+/// 1.3 is not affected. wick ignores it (a known difference, checked on
+/// both sides: wick negotiates TLS 1.2 with each of the three offers).
 #[test]
-fn cipher_strings() {
+fn cipher_list() {
     let conf = "$SERVER[\"socket\"] == \"127.0.0.1:{port2}\" {\n\
           ssl.engine = \"enable\"\n  ssl.pemfile = \"{dir}/pki/default.pem\"\n  \
-          ssl.openssl.ssl-conf-cmd = ( \"CipherString\" => \"ECDHE+AESGCM\" )\n}\n\
-        $SERVER[\"socket\"] == \"127.0.0.1:{port3}\" {\n\
-          ssl.engine = \"enable\"\n  ssl.pemfile = \"{dir}/pki/default.pem\"\n  \
           ssl.cipher-list = \"ECDHE+CHACHA20\"\n}\n";
-    let Some(mut t) = start("cipher_strings", "", conf, 2) else {
+    let Some(mut t) = start("cipher_list", "", conf, 1) else {
         return;
     };
-    for (sock, what) in [
-        (0, "CipherString ECDHE+AESGCM"),
-        (1, "ssl.cipher-list ECDHE+CHACHA20"),
+    for ciphers in [
+        "ECDHE-ECDSA-AES128-GCM-SHA256",
+        "ECDHE-ECDSA-AES256-GCM-SHA384",
+        "ECDHE-ECDSA-CHACHA20-POLY1305",
     ] {
-        for ciphers in [
-            "ECDHE-ECDSA-AES128-GCM-SHA256",
-            "ECDHE-ECDSA-AES256-GCM-SHA384",
-            "ECDHE-ECDSA-CHACHA20-POLY1305",
-        ] {
-            check_handshake(
-                &mut t,
-                &format!("{what}: TLS 1.2 client offering {ciphers}"),
-                sock,
-                sni("default.example")
-                    .version(Version::Tls12)
-                    .ciphers(ciphers),
-            );
-        }
-        check_handshake(
-            &mut t,
-            &format!("{what}: TLS 1.3 client"),
-            sock,
-            sni("default.example").version(Version::Tls13),
+        let hello = sni("default.example")
+            .version(Version::Tls12)
+            .ciphers(ciphers);
+        t.pair.observe_known(
+            &format!("ssl.cipher-list ECDHE+CHACHA20: TLS 1.2 client offering {ciphers}"),
+            CIPHER_LIST_IGNORED,
+            |_, server| handshake(tls_port(server, 0), &hello),
+            |l, w| {
+                let chacha = ciphers.contains("CHACHA20");
+                let l_ok = l.version.is_some() == chacha;
+                let w_ok = w.version.as_deref() == Some("TLSv1.2") && w.error.is_none();
+                if l_ok && w_ok {
+                    Ok(())
+                } else {
+                    Err("lighttpd should admit the listed suite only, wick every suite".into())
+                }
+            },
         );
     }
+    check_handshake(
+        &mut t,
+        "ssl.cipher-list ECDHE+CHACHA20: TLS 1.3 client",
+        0,
+        sni("default.example").version(Version::Tls13),
+    );
     t.pair.finish();
+}
+
+/// TLS values lighttpd 1.4.69 starts with and wick refuses, naming them
+/// (KNOWN-DIFFERENCES, "TLS"): `CipherString` (rustls' suites are fixed)
+/// and `ssl.verifyclient.depth`. lighttpd must start, wick must exit with
+/// status 255 and name the directive. What lighttpd does with them: a
+/// `CipherString` of `ECDHE+AESGCM` refuses a TLS 1.2 client offering only
+/// ChaCha20 (handshake_failure, 40); `ssl.verifyclient.depth = 0` refuses
+/// even a certificate the CA signed directly (OpenSSL's "certificate chain
+/// too long", sent as unknown_ca, 48), `= 1` admits it.
+#[test]
+fn tls_values_only_wick_refuses_at_start() {
+    let test = "tls_values_only_wick_refuses_at_start";
+    if !clients_or_skip(test) {
+        return;
+    }
+    let Some(lighttpd) = compat_tests::lighttpd_or_skip(test) else {
+        return;
+    };
+    let (other, other_side) = if compat_tests::http::self_check() {
+        (lighttpd.clone(), Side::Lighttpd)
+    } else {
+        (compat_tests::wick_bin(), Side::Wick)
+    };
+    let cases: &[(&str, &str, &str)] = &[
+        (
+            "ssl-conf-cmd CipherString",
+            "CipherString",
+            "ssl.openssl.ssl-conf-cmd = ( \"CipherString\" => \"ECDHE+AESGCM\" )",
+        ),
+        (
+            "ssl.verifyclient.depth",
+            "ssl.verifyclient.depth",
+            "ssl.ca-file = \"{dir}/pki/ca.crt\"\n  ssl.verifyclient.activate = \"enable\"\n  \
+             ssl.verifyclient.depth = 1",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, key, lines) in cases {
+        let scratch = Scratch::new(test).expect("scratch dir");
+        make_certs(scratch.path());
+        std::fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
+        let dir = scratch.path().to_str().expect("UTF-8 scratch path");
+        let conf = format!(
+            "server.modules += ( \"mod_openssl\" )\nserver.document-root = \"{dir}/htdocs\"\n\
+             $SERVER[\"socket\"] == \"127.0.0.1:{{port2}}\" {{\n  ssl.engine = \"enable\"\n  \
+             ssl.pemfile = \"{dir}/pki/default.pem\"\n  {}\n}}\n",
+            lines.replace("{dir}", dir)
+        );
+        let launch = Launch {
+            probe: Some(PROBE.to_vec()),
+            extra_sockets: 1,
+            ..Launch::default()
+        };
+        for (name, program, side) in [
+            ("lighttpd", &lighttpd, Side::Lighttpd),
+            ("wick", &other, other_side),
+        ] {
+            match (
+                side,
+                Server::launch(name, program, &conf, scratch.path(), &launch),
+            ) {
+                (Side::Lighttpd, Ok(_)) => {}
+                (Side::Lighttpd, Err(e)) => {
+                    failures.push(format!("{what}: {name} did not start: {e}\n{conf}"))
+                }
+                (Side::Wick, Ok(_)) => failures.push(format!("{what}: {name} started on\n{conf}")),
+                (Side::Wick, Err(e)) if !e.contains("exit status: 255") => {
+                    failures.push(format!("{what}: {name} did not exit with status 255: {e}"))
+                }
+                (Side::Wick, Err(e)) if !e.contains(key) => {
+                    failures.push(format!("{what}: {name}'s refusal does not name {key}: {e}"))
+                }
+                (Side::Wick, Err(_)) => {}
+            }
+        }
+    }
+    compat_tests::announce(&format!(
+        "compat-tests: {test}: {} configurations, {} failures",
+        cases.len(),
+        failures.len()
+    ));
+    assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n\n"));
 }
 
 // ---------------------------------------------------------------------------
