@@ -7,8 +7,12 @@ cd "$(dirname "$0")"
 
 need_apt=()
 command -v lighttpd >/dev/null 2>&1 || [ -x /usr/sbin/lighttpd ] || need_apt+=(lighttpd)
+# TLS compat-tests: lighttpd's mod_openssl, and the openssl and curl clients
+[ -e /usr/lib/lighttpd/mod_openssl.so ] || need_apt+=(lighttpd-mod-openssl)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)
 if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "test.sh: installing ${need_apt[*]} (the compat-tests oracle)" >&2
+    echo "test.sh: installing ${need_apt[*]} (the compat-tests oracle and its clients)" >&2
     sudo=""
     [ "$(id -u)" -eq 0 ] || sudo="sudo -n"
     $sudo apt-get update -qq || true

@@ -191,12 +191,21 @@ fn sni_alpn_and_scheme() {
     assert_eq!(s.cert, der_of(&a), "{}", w.stderr());
     let answer = s.answer.expect("answer");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
-    assert!(answer.to_ascii_lowercase().contains("x-scheme: https"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("x-scheme: https"),
+        "{answer}"
+    );
     assert!(answer.ends_with("hello\n"), "{answer}");
     assert_eq!(s.alpn.as_deref(), Some(&b"http/1.1"[..]));
 
-    assert_eq!(exchange(port, "www.b.example", h1.clone(), "/").cert, der_of(&b));
-    assert_eq!(exchange(port, "b.example", h1.clone(), "/").cert, der_of(&b));
+    assert_eq!(
+        exchange(port, "www.b.example", h1.clone(), "/").cert,
+        der_of(&b)
+    );
+    assert_eq!(
+        exchange(port, "b.example", h1.clone(), "/").cert,
+        der_of(&b)
+    );
     // a name no block matches gets the socket's certificate (and fails
     // the client's name check, as with lighttpd)
     let other = exchange(port, "default.example", h1.clone(), "/");
@@ -216,15 +225,18 @@ fn sni_alpn_and_scheme() {
 /// versions.
 #[test]
 fn protocol_versions() {
-    let (w, pki, _) =
-        start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.3\" )");
+    let (w, pki, _) = start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MinProtocol\" => \"TLSv1.3\" )");
     let tls12 = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS12]);
     let s = exchange(w.ports[1], "a.example", tls12, "/");
     assert!(s.answer.is_err(), "a TLS 1.2 client got in");
     drop(w);
-    let (w, pki, _) =
-        start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MaxProtocol\" => \"TLSv1.2\" )");
-    let s = exchange(w.ports[1], "a.example", client(&pki.ca_pem, &[], None, ALL), "/index.html");
+    let (w, pki, _) = start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MaxProtocol\" => \"TLSv1.2\" )");
+    let s = exchange(
+        w.ports[1],
+        "a.example",
+        client(&pki.ca_pem, &[], None, ALL),
+        "/index.html",
+    );
     assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_2));
     assert!(s.answer.expect("answer").starts_with("HTTP/1.1 200"));
 }
@@ -281,7 +293,10 @@ fn certificates_reread_on_sigusr1() {
     let (w, pki, [_, a, _]) = start_vhosts("");
     let port = w.ports[1];
     let h1 = client(&pki.ca_pem, &[], None, ALL);
-    assert_eq!(exchange(port, "a.example", h1.clone(), "/").cert, der_of(&a));
+    assert_eq!(
+        exchange(port, "a.example", h1.clone(), "/").cert,
+        der_of(&a)
+    );
     let (a2, a2_key) = pki.leaf(&["a.example"]);
     let dir = w.root().parent().expect("dir").to_path_buf();
     write(&dir, "a.crt", &a2);

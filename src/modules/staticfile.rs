@@ -267,7 +267,7 @@ fn listing(req: &FileRequest<'_>, dir: &[u8]) -> Served {
     {
         headers.insert(ETAG, tag);
     }
-    if req.version == http::Version::HTTP_11 && s.range_requests {
+    if req.version >= http::Version::HTTP_11 && s.range_requests {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let len = page.body.len();
@@ -482,9 +482,9 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             return Served::Response(r);
         }
     }
-    // Ranges: HTTP/1.1 GET of a non-empty file, `bytes` units only.
+    // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
     let ranged =
-        s.range_requests && req.version == http::Version::HTTP_11 && *req.method != Method::POST;
+        s.range_requests && req.version >= http::Version::HTTP_11 && *req.method != Method::POST;
     if ranged {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }

@@ -156,9 +156,6 @@ pub fn key_support(key: &str) -> Support {
         "ssl.ca-crl-file" | "ssl.verifyclient.ca-crl-file" => Support::Refused(
             "certificate revocation lists are not implemented; without them revoked client certificates would be accepted",
         ),
-        "ssl.verifyclient.depth" => Support::Refused(
-            "limiting the client-certificate chain depth is not implemented; deeper chains would be accepted",
-        ),
         "ssl.acme-tls-1" => Support::Refused("ACME tls-alpn-01 challenges are not implemented"),
         _ => Support::Implemented,
     }

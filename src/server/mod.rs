@@ -806,7 +806,7 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
                 (Stream::Unix(s), None) => {
                     conn::serve(s, generation.site, info, limits, shutdown).await
                 }
-                (Stream::Tcp(s), Some(tls)) => {
+                (Stream::Tcp(s), Some(tls)) if tls::starts_tls(&s, limits.read_idle).await => {
                     match tls::handshake(&tls, s, limits.read_idle).await {
                         Some(s) => conn::serve(s, generation.site, info, limits, shutdown).await,
                         None => None,
@@ -818,6 +818,8 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
                         None => None,
                     }
                 }
+                // not a TLS handshake on a TLS listener: closed, no answer
+                (Stream::Tcp(_), Some(_)) => None,
             };
             // A tunnel is waited for by a small task of its own, so that
             // this one (the HTTP connection's state) is freed.

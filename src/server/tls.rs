@@ -39,7 +39,7 @@ use super::listener::ListenerConfig;
 /// token (`$SERVER["socket"]` text).
 #[derive(Default, Clone)]
 pub struct TlsListeners {
-    by_token: HashMap<BString, tokio_rustls::TlsAcceptor>,
+    by_token: HashMap<BString, Arc<ListenerTls>>,
 }
 
 impl std::fmt::Debug for TlsListeners {
@@ -48,9 +48,77 @@ impl std::fmt::Debug for TlsListeners {
     }
 }
 
+/// A TLS listener's configurations: one per application protocol a client
+/// may prefer, so that ALPN follows the client's order (as OpenSSL's
+/// selection in lighttpd does; rustls itself follows the server's).
+pub struct ListenerTls {
+    /// The listener's own configurations.
+    base: ConfigSet,
+    /// Those of `$HTTP["host"]` blocks with their own `ssl.verifyclient.*`,
+    /// with the blocks' host conditions, in block order.
+    by_host: Vec<(Vec<CompiledCond>, ConfigSet)>,
+    /// The listener, for conditions that read it.
+    socket: SocketId,
+}
+
+/// One client-certificate policy's configurations, by preferred protocol.
+struct ConfigSet {
+    /// (protocol, configuration listing it first).
+    by_first: Vec<(&'static [u8], Arc<rustls::ServerConfig>)>,
+    /// For clients that offer none of them (or no ALPN at all).
+    default: Arc<rustls::ServerConfig>,
+}
+
+impl ListenerTls {
+    /// The configuration for a client hello: the client-certificate policy
+    /// of the last host block its SNI name matches (else the listener's),
+    /// listing first the first protocol the client offers that the
+    /// listener speaks.
+    fn choose(&self, hello: &ClientHello<'_>) -> Arc<rustls::ServerConfig> {
+        let set = hello
+            .server_name()
+            .and_then(|name| {
+                let host = name.to_ascii_lowercase();
+                let headers = http::HeaderMap::new();
+                let client = Client::Unix(BString::default());
+                let input = sni_input(host.as_bytes(), &headers, &client, &self.socket);
+                self.by_host
+                    .iter()
+                    .rev()
+                    .find(|(conds, _)| conds.iter().all(|c| c.matches(&input)))
+                    .map(|(_, set)| set)
+            })
+            .unwrap_or(&self.base);
+        let first = hello.alpn().and_then(|mut offered| {
+            offered.find_map(|p| set.by_first.iter().find(|(q, _)| *q == p))
+        });
+        first.map_or_else(|| set.default.clone(), |(_, c)| c.clone())
+    }
+}
+
+/// What host conditions read at the handshake: the SNI name.
+fn sni_input<'a>(
+    host: &'a [u8],
+    headers: &'a http::HeaderMap,
+    client: &'a Client,
+    socket: &'a SocketId,
+) -> CondInput<'a> {
+    CondInput {
+        url: b"",
+        host,
+        query: b"",
+        method: b"",
+        scheme: b"https",
+        headers,
+        remote: client,
+        remote_text: b"",
+        socket,
+    }
+}
+
 impl TlsListeners {
-    /// The acceptor of a listener, if it speaks TLS.
-    pub fn acceptor(&self, token: &[u8]) -> Option<&tokio_rustls::TlsAcceptor> {
+    /// The TLS settings of a listener, if it speaks TLS.
+    pub fn acceptor(&self, token: &[u8]) -> Option<&Arc<ListenerTls>> {
         self.by_token.get(token)
     }
 
@@ -91,17 +159,7 @@ impl ResolvesServerCert for SniResolver {
         let host = name.to_ascii_lowercase();
         let headers = http::HeaderMap::new();
         let client = Client::Unix(BString::default());
-        let input = CondInput {
-            url: b"",
-            host: host.as_bytes(),
-            query: b"",
-            method: b"",
-            scheme: b"https",
-            headers: &headers,
-            remote: &client,
-            remote_text: b"",
-            socket: &self.socket,
-        };
+        let input = sni_input(host.as_bytes(), &headers, &client, &self.socket);
         self.by_host
             .iter()
             .rev()
@@ -302,22 +360,24 @@ fn versions(
     Ok((out, server_order))
 }
 
-/// The `$HTTP["host"]` blocks with an `ssl.pemfile` that apply to the
-/// listener `token`: their host conditions (the block's and its enclosing
-/// host blocks') and certificate.
-fn sni_blocks(
+/// The `$HTTP["host"]` blocks that apply to the listener `token` and set
+/// one of `keys` (at the top level or inside the socket's block): their
+/// host conditions (the block's and its enclosing host blocks') and their
+/// block numbers, in block order.
+fn host_blocks(
     config: &Config,
     routing: &RoutingTable,
     token: &[u8],
     socket: &SocketId,
-) -> Result<Vec<HostCert>, Diagnostic> {
+    keys: &[&str],
+) -> Vec<(Vec<CompiledCond>, Vec<usize>)> {
     let mut out = Vec::new();
     'blocks: for (i, b) in config.blocks.iter().enumerate() {
-        let Some(pem) = b.entries.get(b"ssl.pemfile") else {
+        if !keys.iter().any(|k| b.entries.get(k.as_bytes()).is_some()) {
             continue;
-        };
+        }
         let mut conds = Vec::new();
-        let mut host_seen = false;
+        let mut chain = Vec::new();
         let mut at = Some(i);
         while let Some(n) = at {
             let blk = &config.blocks[n];
@@ -326,20 +386,20 @@ fn sni_blocks(
             }
             let Some(c) = &blk.cond else { continue 'blocks };
             match c.field {
-                Field::Host => {
-                    host_seen = true;
-                    match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
-                        Some(cc) => conds.push(cc),
-                        None => continue 'blocks,
+                Field::Host => match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
+                    Some(cc) => {
+                        conds.push(cc);
+                        chain.push(n);
                     }
-                }
+                    None => continue 'blocks,
+                },
                 Field::ServerSocket if c.op == CondOp::Eq => {
                     if c.value.as_slice() != token && !socket.matches(&c.value) {
                         continue 'blocks;
                     }
                 }
-                // blocks that depend on the request cannot choose a
-                // certificate before it arrives
+                // blocks that depend on the request cannot act before it
+                // arrives
                 _ => continue 'blocks,
             }
             if blk.else_prev.is_some() {
@@ -347,13 +407,35 @@ fn sni_blocks(
             }
             at = blk.parent;
         }
-        if !host_seen {
-            continue;
+        if !conds.is_empty() {
+            chain.reverse();
+            out.push((conds, chain));
         }
-        let key = load_key(pem, b.entries.get(b"ssl.privkey"))?;
-        out.push((conds, key));
     }
-    Ok(out)
+    out
+}
+
+/// The certificates of the `$HTTP["host"]` blocks with an `ssl.pemfile`.
+fn sni_blocks(
+    config: &Config,
+    routing: &RoutingTable,
+    token: &[u8],
+    socket: &SocketId,
+) -> Result<Vec<HostCert>, Diagnostic> {
+    host_blocks(config, routing, token, socket, &["ssl.pemfile"])
+        .into_iter()
+        .map(|(conds, chain)| {
+            let Some(&own) = chain.last() else {
+                return Err(err("no block", None));
+            };
+            let b = &config.blocks[own];
+            let pem = b
+                .entries
+                .get(b"ssl.pemfile")
+                .ok_or_else(|| err("ssl.pemfile", None))?;
+            Ok((conds, load_key(pem, b.entries.get(b"ssl.privkey"))?))
+        })
+        .collect()
 }
 
 /// Builds the TLS configuration of every listener with `ssl.engine`
@@ -386,8 +468,8 @@ pub fn configure(
             continue;
         }
         match listener_config(config, routing, l, &keys, h2, warnings) {
-            Ok(acceptor) => {
-                out.by_token.insert(l.token.clone(), acceptor);
+            Ok(tls) => {
+                out.by_token.insert(l.token.clone(), Arc::new(tls));
             }
             Err(d) => errors.push(d),
         }
@@ -406,7 +488,7 @@ fn listener_config(
     keys: &SocketKeys<'_>,
     h2: bool,
     warnings: &mut Vec<Diagnostic>,
-) -> Result<tokio_rustls::TlsAcceptor, Diagnostic> {
+) -> Result<ListenerTls, Diagnostic> {
     let socket = SocketId {
         token: l.token.clone(),
         port: l.spec.port,
@@ -431,9 +513,51 @@ fn listener_config(
         .help("set ssl.pemfile (certificate and key, or with ssl.privkey) where ssl.engine is enabled"));
     }
     let (versions, server_order) = versions(keys, warnings)?;
+    let resolver: Arc<dyn ResolvesServerCert> = Arc::new(SniResolver {
+        default,
+        by_host,
+        socket: socket.clone(),
+    });
+    let build =
+        |keys: &SocketKeys<'_>| config_set(keys, &versions, server_order, resolver.clone(), h2);
+    let base = build(keys)?;
+    let mut by_host_sets = Vec::new();
+    for (conds, chain) in host_blocks(
+        config,
+        routing,
+        &l.token,
+        &socket,
+        &[
+            "ssl.verifyclient.activate",
+            "ssl.verifyclient.enforce",
+            "ssl.verifyclient.depth",
+            "ssl.verifyclient.ca-file",
+            "ssl.ca-file",
+        ],
+    ) {
+        let mut entries = keys.entries.clone();
+        entries.extend(chain.iter().map(|&n| &config.blocks[n].entries));
+        by_host_sets.push((conds, build(&SocketKeys { entries })?));
+    }
+    Ok(ListenerTls {
+        base,
+        by_host: by_host_sets,
+        socket,
+    })
+}
+
+/// The configurations of one client-certificate policy (`keys`), one per
+/// preferred application protocol.
+fn config_set(
+    keys: &SocketKeys<'_>,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    server_order: bool,
+    resolver: Arc<dyn ResolvesServerCert>,
+    h2: bool,
+) -> Result<ConfigSet, Diagnostic> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&versions)
+        .with_protocol_versions(versions)
         .map_err(|e| err(format!("TLS versions: {e}"), None))?;
     let verify = keys
         .get("ssl.verifyclient.activate")
@@ -459,6 +583,7 @@ fn listener_config(
             )
         })?;
         let mut roots = rustls::RootCertStore::empty();
+        let mut root_ders = Vec::new();
         for cert in CertificateDer::pem_slice_iter(&pem) {
             let cert = cert.map_err(|e| {
                 err(
@@ -466,6 +591,7 @@ fn listener_config(
                     Some(ca.span),
                 )
             })?;
+            root_ders.push(cert.to_vec());
             roots.add(cert).map_err(|e| {
                 err(
                     format!("{}: unusable CA certificate: {e}", path.display()),
@@ -476,42 +602,143 @@ fn listener_config(
         let enforce = keys
             .get("ssl.verifyclient.enforce")
             .is_none_or(|e| to_bool(&e.value));
-        let mut vb = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
-        if !enforce {
-            vb = vb.allow_unauthenticated();
-        }
-        let verifier = vb
+        let depth = keys.get("ssl.verifyclient.depth").map(|e| match &e.value {
+            Value::Int(i) => usize::try_from(*i).unwrap_or(0),
+            v => crate::routing::settings::to_number(v) as usize,
+        });
+        let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .allow_unauthenticated()
             .build()
             .map_err(|e| err(format!("client verification: {e}"), Some(ca.span)))?;
-        builder.with_client_cert_verifier(verifier)
+        builder.with_client_cert_verifier(Arc::new(ClientVerifier {
+            inner,
+            enforce,
+            depth,
+            roots: root_ders,
+        }))
     } else {
         builder.with_no_client_auth()
     };
-    let mut cfg = builder.with_cert_resolver(Arc::new(SniResolver {
-        default,
-        by_host,
-        socket,
-    }));
+    let mut cfg = builder.with_cert_resolver(resolver);
     cfg.ignore_client_order = server_order;
-    cfg.alpn_protocols = if h2 {
-        vec![b"h2".to_vec(), b"http/1.1".to_vec()]
+    let protocols: Vec<&'static [u8]> = if h2 {
+        vec![b"h2", b"http/1.1", b"http/1.0"]
     } else {
-        vec![b"http/1.1".to_vec()]
+        vec![b"http/1.1", b"http/1.0"]
     };
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(cfg)))
+    let by_first: Vec<(&'static [u8], Arc<rustls::ServerConfig>)> = protocols
+        .iter()
+        .map(|first| {
+            let mut c = cfg.clone();
+            c.alpn_protocols = std::iter::once(*first)
+                .chain(protocols.iter().copied().filter(|p| p != first))
+                .map(<[u8]>::to_vec)
+                .collect();
+            (*first, Arc::new(c))
+        })
+        .collect();
+    cfg.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
+    Ok(ConfigSet {
+        by_first,
+        default: Arc::new(cfg),
+    })
+}
+
+/// Client certificates as lighttpd's `ssl.verifyclient.*` check them:
+/// checked against the CAs of `ssl.ca-file`, at most `depth` certificates
+/// above the client's; without `enforce`, a client without a certificate,
+/// or with one that does not verify, is let in all the same.
+#[derive(Debug)]
+struct ClientVerifier {
+    inner: Arc<dyn rustls::server::danger::ClientCertVerifier>,
+    enforce: bool,
+    depth: Option<usize>,
+    /// The CA certificates (a client may send one along; it is the top of
+    /// the chain, not an intermediate).
+    roots: Vec<Vec<u8>>,
+}
+
+impl rustls::server::danger::ClientCertVerifier for ClientVerifier {
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.enforce
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
+        let verdict = match self.depth {
+            // the chain above the client's certificate: its intermediates
+            // and the CA
+            Some(d)
+                if intermediates
+                    .iter()
+                    .filter(|c| !self.roots.iter().any(|r| r.as_slice() == c.as_ref()))
+                    .count()
+                    + 1
+                    > d =>
+            {
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                ))
+            }
+            _ => self
+                .inner
+                .verify_client_cert(end_entity, intermediates, now),
+        };
+        match verdict {
+            Err(_) if !self.enforce => Ok(rustls::server::danger::ClientCertVerified::assertion()),
+            v => v,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// The TLS handshake of a new connection, within `limit`; `None` (logged
-/// at debug level) when it fails or times out.
+/// at debug level) when it fails or times out. The configuration is
+/// chosen from the client's hello (its ALPN order).
 pub async fn handshake<IO>(
-    acceptor: &tokio_rustls::TlsAcceptor,
+    tls: &ListenerTls,
     io: IO,
     limit: std::time::Duration,
 ) -> Option<tokio_rustls::server::TlsStream<IO>>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    match tokio::time::timeout(limit, acceptor.accept(io)).await {
+    let shake = async {
+        let start =
+            tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await?;
+        let config = tls.choose(&start.client_hello());
+        start.into_stream(config).await
+    };
+    match tokio::time::timeout(limit, shake).await {
         Ok(Ok(s)) => Some(s),
         Ok(Err(e)) => {
             tracing::debug!("TLS handshake failed: {e}");
@@ -522,4 +749,15 @@ where
             None
         }
     }
+}
+
+/// True when the first byte a client sent starts a TLS handshake record;
+/// anything else (plain HTTP on a TLS port) is closed without an answer,
+/// as lighttpd does.
+pub async fn starts_tls(stream: &tokio::net::TcpStream, limit: std::time::Duration) -> bool {
+    let mut first = [0u8; 1];
+    matches!(
+        tokio::time::timeout(limit, stream.peek(&mut first)).await,
+        Ok(Ok(1)) if first[0] == 0x16
+    )
 }

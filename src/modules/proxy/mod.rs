@@ -769,7 +769,7 @@ fn buffered_response(
     let ranges_ok = head.status == StatusCode::OK
         && !head.encoded
         && s.range_requests
-        && req.parts.version == Version::HTTP_11
+        && req.parts.version >= Version::HTTP_11
         && (*method == Method::GET || *method == Method::HEAD)
         && (!no_body || *method == Method::HEAD);
     if ranges_ok && !headers.contains_key(ACCEPT_RANGES) {
