@@ -77,17 +77,7 @@ impl ListenerTls {
     fn choose(&self, hello: &ClientHello<'_>) -> Arc<rustls::ServerConfig> {
         let set = hello
             .server_name()
-            .and_then(|name| {
-                let host = name.to_ascii_lowercase();
-                let headers = http::HeaderMap::new();
-                let client = Client::Unix(BString::default());
-                let input = sni_input(host.as_bytes(), &headers, &client, &self.socket);
-                self.by_host
-                    .iter()
-                    .rev()
-                    .find(|(conds, _)| conds.iter().all(|c| c.matches(&input)))
-                    .map(|(_, set)| set)
-            })
+            .and_then(|name| last_match(&self.by_host, name, &self.socket))
             .unwrap_or(&self.base);
         let first = hello.alpn().and_then(|mut offered| {
             offered.find_map(|p| set.by_first.iter().find(|(q, _)| *q == p))
@@ -96,24 +86,31 @@ impl ListenerTls {
     }
 }
 
-/// What host conditions read at the handshake: the SNI name.
-fn sni_input<'a>(
-    host: &'a [u8],
-    headers: &'a http::HeaderMap,
-    client: &'a Client,
-    socket: &'a SocketId,
-) -> CondInput<'a> {
-    CondInput {
+/// The item of the last entry whose host conditions all hold for the SNI
+/// name `name` (what host conditions read at the handshake).
+fn last_match<'a, T>(
+    list: &'a [(Vec<CompiledCond>, T)],
+    name: &str,
+    socket: &SocketId,
+) -> Option<&'a T> {
+    let host = name.to_ascii_lowercase();
+    let headers = http::HeaderMap::new();
+    let client = Client::Unix(BString::default());
+    let input = CondInput {
         url: b"",
-        host,
+        host: host.as_bytes(),
         query: b"",
         method: b"",
         scheme: b"https",
-        headers,
-        remote: client,
+        headers: &headers,
+        remote: &client,
         remote_text: b"",
         socket,
-    }
+    };
+    list.iter()
+        .rev()
+        .find(|(conds, _)| conds.iter().all(|c| c.matches(&input)))
+        .map(|(_, item)| item)
 }
 
 impl TlsListeners {
@@ -153,19 +150,11 @@ impl std::fmt::Debug for SniResolver {
 
 impl ResolvesServerCert for SniResolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let Some(name) = hello.server_name() else {
-            return self.default.clone();
-        };
-        let host = name.to_ascii_lowercase();
-        let headers = http::HeaderMap::new();
-        let client = Client::Unix(BString::default());
-        let input = sni_input(host.as_bytes(), &headers, &client, &self.socket);
-        self.by_host
-            .iter()
-            .rev()
-            .find(|(conds, _)| conds.iter().all(|c| c.matches(&input)))
-            .map(|(_, k)| k.clone())
-            .or_else(|| self.default.clone())
+        hello
+            .server_name()
+            .and_then(|name| last_match(&self.by_host, name, &self.socket))
+            .or(self.default.as_ref())
+            .cloned()
     }
 }
 
