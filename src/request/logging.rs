@@ -45,6 +45,11 @@ pub struct Trail {
     client_close: bool,
     /// `%v`: `server.name`.
     pub server_name: BString,
+    /// `%{…}e`: the request's environment (TLS client-certificate
+    /// variables).
+    pub env: Vec<(BString, BString)>,
+    /// `%u`: the user (`ssl.verifyclient.username`).
+    pub remote_user: Option<BString>,
 }
 
 impl Trail {
@@ -105,6 +110,8 @@ impl Trail {
             remote_port,
             client_close,
             server_name: BString::default(),
+            env: Vec::new(),
+            remote_user: None,
             log: log.clone(),
             start: SystemTime::now(),
             method: BString::from(req.method().as_str()),
@@ -206,7 +213,7 @@ impl Pending {
             remote_port: t.remote_port,
             local_addr: &t.local_addr,
             local_port: t.local_port,
-            remote_user: None,
+            remote_user: t.remote_user.as_deref().map(|u| u.as_slice()),
             start: t.start,
             end: SystemTime::now(),
             method: &t.method,
@@ -223,7 +230,7 @@ impl Pending {
             host: &t.host,
             server_name: &t.server_name,
             physical_path: t.physical.as_deref().map(|p| p.as_slice()),
-            env: &[],
+            env: &t.env,
             keepalive_count: t.keepalive_count,
             conn_status: if !complete {
                 ConnStatus::Aborted

@@ -102,6 +102,8 @@ pub struct ConnInfo {
     pub peer: Peer,
     /// The client's port (0 on a unix socket).
     pub remote_port: u16,
+    /// What the client's TLS certificate says, when one was asked for.
+    pub client_cert: std::sync::OnceLock<crate::server::tls::ClientCert>,
     /// The listener.
     pub socket: SocketId,
     /// The listener's address as Forwarded `by=` writes it.
@@ -201,6 +203,10 @@ where
         &conn.socket,
         n,
     ));
+    if let (Some(t), Some(c)) = (trail.as_mut(), conn.client_cert.get()) {
+        t.env = c.env.clone();
+        t.remote_user = c.user.clone();
+    }
     let mut r = serve(req, site, conn, &mut trail).await;
     if let Some(t) = trail {
         t.attach(&mut r);

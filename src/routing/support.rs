@@ -147,9 +147,6 @@ pub fn key_support(key: &str) -> Support {
         "ssl.ca-dn-file" | "ssl.verifyclient.ca-dn-file" => {
             Support::Ignored("the CA names offered to clients are those of ssl.ca-file")
         }
-        "ssl.verifyclient.username" | "ssl.verifyclient.exportcert" => {
-            Support::Ignored("wick passes no client-certificate data to CGI-like backends")
-        }
         "ssl.read-ahead" | "ssl.disable-client-renegotiation" | "debug.log-ssl-noise" => {
             Support::Ignored("rustls needs no such setting (it never renegotiates)")
         }

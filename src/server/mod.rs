@@ -672,6 +672,7 @@ fn conn_info(
             scheme,
         },
         remote_port,
+        client_cert: std::sync::OnceLock::new(),
         by,
         socket,
         conds,
@@ -808,13 +809,23 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
                 }
                 (Stream::Tcp(s), Some(tls)) if tls::starts_tls(&s, limits.read_idle).await => {
                     match tls::handshake(&tls, s, limits.read_idle).await {
-                        Some(s) => conn::serve(s, generation.site, info, limits, shutdown).await,
+                        Some((s, cert)) => {
+                            if let Some(c) = cert {
+                                let _ = info.client_cert.set(c);
+                            }
+                            conn::serve(s, generation.site, info, limits, shutdown).await
+                        }
                         None => None,
                     }
                 }
                 (Stream::Unix(s), Some(tls)) => {
                     match tls::handshake(&tls, s, limits.read_idle).await {
-                        Some(s) => conn::serve(s, generation.site, info, limits, shutdown).await,
+                        Some((s, cert)) => {
+                            if let Some(c) = cert {
+                                let _ = info.client_cert.set(c);
+                            }
+                            conn::serve(s, generation.site, info, limits, shutdown).await
+                        }
                         None => None,
                     }
                 }

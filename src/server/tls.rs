@@ -67,6 +67,84 @@ struct ConfigSet {
     by_first: Vec<(&'static [u8], Arc<rustls::ServerConfig>)>,
     /// For clients that offer none of them (or no ALPN at all).
     default: Arc<rustls::ServerConfig>,
+    /// `ssl.verifyclient.*` when activated.
+    client: Option<ClientPolicy>,
+}
+
+/// What is done with a client certificate once the handshake is over.
+struct ClientPolicy {
+    verifier: Arc<ClientVerifier>,
+    /// `ssl.verifyclient.username`: the variable that names the user.
+    username: Option<BString>,
+    /// `ssl.verifyclient.exportcert`: the certificate as `SSL_CLIENT_CERT`.
+    exportcert: bool,
+}
+
+/// What a client's certificate tells the requests of its connection
+/// (lighttpd's `SSL_CLIENT_*` variables, and the user).
+#[derive(Debug, Clone, Default)]
+pub struct ClientCert {
+    /// `SSL_CLIENT_VERIFY` (`NONE`, `SUCCESS`, `FAILED:…`), and for a
+    /// verified certificate `SSL_CLIENT_S_DN`, `SSL_CLIENT_S_DN_<attr>`,
+    /// `SSL_CLIENT_CERT` (with `exportcert`).
+    pub env: Vec<(BString, BString)>,
+    /// The user `ssl.verifyclient.username` names (`%u`).
+    pub user: Option<BString>,
+}
+
+impl ClientPolicy {
+    /// The variables of a finished handshake.
+    fn describe(&self, chain: Option<&[CertificateDer<'_>]>) -> ClientCert {
+        let mut out = ClientCert::default();
+        let Some((end, intermediates)) = chain.and_then(|c| c.split_first()) else {
+            out.env.push(("SSL_CLIENT_VERIFY".into(), "NONE".into()));
+            return out;
+        };
+        if let Err(e) = self.verifier.check(end, intermediates) {
+            out.env
+                .push(("SSL_CLIENT_VERIFY".into(), format!("FAILED:{e}").into()));
+            return out;
+        }
+        out.env.push(("SSL_CLIENT_VERIFY".into(), "SUCCESS".into()));
+        if let Ok((_, cert)) = x509_parser::parse_x509_certificate(end.as_ref()) {
+            let subject = cert.subject();
+            out.env
+                .push(("SSL_CLIENT_S_DN".into(), subject.to_string().into()));
+            let attrs = [
+                ("CN", subject.iter_common_name().collect::<Vec<_>>()),
+                ("O", subject.iter_organization().collect()),
+                ("OU", subject.iter_organizational_unit().collect()),
+                ("C", subject.iter_country().collect()),
+                ("ST", subject.iter_state_or_province().collect()),
+                ("L", subject.iter_locality().collect()),
+                ("emailAddress", subject.iter_email().collect()),
+            ];
+            for (name, values) in attrs {
+                if let Some(v) = values.first().and_then(|a| a.as_str().ok()) {
+                    out.env
+                        .push((format!("SSL_CLIENT_S_DN_{name}").into(), v.into()));
+                }
+            }
+        }
+        if self.exportcert {
+            let b64 = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, end);
+            let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+            for line in b64.as_bytes().chunks(64) {
+                pem.push_str(&String::from_utf8_lossy(line));
+                pem.push('\n');
+            }
+            pem.push_str("-----END CERTIFICATE-----\n");
+            out.env.push(("SSL_CLIENT_CERT".into(), pem.into()));
+        }
+        if let Some(var) = &self.username {
+            out.user = out
+                .env
+                .iter()
+                .find(|(k, _)| k == var)
+                .map(|(_, v)| v.clone());
+        }
+        out
+    }
 }
 
 impl ListenerTls {
@@ -74,7 +152,7 @@ impl ListenerTls {
     /// of the last host block its SNI name matches (else the listener's),
     /// listing first the first protocol the client offers that the
     /// listener speaks.
-    fn choose(&self, hello: &ClientHello<'_>) -> Arc<rustls::ServerConfig> {
+    fn choose(&self, hello: &ClientHello<'_>) -> (&ConfigSet, Arc<rustls::ServerConfig>) {
         let set = hello
             .server_name()
             .and_then(|name| last_match(&self.by_host, name, &self.socket))
@@ -82,7 +160,10 @@ impl ListenerTls {
         let first = hello.alpn().and_then(|mut offered| {
             offered.find_map(|p| set.by_first.iter().find(|(q, _)| *q == p))
         });
-        first.map_or_else(|| set.default.clone(), |(_, c)| c.clone())
+        (
+            set,
+            first.map_or_else(|| set.default.clone(), |(_, c)| c.clone()),
+        )
     }
 }
 
@@ -551,6 +632,7 @@ fn config_set(
     let verify = keys
         .get("ssl.verifyclient.activate")
         .is_some_and(|e| to_bool(&e.value));
+    let mut client = None;
     let builder = if verify {
         let ca = keys
             .get("ssl.verifyclient.ca-file")
@@ -599,12 +681,23 @@ fn config_set(
             .allow_unauthenticated()
             .build()
             .map_err(|e| err(format!("client verification: {e}"), Some(ca.span)))?;
-        builder.with_client_cert_verifier(Arc::new(ClientVerifier {
+        let verifier = Arc::new(ClientVerifier {
             inner,
             enforce,
             depth,
             roots: root_ders,
-        }))
+        });
+        client = Some(ClientPolicy {
+            verifier: verifier.clone(),
+            username: keys
+                .get("ssl.verifyclient.username")
+                .and_then(|e| e.value.as_str().cloned())
+                .filter(|v| !v.is_empty()),
+            exportcert: keys
+                .get("ssl.verifyclient.exportcert")
+                .is_some_and(|e| to_bool(&e.value)),
+        });
+        builder.with_client_cert_verifier(verifier)
     } else {
         builder.with_no_client_auth()
     };
@@ -630,6 +723,7 @@ fn config_set(
     Ok(ConfigSet {
         by_first,
         default: Arc::new(cfg),
+        client,
     })
 }
 
@@ -647,6 +741,35 @@ struct ClientVerifier {
     roots: Vec<Vec<u8>>,
 }
 
+impl ClientVerifier {
+    /// The verdict on a chain: depth, then the CAs.
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+    ) -> Result<(), rustls::Error> {
+        if let Some(d) = self.depth {
+            let above = intermediates
+                .iter()
+                .filter(|c| !self.roots.iter().any(|r| r.as_slice() == c.as_ref()))
+                .count()
+                + 1;
+            if above > d {
+                return Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::UnknownIssuer,
+                ));
+            }
+        }
+        self.inner
+            .verify_client_cert(
+                end_entity,
+                intermediates,
+                rustls::pki_types::UnixTime::now(),
+            )
+            .map(|_| ())
+    }
+}
+
 impl rustls::server::danger::ClientCertVerifier for ClientVerifier {
     fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
         self.inner.root_hint_subjects()
@@ -660,30 +783,12 @@ impl rustls::server::danger::ClientCertVerifier for ClientVerifier {
         &self,
         end_entity: &CertificateDer<'_>,
         intermediates: &[CertificateDer<'_>],
-        now: rustls::pki_types::UnixTime,
+        _now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::server::danger::ClientCertVerified, rustls::Error> {
-        let verdict = match self.depth {
-            // the chain above the client's certificate: its intermediates
-            // and the CA
-            Some(d)
-                if intermediates
-                    .iter()
-                    .filter(|c| !self.roots.iter().any(|r| r.as_slice() == c.as_ref()))
-                    .count()
-                    + 1
-                    > d =>
-            {
-                Err(rustls::Error::InvalidCertificate(
-                    rustls::CertificateError::UnknownIssuer,
-                ))
-            }
-            _ => self
-                .inner
-                .verify_client_cert(end_entity, intermediates, now),
-        };
-        match verdict {
+        match self.check(end_entity, intermediates) {
+            Ok(()) => Ok(rustls::server::danger::ClientCertVerified::assertion()),
             Err(_) if !self.enforce => Ok(rustls::server::danger::ClientCertVerified::assertion()),
-            v => v,
+            Err(e) => Err(e),
         }
     }
 
@@ -712,20 +817,26 @@ impl rustls::server::danger::ClientCertVerifier for ClientVerifier {
 
 /// The TLS handshake of a new connection, within `limit`; `None` (logged
 /// at debug level) when it fails or times out. The configuration is
-/// chosen from the client's hello (its ALPN order).
+/// chosen from the client's hello (its SNI name and ALPN order). With
+/// client certificates asked for, what the client's certificate says.
 pub async fn handshake<IO>(
     tls: &ListenerTls,
     io: IO,
     limit: std::time::Duration,
-) -> Option<tokio_rustls::server::TlsStream<IO>>
+) -> Option<(tokio_rustls::server::TlsStream<IO>, Option<ClientCert>)>
 where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
     let shake = async {
         let start =
             tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), io).await?;
-        let config = tls.choose(&start.client_hello());
-        start.into_stream(config).await
+        let (set, config) = tls.choose(&start.client_hello());
+        let stream = start.into_stream(config).await?;
+        let client = set
+            .client
+            .as_ref()
+            .map(|p| p.describe(stream.get_ref().1.peer_certificates()));
+        Ok::<_, std::io::Error>((stream, client))
     };
     match tokio::time::timeout(limit, shake).await {
         Ok(Ok(s)) => Some(s),
