@@ -141,6 +141,14 @@ const ALL: &[&rustls::SupportedProtocolVersion] =
 /// One CA, a default certificate and two named ones on a TLS socket.
 fn start_vhosts(extra: &str) -> (Wick, Pki, [String; 3]) {
     let pki = Pki::new("wick test CA");
+    let (w, certs) = start_with(&pki, extra, None);
+    (w, pki, certs)
+}
+
+/// [`start_vhosts`] with certificates from `pki`, and `stek` written to
+/// `{dir}/stek`.
+fn start_with(pki: &Pki, extra: &str, stek: Option<&[u8]>) -> (Wick, [String; 3]) {
+    let stek = stek.map(<[u8]>::to_vec);
     let (d_cert, d_key) = pki.leaf(&["default.example"]);
     let (a_cert, a_key) = pki.leaf(&["a.example"]);
     let (b_cert, b_key) = pki.leaf(&["b.example", "www.b.example"]);
@@ -173,9 +181,12 @@ fn start_vhosts(extra: &str) -> (Wick, Pki, [String; 3]) {
         write(dir, "a.key", &ak);
         write(dir, "b.pem", &(bc + &bk));
         write(dir, "ca.pem", &ca);
+        if let Some(k) = &stek {
+            std::fs::write(dir.join("stek"), k).expect("stek");
+        }
         std::fs::write(dir.join("htdocs/index.html"), "hello\n").expect("index");
     });
-    (w, pki, [d_cert, a_cert, b_cert])
+    (w, [d_cert, a_cert, b_cert])
 }
 
 /// SNI picks the certificate as lighttpd's `$HTTP["host"]` blocks say;
@@ -315,4 +326,47 @@ fn certificates_reread_on_sigusr1() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `ssl.stek-file`: two servers reading the same key file resume each
+/// other's TLS 1.3 sessions (a ticket from one is taken by the other);
+/// without it, a new server makes a full handshake.
+#[test]
+fn session_tickets_from_a_stek_file_survive_a_restart() {
+    let stek: Vec<u8> = (0..80u8).map(|i| i.wrapping_mul(13) ^ 0x5a).collect();
+    let pki = Pki::new("wick test CA");
+    let after_restart = |extra: &str, key: Option<&[u8]>| {
+        let cfg = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS13]);
+        let (w1, _) = start_with(&pki, extra, key);
+        let first = exchange_kind(w1.ports[1], "a.example", cfg.clone());
+        assert_eq!(first, Some(rustls::HandshakeKind::Full));
+        drop(w1);
+        let (w2, _) = start_with(&pki, extra, key);
+        exchange_kind(w2.ports[1], "a.example", cfg)
+    };
+    assert_eq!(
+        after_restart("ssl.stek-file = \"{dir}/stek\"", Some(&stek)),
+        Some(rustls::HandshakeKind::Resumed)
+    );
+    assert_eq!(after_restart("", None), Some(rustls::HandshakeKind::Full));
+}
+
+/// One exchange; the kind of handshake it made.
+fn exchange_kind(
+    port: u16,
+    sni: &str,
+    cfg: Arc<rustls::ClientConfig>,
+) -> Option<rustls::HandshakeKind> {
+    let name = ServerName::try_from(sni.to_string()).expect("name");
+    let mut conn = rustls::ClientConnection::new(cfg, name).expect("client");
+    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
+    let req = format!("GET /index.html HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
+    let mut answer = Vec::new();
+    tls.write_all(req.as_bytes()).expect("send");
+    tls.read_to_end(&mut answer).expect("answer");
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
+    conn.handshake_kind()
 }

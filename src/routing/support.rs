@@ -140,9 +140,6 @@ pub fn key_support(key: &str) -> Support {
         "ssl.cipher-list" => Support::Ignored(
             "rustls offers its own fixed list of secure cipher suites (lighttpd 1.4.69 also deprecates this key)",
         ),
-        "ssl.stek-file" => Support::Ignored(
-            "session tickets are encrypted with keys wick makes and rotates itself",
-        ),
         "ssl.stapling-file" => Support::Ignored("no OCSP response is stapled"),
         "ssl.ca-dn-file" | "ssl.verifyclient.ca-dn-file" => {
             Support::Ignored("the CA names offered to clients are those of ssl.ca-file")

@@ -18,6 +18,7 @@ pub mod errorlog;
 pub mod gate;
 pub mod listener;
 pub mod process;
+pub mod stek;
 pub mod tls;
 
 use std::net::SocketAddr;

@@ -588,8 +588,17 @@ fn listener_config(
         by_host,
         socket: socket.clone(),
     });
-    let build =
-        |keys: &SocketKeys<'_>| config_set(keys, &versions, server_order, resolver.clone(), h2);
+    let ticketer = stek(keys, warnings);
+    let build = |keys: &SocketKeys<'_>| {
+        config_set(
+            keys,
+            &versions,
+            server_order,
+            resolver.clone(),
+            ticketer.clone(),
+            h2,
+        )
+    };
     let base = build(keys)?;
     let mut by_host_sets = Vec::new();
     for (conds, chain) in host_blocks(
@@ -616,6 +625,31 @@ fn listener_config(
     })
 }
 
+/// `ssl.stek-file`'s session-ticket key. A file that is missing or not a
+/// key file gives a warning, and tickets then use wick's own keys (lighttpd
+/// also starts without it).
+fn stek(
+    keys: &SocketKeys<'_>,
+    warnings: &mut Vec<Diagnostic>,
+) -> Option<Arc<dyn rustls::server::ProducesTickets>> {
+    let e = keys.get("ssl.stek-file")?;
+    let path = e.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
+    let path = std::path::PathBuf::from(
+        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path),
+    );
+    match super::stek::StekTicketer::from_file(&path) {
+        Ok(t) => Some(Arc::new(t)),
+        Err(m) => {
+            warnings.push(
+                Diagnostic::warning(format!("ssl.stek-file: {m}"))
+                    .at(e.span)
+                    .label("session tickets use keys of wick's own until the file is valid and the configuration is reloaded"),
+            );
+            None
+        }
+    }
+}
+
 /// The configurations of one client-certificate policy (`keys`), one per
 /// preferred application protocol.
 fn config_set(
@@ -623,6 +657,7 @@ fn config_set(
     versions: &[&'static rustls::SupportedProtocolVersion],
     server_order: bool,
     resolver: Arc<dyn ResolvesServerCert>,
+    ticketer: Option<Arc<dyn rustls::server::ProducesTickets>>,
     h2: bool,
 ) -> Result<ConfigSet, Diagnostic> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -702,6 +737,9 @@ fn config_set(
         builder.with_no_client_auth()
     };
     let mut cfg = builder.with_cert_resolver(resolver);
+    if let Some(t) = ticketer {
+        cfg.ticketer = t;
+    }
     cfg.ignore_client_order = server_order;
     let protocols: Vec<&'static [u8]> = if h2 {
         vec![b"h2", b"http/1.1", b"http/1.0"]

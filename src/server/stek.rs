@@ -1,0 +1,136 @@
+//! `ssl.stek-file`: TLS session tickets encrypted with a key from a file,
+//! so that servers (or restarts) reading the same file resume each
+//! other's sessions (lighttpd: `mod_openssl.c`, session ticket encryption
+//! keys).
+//!
+//! The file holds 80 bytes, as lighttpd's: a 16-byte key name, 32 bytes
+//! lighttpd uses for an HMAC, and a 32-byte AES key. A ticket is the key
+//! name, a random 12-byte nonce and the session state sealed with
+//! AES-256-GCM under the AES key (the name is authenticated too). The file
+//! is read with the configuration (at start and on SIGUSR1); tickets
+//! sealed with a key that is gone are refused, and the client makes a full
+//! handshake.
+
+use std::path::Path;
+
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::rand::{SecureRandom, SystemRandom};
+use tokio_rustls::rustls;
+
+/// The size of a lighttpd STEK file.
+pub const STEK_LEN: usize = 80;
+const NAME_LEN: usize = 16;
+
+/// Session tickets sealed with the key of a STEK file.
+pub struct StekTicketer {
+    name: [u8; NAME_LEN],
+    key: LessSafeKey,
+    rng: SystemRandom,
+    lifetime: u32,
+}
+
+impl std::fmt::Debug for StekTicketer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StekTicketer").finish_non_exhaustive()
+    }
+}
+
+impl StekTicketer {
+    /// The ticketer of a STEK file's contents.
+    pub fn from_bytes(bytes: &[u8]) -> Result<StekTicketer, String> {
+        if bytes.len() != STEK_LEN {
+            return Err(format!(
+                "a session ticket key file holds {STEK_LEN} bytes, this one {}",
+                bytes.len()
+            ));
+        }
+        let mut name = [0u8; NAME_LEN];
+        name.copy_from_slice(&bytes[..NAME_LEN]);
+        let aes = &bytes[NAME_LEN + 32..];
+        let key = UnboundKey::new(&AES_256_GCM, aes).map_err(|_| "unusable AES key".to_string())?;
+        Ok(StekTicketer {
+            name,
+            key: LessSafeKey::new(key),
+            rng: SystemRandom::new(),
+            lifetime: 12 * 3600,
+        })
+    }
+
+    /// The ticketer of a STEK file.
+    pub fn from_file(path: &Path) -> Result<StekTicketer, String> {
+        let bytes =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_bytes(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}
+
+impl rustls::server::ProducesTickets for StekTicketer {
+    fn enabled(&self) -> bool {
+        true
+    }
+
+    fn lifetime(&self) -> u32 {
+        self.lifetime
+    }
+
+    fn encrypt(&self, plain: &[u8]) -> Option<Vec<u8>> {
+        let mut nonce = [0u8; NONCE_LEN];
+        self.rng.fill(&mut nonce).ok()?;
+        let mut sealed = plain.to_vec();
+        self.key
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(&self.name),
+                &mut sealed,
+            )
+            .ok()?;
+        let mut out = Vec::with_capacity(NAME_LEN + NONCE_LEN + sealed.len());
+        out.extend_from_slice(&self.name);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&sealed);
+        Some(out)
+    }
+
+    fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
+        let name = cipher.get(..NAME_LEN)?;
+        if name != self.name {
+            return None;
+        }
+        let nonce = cipher.get(NAME_LEN..NAME_LEN + NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut sealed = cipher.get(NAME_LEN + NONCE_LEN..)?.to_vec();
+        let plain = self
+            .key
+            .open_in_place(nonce, Aad::from(&self.name), &mut sealed)
+            .ok()?;
+        Some(plain.to_vec())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rustls::server::ProducesTickets;
+
+    fn key(seed: u8) -> Vec<u8> {
+        (0..STEK_LEN as u8)
+            .map(|i| i.wrapping_mul(7) ^ seed)
+            .collect()
+    }
+
+    #[test]
+    fn tickets_open_with_the_same_file_only() {
+        let a = StekTicketer::from_bytes(&key(1)).expect("key");
+        let a2 = StekTicketer::from_bytes(&key(1)).expect("key");
+        let b = StekTicketer::from_bytes(&key(2)).expect("key");
+        let t = a.encrypt(b"session state").expect("sealed");
+        assert_eq!(a2.decrypt(&t).as_deref(), Some(&b"session state"[..]));
+        assert_eq!(b.decrypt(&t), None);
+        let mut bent = t.clone();
+        let last = bent.len() - 1;
+        bent[last] ^= 1;
+        assert_eq!(a.decrypt(&bent), None);
+        assert_eq!(a.decrypt(&t[..10]), None);
+        assert!(StekTicketer::from_bytes(&key(1)[..79]).is_err());
+    }
+}
