@@ -330,6 +330,19 @@ where
             }
         };
     }
+    macro_rules! rewrite_ctx {
+        ($input:expr) => {
+            RewriteCtx {
+                routing: &site.routing,
+                input: &$input,
+                target: &target,
+                host: &host,
+                scheme: peer.scheme,
+                socket: &conn.socket,
+                parse: &site.parse,
+            }
+        };
+    }
     loop {
         let input = cond_input!();
         let conds = own_conds.as_ref().unwrap_or(&conn.conds);
@@ -382,15 +395,7 @@ where
         // mod_rewrite (before anything else)
         if rewriting {
             if let Some(list) = &settings.rewrite.rules {
-                let ctx = RewriteCtx {
-                    routing: &site.routing,
-                    input: &input,
-                    target: &target,
-                    host: &host,
-                    scheme: peer.scheme,
-                    socket: &conn.socket,
-                    parse: &site.parse,
-                };
+                let ctx = rewrite_ctx!(input);
                 if let Some((result, once)) = ctx.apply(list, &mut rewrites, || true) {
                     rewriting = !once;
                     match result {
@@ -544,15 +549,7 @@ where
         };
         if rewriting {
             if let Some(list) = &settings.rewrite.if_not_file {
-                let ctx = RewriteCtx {
-                    routing: &site.routing,
-                    input: &input,
-                    target: &target,
-                    host: &host,
-                    scheme: peer.scheme,
-                    socket: &conn.socket,
-                    parse: &site.parse,
-                };
+                let ctx = rewrite_ctx!(input);
                 let not_file = || !is_regular_file(settings, alias, &target.path, &site.files);
                 if let Some((result, once)) = ctx.apply(list, &mut rewrites, not_file) {
                     rewriting = !once;

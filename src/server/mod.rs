@@ -636,6 +636,26 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
     Ok(())
 }
 
+/// A TLS connection: the handshake, then HTTP over it (the client's
+/// certificate, if one was asked for, recorded for its requests).
+async fn serve_tls<IO>(
+    tls: &tls::ListenerTls,
+    io: IO,
+    site: Arc<Site>,
+    info: Arc<ConnInfo>,
+    limits: ConnLimits,
+    shutdown: watch::Receiver<Shutdown>,
+) -> Option<tokio::task::JoinHandle<()>>
+where
+    IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let (stream, cert) = tls::handshake(tls, io, limits.read_idle).await?;
+    if let Some(c) = cert {
+        let _ = info.client_cert.set(c);
+    }
+    conn::serve(stream, site, info, limits, shutdown).await
+}
+
 fn conn_info(
     site: &Site,
     client: Client,
@@ -809,26 +829,10 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
                     conn::serve(s, generation.site, info, limits, shutdown).await
                 }
                 (Stream::Tcp(s), Some(tls)) if tls::starts_tls(&s, limits.read_idle).await => {
-                    match tls::handshake(&tls, s, limits.read_idle).await {
-                        Some((s, cert)) => {
-                            if let Some(c) = cert {
-                                let _ = info.client_cert.set(c);
-                            }
-                            conn::serve(s, generation.site, info, limits, shutdown).await
-                        }
-                        None => None,
-                    }
+                    serve_tls(&tls, s, generation.site, info, limits, shutdown).await
                 }
                 (Stream::Unix(s), Some(tls)) => {
-                    match tls::handshake(&tls, s, limits.read_idle).await {
-                        Some((s, cert)) => {
-                            if let Some(c) = cert {
-                                let _ = info.client_cert.set(c);
-                            }
-                            conn::serve(s, generation.site, info, limits, shutdown).await
-                        }
-                        None => None,
-                    }
+                    serve_tls(&tls, s, generation.site, info, limits, shutdown).await
                 }
                 // not a TLS handshake on a TLS listener: closed, no answer
                 (Stream::Tcp(_), Some(_)) => None,
