@@ -333,7 +333,12 @@ fn certificates_reread_on_sigusr1() {
 /// without it, a new server makes a full handshake.
 #[test]
 fn session_tickets_from_a_stek_file_survive_a_restart() {
-    let stek: Vec<u8> = (0..80u8).map(|i| i.wrapping_mul(13) ^ 0x5a).collect();
+    // lighttpd's format: version 0, active since 0, expires in 2038
+    let mut stek: Vec<u8> = Vec::new();
+    for v in [0i32, 0, i32::MAX] {
+        stek.extend_from_slice(&v.to_ne_bytes());
+    }
+    stek.extend((0..80u8).map(|i| i.wrapping_mul(13) ^ 0x5a));
     let pki = Pki::new("wick test CA");
     let after_restart = |extra: &str, key: Option<&[u8]>| {
         let cfg = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS13]);

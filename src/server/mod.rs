@@ -616,7 +616,7 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
     match peer.as_ref().and_then(|p| p.as_socket()) {
         Some(addr) => {
             let client = Client::Ip(addr.ip());
-            let info = conn_info(&site, client, addr.port(), socket, &headers);
+            let info = conn_info(&site, client, addr.port(), socket, false, &headers);
             let stream =
                 tokio::net::TcpStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
             if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
@@ -625,7 +625,7 @@ async fn serve_stdin(site: Arc<Site>, limits: ConnLimits) -> Result<(), ServerEr
         }
         None => {
             let client = Client::Unix(BString::from("stdin"));
-            let info = conn_info(&site, client, 0, socket, &headers);
+            let info = conn_info(&site, client, 0, socket, false, &headers);
             let stream =
                 tokio::net::UnixStream::from_std(sock.into()).map_err(ServerError::Runtime)?;
             if let Some(t) = conn::serve(stream, site, info, limits, shutdown.clone()).await {
@@ -661,13 +661,10 @@ fn conn_info(
     client: Client,
     remote_port: u16,
     socket: SocketId,
+    https: bool,
     headers: &http::HeaderMap,
 ) -> Arc<ConnInfo> {
-    let scheme: &'static [u8] = if site.tls.acceptor(&socket.token).is_some() {
-        b"https"
-    } else {
-        b"http"
-    };
+    let scheme: &'static [u8] = if https { b"https" } else { b"http" };
     let remote_text = client.text();
     let input = CondInput {
         url: b"",
@@ -808,18 +805,19 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
             }
         };
         let generation = gen_rx.borrow().clone();
+        let tls = generation.site.tls.acceptor(&socket.token).cloned();
         let info = conn_info(
             &generation.site,
             client,
             port,
             socket.clone(),
+            tls.is_some(),
             &http::HeaderMap::new(),
         );
         let guard = tracker.enter();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let watch = shutdown.clone();
-            let tls = generation.site.tls.acceptor(&info.socket.token).cloned();
             let limits = generation.limits;
             let tunnel = match (io, tls) {
                 (Stream::Tcp(s), None) => {

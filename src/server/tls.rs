@@ -199,11 +199,6 @@ impl TlsListeners {
     pub fn acceptor(&self, token: &[u8]) -> Option<&Arc<ListenerTls>> {
         self.by_token.get(token)
     }
-
-    /// True when no listener speaks TLS.
-    pub fn is_empty(&self) -> bool {
-        self.by_token.is_empty()
-    }
 }
 
 /// Host conditions (a block's and its enclosing host blocks') and the
@@ -494,18 +489,61 @@ fn sni_blocks(
 ) -> Result<Vec<HostCert>, Diagnostic> {
     host_blocks(config, routing, token, socket, &["ssl.pemfile"])
         .into_iter()
-        .map(|(conds, chain)| {
-            let Some(&own) = chain.last() else {
-                return Err(err("no block", None));
-            };
-            let b = &config.blocks[own];
-            let pem = b
-                .entries
-                .get(b"ssl.pemfile")
-                .ok_or_else(|| err("ssl.pemfile", None))?;
-            Ok((conds, load_key(pem, b.entries.get(b"ssl.privkey"))?))
+        .filter_map(|(conds, chain)| {
+            // host_blocks keeps blocks that set the key themselves
+            let b = &config.blocks[*chain.last()?];
+            let pem = b.entries.get(b"ssl.pemfile")?;
+            Some(load_key(pem, b.entries.get(b"ssl.privkey")).map(|k| (conds, k)))
         })
         .collect()
+}
+
+/// `ssl.*` settings in blocks TLS cannot honour: only the top level,
+/// `$SERVER["socket"] ==` and `$HTTP["host"]` blocks (nested in those) are
+/// decided before a connection's first request. Anything else (a client
+/// address, a scheme, an `else`) would be dropped without effect, so it is
+/// refused: an `ssl.verifyclient.*` there may restrict access.
+fn check_scopes(config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (i, b) in config.blocks.iter().enumerate().skip(1) {
+        let Some(e) = b
+            .entries
+            .entries()
+            .iter()
+            .find(|e| e.key.as_ref().is_some_and(|k| k.starts_with(b"ssl.")))
+        else {
+            continue;
+        };
+        let mut at = Some(i);
+        let mut decidable = true;
+        while let Some(n) = at {
+            let blk = &config.blocks[n];
+            if blk.kind == BlockKind::Top {
+                break;
+            }
+            decidable = blk.else_prev.is_none()
+                && blk.cond.as_ref().is_some_and(|c| {
+                    c.field == Field::Host || (c.field == Field::ServerSocket && c.op == CondOp::Eq)
+                });
+            if !decidable {
+                break;
+            }
+            at = blk.parent;
+        }
+        if !decidable {
+            out.push(
+                err(
+                    format!(
+                        "`{}` is set in a block TLS cannot decide at the handshake",
+                        show(e.key.as_ref().map_or(&b""[..], |k| k.as_slice()))
+                    ),
+                    Some(e.key_span),
+                )
+                .help("set ssl.* at the top level, in $SERVER[\"socket\"] == blocks, or in $HTTP[\"host\"] blocks (no else branches)"),
+            );
+        }
+    }
+    out
 }
 
 /// Builds the TLS configuration of every listener with `ssl.engine`
@@ -518,7 +556,7 @@ pub fn configure(
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<TlsListeners, Vec<Diagnostic>> {
     let mut out = TlsListeners::default();
-    let mut errors = Vec::new();
+    let mut errors = check_scopes(config);
     for l in listeners {
         let mut entries = vec![&config.top().entries];
         for b in &config.blocks {
@@ -611,6 +649,8 @@ fn listener_config(
             "ssl.verifyclient.enforce",
             "ssl.verifyclient.depth",
             "ssl.verifyclient.ca-file",
+            "ssl.verifyclient.username",
+            "ssl.verifyclient.exportcert",
             "ssl.ca-file",
         ],
     ) {
@@ -643,7 +683,7 @@ fn stek(
             warnings.push(
                 Diagnostic::warning(format!("ssl.stek-file: {m}"))
                     .at(e.span)
-                    .label("session tickets use keys of wick's own until the file is valid and the configuration is reloaded"),
+                    .label("no session tickets are sealed with it (sessions resume from this server's own cache) until the file is valid and the configuration is reloaded"),
             );
             None
         }
@@ -708,10 +748,24 @@ fn config_set(
         let enforce = keys
             .get("ssl.verifyclient.enforce")
             .is_none_or(|e| to_bool(&e.value));
-        let depth = keys.get("ssl.verifyclient.depth").map(|e| match &e.value {
-            Value::Int(i) => usize::try_from(*i).unwrap_or(0),
-            v => crate::routing::settings::to_number(v) as usize,
-        });
+        let depth = match keys.get("ssl.verifyclient.depth") {
+            Some(e) => match &e.value {
+                Value::Int(i) if *i >= 0 => Some(*i as usize),
+                Value::Str(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
+                    Some(crate::routing::settings::to_number(&e.value) as usize)
+                }
+                v => {
+                    return Err(err(
+                        format!(
+                            "ssl.verifyclient.depth must be a number of certificates, not {}",
+                            crate::config::check::describe_value(v)
+                        ),
+                        Some(e.span),
+                    ));
+                }
+            },
+            None => None,
+        };
         let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
             .build()
