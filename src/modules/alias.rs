@@ -7,7 +7,8 @@
 //!
 //! An alias written without a trailing `/` to a directory written with one
 //! (`"/img" => "/srv/img/"`) would let `/img../x` reach `/srv/img/../x`;
-//! such requests get 403.
+//! a rest that starts with a `.` or `..` segment gets 403 (`/img..png`
+//! is a file name and is served).
 
 use std::sync::Arc;
 
@@ -48,7 +49,13 @@ pub fn map<'a>(list: &'a [(BString, BString)], path: &'a [u8], ignore_case: bool
             continue;
         }
         let rest = &path[prefix.len()..];
-        if !prefix.ends_with(b"/") && target.ends_with(b"/") && rest.starts_with(b"..") {
+        // "/img" => "/srv/img/": "/img../x" would be "/srv/img/../x"
+        // (lighttpd refuses a rest that is a `.` or `..` segment)
+        let dot_segment = |r: &[u8]| {
+            let seg = r.split(|&b| b == b'/').next().unwrap_or_default();
+            seg == b"." || seg == b".."
+        };
+        if !prefix.ends_with(b"/") && target.ends_with(b"/") && dot_segment(rest) {
             return Mapped::Forbidden;
         }
         return Mapped::Alias { root: target, rest };
@@ -124,6 +131,15 @@ mod tests {
             }
         );
         assert_eq!(map(&l, b"/img../secret", false), Mapped::Forbidden);
+        assert_eq!(map(&l, b"/img..", false), Mapped::Forbidden);
+        assert_eq!(map(&l, b"/img./x", false), Mapped::Forbidden);
+        assert_eq!(
+            map(&l, b"/img..png", false),
+            Mapped::Alias {
+                root: b"/srv/other/",
+                rest: b"..png"
+            }
+        );
         assert_eq!(
             map(&l, b"/c../d.txt", false),
             Mapped::Alias {

@@ -9,8 +9,10 @@
 //! ```
 //!
 //! The page is byte for byte the one lighttpd 1.4.69 sends (measured with
-//! the binary): the same rows, size and date formats, escaping, embedded
-//! stylesheet and script. Dates are local time (`TZ`), as lighttpd's.
+//! the binary): the same rows, size and date formats and escaping; only
+//! the embedded stylesheet and script ([`STYLE`], [`SCRIPT`]) are wick's
+//! own. Dates are local time (`TZ`), as lighttpd's. A readme or header
+//! file is included up to 1 MiB.
 //!
 //! Where lighttpd 1.4.69 misbehaves, wick does the sensible thing:
 //! - a readme or header file is shown on every request (lighttpd sends it
@@ -358,18 +360,8 @@ fn exclude(name: &str, entry: &Entry) -> Result<Arc<[Pattern]>, Vec<Diagnostic>>
 /// Compiles an exclude pattern. Unlike conditions, any number of groups is
 /// fine: nothing refers to them.
 fn exclude_pattern(re: &[u8]) -> Result<Pattern, PatternError> {
-    match Pattern::new(re) {
-        Err(PatternError::TooManyCaptures(_)) => {
-            let s = std::str::from_utf8(re).map_err(|_| PatternError::NotUtf8)?;
-            match regex::bytes::Regex::new(s) {
-                Ok(r) => Ok(Pattern::Plain(r)),
-                Err(plain) => fancy_regex::Regex::new(s)
-                    .map(|r| Pattern::Fancy(Box::new(r)))
-                    .map_err(|_| PatternError::Syntax(plain.to_string())),
-            }
-        }
-        other => other,
-    }
+    // like a rewrite rule's: any number of groups
+    Pattern::for_rule(re)
 }
 
 fn cache(name: &str, entry: &Entry) -> Result<CacheSpec, Vec<Diagnostic>> {
@@ -702,12 +694,16 @@ fn include_file(
     if encode {
         out.extend_from_slice(format!("<pre class=\"{class}\">").as_bytes());
         // A directory (the name "disable") reads as nothing: an empty <pre>.
-        push_html(out, &read_up_to(file, meta.size()));
+        push_html(out, &read_up_to(file, meta.size().min(INCLUDE_MAX)));
         out.extend_from_slice(b"</pre>");
     } else if meta.is_file() {
-        out.extend_from_slice(&read_up_to(file, meta.size()));
+        out.extend_from_slice(&read_up_to(file, meta.size().min(INCLUDE_MAX)));
     }
 }
+
+/// The most of a readme or header file a listing includes (a larger file
+/// is cut there: a listing is built in memory for each request).
+const INCLUDE_MAX: u64 = 1 << 20;
 
 /// At most `len` bytes of `file`; what was read before an error.
 fn read_up_to(file: File, len: u64) -> Vec<u8> {

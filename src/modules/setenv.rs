@@ -7,7 +7,7 @@
 //! | `setenv.set-request-header` | replaces the request header; an empty value removes it |
 //! | `setenv.add-response-header` | one more response header line |
 //! | `setenv.set-response-header` | replaces the response header; an empty value removes it |
-//! | `setenv.add-environment`, `setenv.set-environment` | variables for CGI-like backends; wick has none, so they are only kept (the access log's `%{…}e` reads them) |
+//! | `setenv.add-environment`, `setenv.set-environment` | variables for CGI-like backends; wick runs none, so they are checked and have no effect (lighttpd's access log does not show them for static files or mod_proxy either) |
 //!
 //! Request headers change before the request is handed to a module
 //! (mod_proxy sees them); response headers change on every response of a
@@ -15,14 +15,13 @@
 
 use std::sync::Arc;
 
-use bstr::BString;
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::config::Diagnostic;
 use crate::config::value::{Entry, Value};
 
-/// A list of (name, value) pairs.
-pub type Pairs = Arc<[(BString, BString)]>;
+/// A list of headers, checked and converted at load.
+pub type Pairs = Arc<[(HeaderName, HeaderValue)]>;
 
 /// The `setenv.*` settings in effect for a request.
 #[derive(Debug, Clone, Default)]
@@ -35,10 +34,6 @@ pub struct SetenvSettings {
     pub add_response: Pairs,
     /// `setenv.set-response-header`.
     pub set_response: Pairs,
-    /// `setenv.add-environment`.
-    pub add_env: Pairs,
-    /// `setenv.set-environment`.
-    pub set_env: Pairs,
 }
 
 /// Which list a change replaces.
@@ -52,10 +47,6 @@ pub enum SetenvKey {
     AddResponse,
     /// `setenv.set-response-header`
     SetResponse,
-    /// `setenv.add-environment`
-    AddEnv,
-    /// `setenv.set-environment`
-    SetEnv,
 }
 
 /// One change of a block to [`SetenvSettings`].
@@ -70,8 +61,6 @@ impl SetenvSettings {
             SetenvKey::SetRequest => &mut self.set_request,
             SetenvKey::AddResponse => &mut self.add_response,
             SetenvKey::SetResponse => &mut self.set_response,
-            SetenvKey::AddEnv => &mut self.add_env,
-            SetenvKey::SetEnv => &mut self.set_env,
         };
         *slot = v.clone();
     }
@@ -79,11 +68,8 @@ impl SetenvSettings {
     /// Changes the request headers.
     pub fn request(&self, headers: &mut HeaderMap) {
         for (name, value) in self.add_request.iter() {
-            let Some((n, v)) = header(name, value) else {
-                continue;
-            };
-            if !headers.contains_key(&n) {
-                headers.insert(n, v);
+            if !headers.contains_key(name) {
+                headers.insert(name.clone(), value.clone());
                 continue;
             }
             if value.is_empty() {
@@ -91,13 +77,13 @@ impl SetenvSettings {
             }
             // every line of the name, then the value, as one line
             let mut joined = Vec::new();
-            for old in headers.get_all(&n) {
+            for old in headers.get_all(name) {
                 joined.extend_from_slice(old.as_bytes());
                 joined.extend_from_slice(b", ");
             }
-            joined.extend_from_slice(value);
+            joined.extend_from_slice(value.as_bytes());
             if let Ok(j) = HeaderValue::from_bytes(&joined) {
-                headers.insert(n, j);
+                headers.insert(name.clone(), j);
             }
         }
         set(&self.set_request, headers);
@@ -106,9 +92,7 @@ impl SetenvSettings {
     /// Changes the response headers.
     pub fn response(&self, headers: &mut HeaderMap) {
         for (name, value) in self.add_response.iter() {
-            if let Some((n, v)) = header(name, value) {
-                headers.append(n, v);
-            }
+            headers.append(name.clone(), value.clone());
         }
         set(&self.set_response, headers);
     }
@@ -120,35 +104,14 @@ impl SetenvSettings {
             && self.add_response.is_empty()
             && self.set_response.is_empty()
     }
-
-    /// The environment variables for a backend: set-environment replaces,
-    /// add-environment adds.
-    pub fn environment(&self) -> Vec<(BString, BString)> {
-        let mut env: Vec<(BString, BString)> = self.add_env.to_vec();
-        for (k, v) in self.set_env.iter() {
-            env.retain(|(n, _)| n != k);
-            env.push((k.clone(), v.clone()));
-        }
-        env
-    }
-}
-
-fn header(name: &[u8], value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
-    Some((
-        HeaderName::from_bytes(name).ok()?,
-        HeaderValue::from_bytes(value).ok()?,
-    ))
 }
 
 fn set(pairs: &Pairs, headers: &mut HeaderMap) {
     for (name, value) in pairs.iter() {
-        let Ok(n) = HeaderName::from_bytes(name) else {
-            continue;
-        };
         if value.is_empty() {
-            remove_in_order(headers, &n);
-        } else if let Ok(v) = HeaderValue::from_bytes(value) {
-            headers.insert(n, v);
+            remove_in_order(headers, name);
+        } else {
+            headers.insert(name.clone(), value.clone());
         }
     }
 }
@@ -174,12 +137,12 @@ fn remove_in_order(headers: &mut HeaderMap, name: &HeaderName) {
 /// Compiles a `setenv.*` value: a list of `"name" => "value"` pairs.
 pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagnostic>> {
     let k = match key {
-        b"setenv.add-request-header" => SetenvKey::AddRequest,
-        b"setenv.set-request-header" => SetenvKey::SetRequest,
-        b"setenv.add-response-header" => SetenvKey::AddResponse,
-        b"setenv.set-response-header" => SetenvKey::SetResponse,
-        b"setenv.add-environment" => SetenvKey::AddEnv,
-        b"setenv.set-environment" => SetenvKey::SetEnv,
+        b"setenv.add-request-header" => Some(SetenvKey::AddRequest),
+        b"setenv.set-request-header" => Some(SetenvKey::SetRequest),
+        b"setenv.add-response-header" => Some(SetenvKey::AddResponse),
+        b"setenv.set-response-header" => Some(SetenvKey::SetResponse),
+        // checked like the others; nothing reads them
+        b"setenv.add-environment" | b"setenv.set-environment" => None,
         _ => return Ok(None),
     };
     let name = String::from_utf8_lossy(key);
@@ -193,7 +156,6 @@ pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagn
     };
     let mut out = Vec::new();
     let mut errors = Vec::new();
-    let headers = !matches!(k, SetenvKey::AddEnv | SetenvKey::SetEnv);
     for e in a.entries() {
         let (Some(n), Some(v)) = (e.key.as_ref(), e.value.as_str()) else {
             errors.push(
@@ -202,7 +164,10 @@ pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagn
             );
             continue;
         };
-        if headers && HeaderName::from_bytes(n).is_err() {
+        if k.is_none() {
+            continue;
+        }
+        let Ok(hn) = HeaderName::from_bytes(n) else {
             errors.push(
                 Diagnostic::error(format!(
                     "{name}: `{}` is not a valid header name",
@@ -211,8 +176,8 @@ pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagn
                 .at(e.span),
             );
             continue;
-        }
-        if headers && HeaderValue::from_bytes(v).is_err() {
+        };
+        let Ok(hv) = HeaderValue::from_bytes(v) else {
             errors.push(
                 Diagnostic::error(format!(
                     "{name}: the value of `{}` cannot be sent in a header (control characters)",
@@ -221,13 +186,13 @@ pub fn compile(key: &[u8], entry: &Entry) -> Result<Option<SetenvSet>, Vec<Diagn
                 .at(e.span),
             );
             continue;
-        }
-        out.push((n.clone(), v.clone()));
+        };
+        out.push((hn, hv));
     }
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(Some(SetenvSet(k, out.into())))
+    Ok(k.map(|k| SetenvSet(k, out.into())))
 }
 
 #[cfg(test)]
@@ -236,7 +201,12 @@ mod tests {
 
     fn pairs(v: &[(&str, &str)]) -> Pairs {
         v.iter()
-            .map(|(a, b)| (BString::from(*a), BString::from(*b)))
+            .map(|(a, b)| {
+                (
+                    HeaderName::from_bytes(a.as_bytes()).expect("name"),
+                    HeaderValue::from_str(b).expect("value"),
+                )
+            })
             .collect::<Vec<_>>()
             .into()
     }

@@ -108,7 +108,8 @@ fn os_path(b: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(b))
 }
 
-fn join(root: &[u8], path: &[u8]) -> Vec<u8> {
+/// `root` followed by `path`, with one `/` where both have one.
+pub(crate) fn join(root: &[u8], path: &[u8]) -> Vec<u8> {
     let mut p = root.to_vec();
     if p.ends_with(b"/") && path.starts_with(b"/") {
         p.pop();

@@ -83,6 +83,8 @@ pub enum Piece {
 pub struct Template {
     /// Its pieces in order.
     pub pieces: Vec<Piece>,
+    /// It uses `%n` (the condition's groups are only found then).
+    reads_cond: bool,
 }
 
 impl Template {
@@ -126,14 +128,15 @@ impl Template {
             }
         }
         flush(&mut lit, &mut pieces);
-        Template { pieces }
+        let reads_cond = pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Value(Source::Cond(_), _)));
+        Template { pieces, reads_cond }
     }
 
     /// True when the template uses `%n`.
     pub fn uses_cond(&self) -> bool {
-        self.pieces
-            .iter()
-            .any(|p| matches!(p, Piece::Value(Source::Cond(_), _)))
+        self.reads_cond
     }
 }
 
@@ -325,11 +328,6 @@ impl RuleList {
         self.rules
             .iter()
             .find_map(|r| r.pattern.captures(subject).map(|g| (r, g)))
-    }
-
-    /// True when no rule is set (an empty list switches the module off).
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty()
     }
 }
 

@@ -50,6 +50,9 @@ pub struct Trail {
     pub env: Vec<(BString, BString)>,
     /// `%u`: the user (`ssl.verifyclient.username`).
     pub remote_user: Option<BString>,
+    /// The `Server` header wick adds itself (`server.tag`): not one the
+    /// response brought (`%{Server}o`).
+    pub own_server: Option<http::HeaderValue>,
 }
 
 impl Trail {
@@ -112,6 +115,7 @@ impl Trail {
             server_name: BString::default(),
             env: Vec::new(),
             remote_user: None,
+            own_server: None,
             log: log.clone(),
             start: SystemTime::now(),
             method: BString::from(req.method().as_str()),
@@ -141,6 +145,12 @@ impl Trail {
         if !self.log.is_enabled() {
             return;
         }
+        let line = self.line(response);
+        response.extensions_mut().insert(line);
+    }
+
+    /// The line of `response` (taking the served file's path from it).
+    fn line(self, response: &mut Response<Body>) -> Pending {
         let status = response.status();
         let close = self.client_close
             || response
@@ -153,8 +163,13 @@ impl Trail {
             head_out += 19;
         }
         let mut headers = response.headers().clone();
-        // lighttpd adds its Server header only when writing the head
-        headers.remove(http::header::SERVER);
+        // lighttpd adds its own Server header only when writing the head;
+        // a backend's is logged
+        if self.own_server.is_some()
+            && headers.get(http::header::SERVER) == self.own_server.as_ref()
+        {
+            headers.remove(http::header::SERVER);
+        }
         let served = response
             .extensions_mut()
             .remove::<crate::modules::staticfile::ServedFile>();
@@ -166,13 +181,13 @@ impl Trail {
         } else {
             self.physical.clone()
         };
-        response.extensions_mut().insert(Pending(Box::new(Line {
+        Pending(Box::new(Line {
             trail: Trail { physical, ..self },
             status: status.as_u16(),
             response_headers: headers,
             head_out,
             close,
-        })));
+        }))
     }
 }
 
@@ -184,8 +199,11 @@ fn head_size(status: StatusCode, headers: &HeaderMap) -> u64 {
     for (name, value) in headers {
         n += (name.as_str().len() + value.len() + 4) as u64;
     }
-    // "Date: <29 bytes>\r\n", then the blank line
-    n + 37 + 2
+    // hyper's "Date: <29 bytes>\r\n" when there is none, then the blank line
+    if !headers.contains_key(http::header::DATE) {
+        n += 37;
+    }
+    n + 2
 }
 
 /// A line waiting for its response body to end.
@@ -241,5 +259,58 @@ impl Pending {
             },
         };
         t.log.log(&rec);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trail() -> Trail {
+        let req = http::Request::get("/x").body(()).expect("request");
+        let socket = SocketId {
+            token: BString::from("127.0.0.1:80"),
+            port: 80,
+            ip: Some("127.0.0.1".parse().expect("ip")),
+        };
+        let log = crate::modules::accesslog::AccessLog::default();
+        Trail::new(&req, &log, b"127.0.0.1", 1, &socket, 1)
+    }
+
+    #[test]
+    fn head_size_counts_the_date_hyper_adds_once() {
+        let mut h = HeaderMap::new();
+        h.insert("content-length", http::HeaderValue::from_static("0"));
+        // "HTTP/1.1 200 OK\r\n" + "content-length: 0\r\n" + Date + "\r\n"
+        assert_eq!(head_size(StatusCode::OK, &h), 17 + 19 + 37 + 2);
+        h.insert(
+            http::header::DATE,
+            http::HeaderValue::from_static("Sat, 21 Nov 2026 16:14:31 GMT"),
+        );
+        assert_eq!(head_size(StatusCode::OK, &h), 17 + 19 + 37 + 2);
+    }
+
+    #[test]
+    fn own_server_header_is_not_a_response_header() {
+        let wick = http::HeaderValue::from_static("wick/0.1.0");
+        let mut t = trail();
+        t.own_server = Some(wick.clone());
+        let mut mine = Response::new(Body::empty());
+        mine.headers_mut()
+            .insert(http::header::SERVER, wick.clone());
+        let mut theirs = Response::new(Body::empty());
+        theirs.headers_mut().insert(
+            http::header::SERVER,
+            http::HeaderValue::from_static("backend/1"),
+        );
+        let logged = |r: &mut Response<Body>, t: &Trail| {
+            let Pending(line) = t.clone().line(r);
+            line.response_headers.get(http::header::SERVER).cloned()
+        };
+        assert_eq!(logged(&mut mine, &t), None);
+        assert_eq!(
+            logged(&mut theirs, &t),
+            Some(http::HeaderValue::from_static("backend/1"))
+        );
     }
 }

@@ -355,6 +355,7 @@ where
             t.uri_path = BString::from(target.path_raw.as_slice());
             t.query = BString::from(target.query.as_deref().unwrap_or_default());
             t.server_name = BString::from(&settings.server_name[..]);
+            t.own_server.clone_from(&settings.server_header);
         }
         if settings.log_condition_handling {
             for i in 1..site.routing.blocks.len() {
@@ -446,7 +447,7 @@ where
         if let Some(list) = &settings.redirect.rules {
             let subject = target.uri();
             if let Some((rule, groups)) = list.first_match(&subject) {
-                let cond = cond_groups(&site.routing, list.block, &input);
+                let cond = cond_groups(&site.routing, list.block, &input, &rule.template);
                 let url = url_parts(&target, &host, peer.scheme, &conn.socket);
                 let location = rule.template.expand(&groups, &cond, &url);
                 let mut r = redirect(settings.redirect.code, &location, head_only);
@@ -463,9 +464,7 @@ where
         request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
         let input = cond_input!();
         if let (Some(t), Some(root)) = (trail.as_mut(), settings.document_root.as_deref()) {
-            let mut p = root.to_vec();
-            p.extend_from_slice(&target.path);
-            t.physical = Some(BString::from(p));
+            t.physical = Some(BString::from(staticfile::join(root, &target.path)));
         }
 
         // 5. handle: mod_wstunnel takes WebSocket upgrades on its
@@ -577,6 +576,7 @@ where
             }
         }
         if let (Some(t), Some((root, rest))) = (trail.as_mut(), alias) {
+            // as mod_alias builds it: the target and the rest, as written
             t.physical = Some(BString::from([root, rest].concat()));
         }
         let file_req = FileRequest {
@@ -654,12 +654,17 @@ fn request_setenv(
     }
 }
 
-/// The groups `%0`–`%9` of block `block`'s condition for this request.
+/// The groups `%0`–`%9` of block `block`'s condition for this request,
+/// when `template` uses them.
 fn cond_groups(
     routing: &RoutingTable,
     block: usize,
     input: &CondInput<'_>,
+    template: &crate::modules::subst::Template,
 ) -> crate::modules::subst::Groups {
+    if !template.uses_cond() {
+        return Vec::new();
+    }
     routing
         .blocks
         .get(block)
@@ -710,7 +715,7 @@ impl RewriteCtx<'_> {
         if !applies() {
             return None;
         }
-        let cond = cond_groups(self.routing, list.list.block, self.input);
+        let cond = cond_groups(self.routing, list.list.block, self.input, &rule.template);
         let url = url_parts(self.target, self.host, self.scheme, self.socket);
         let new = rule.template.expand(&groups, &cond, &url);
         Some((rewritten(&new, &subject, count, self.parse), once))

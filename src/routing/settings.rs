@@ -664,11 +664,45 @@ pub fn compile_accesslog(
     let keys = BlockKeys {
         filename: filename_v.as_deref(),
         format: format_v.as_deref(),
-        use_syslog: use_syslog.map(|e| to_bool(&e.value)),
-        syslog_level: level.map(|e| match &e.value {
-            Value::Int(i) => *i,
-            v => i32::try_from(to_number(v)).unwrap_or(i32::MAX),
-        }),
+        use_syslog: match use_syslog {
+            Some(e) => Some(match &e.value {
+                Value::Int(i) => *i != 0,
+                Value::Str(v) => keys::parse_bool(v).ok_or_else(|| {
+                    vec![
+                        Diagnostic::error(format!(
+                            "accesslog.use-syslog must be enable or disable, not \"{}\"",
+                            crate::config::value::show(v)
+                        ))
+                        .at(e.span),
+                    ]
+                })?,
+                Value::Array(_) => {
+                    return Err(vec![
+                        Diagnostic::error("accesslog.use-syslog must be enable or disable")
+                            .at(e.span),
+                    ]);
+                }
+            }),
+            None => None,
+        },
+        syslog_level: match level {
+            Some(e) => Some(match &e.value {
+                Value::Int(i) => *i,
+                Value::Str(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
+                    i32::try_from(to_number(&e.value)).unwrap_or(i32::MAX)
+                }
+                v => {
+                    return Err(vec![
+                        Diagnostic::error(format!(
+                            "accesslog.syslog-level must be a syslog priority number, not {}",
+                            crate::config::check::describe_value(v)
+                        ))
+                        .at(e.span),
+                    ]);
+                }
+            }),
+            None => None,
+        },
         escaping: escaping_v.as_deref(),
     };
     let span = format.or(filename).or(use_syslog).map(|e| e.span);

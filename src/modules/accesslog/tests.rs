@@ -643,11 +643,16 @@ fn time_zones() {
             .env("WICK_ACCESSLOG_TZ_CHILD", tz)
             .output()
             .expect("run the child test");
+        let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success(),
-            "TZ={tz}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
+            "TZ={tz}: {stdout}{}",
             String::from_utf8_lossy(&out.stderr)
+        );
+        // the child really ran (a renamed test would match nothing and pass)
+        assert!(
+            stdout.contains("test result: ok. 1 passed"),
+            "TZ={tz}: the child test did not run: {stdout}"
         );
     }
 }
