@@ -420,3 +420,40 @@ fn client_half_close_delivers_pending_echo() {
         "{bytes:?}"
     );
 }
+
+#[test]
+fn bulk_both_ways_with_pings_in_between() {
+    // Large messages take the bulk read path from the client and go back
+    // as frames written straight from the backend's read buffer; a ping
+    // between them must get its pong in order, and every byte must come
+    // back in order, however the frames were cut.
+    let echo = Echo::start(None, false);
+    let w = Wick::start(&conf(echo.port, "wstunnel.frame-type = \"binary\""));
+    runtime().block_on(async {
+        let (mut ws, _) = open(&w, "/ws", &[]).await;
+        let mut sent = Vec::new();
+        for (i, len) in [300_000usize, 70, 65_536, 1, 200_000]
+            .into_iter()
+            .enumerate()
+        {
+            let msg: Vec<u8> = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
+            sent.extend_from_slice(&msg);
+            ws.send(Message::binary(msg)).await.expect("send");
+            ws.send(Message::Ping(format!("p{i}").into_bytes().into()))
+                .await
+                .expect("ping");
+        }
+        let mut got = Vec::new();
+        let mut pongs = Vec::new();
+        while got.len() < sent.len() || pongs.len() < 5 {
+            match next(&mut ws).await {
+                Some(Message::Binary(b)) => got.extend_from_slice(&b),
+                Some(Message::Pong(p)) => pongs.push(String::from_utf8_lossy(&p).into_owned()),
+                other => panic!("unexpected {other:?} after {} bytes", got.len()),
+            }
+        }
+        assert_eq!(got.len(), sent.len());
+        assert!(got == sent, "the echo differs from what was sent");
+        assert_eq!(pongs, ["p0", "p1", "p2", "p3", "p4"]);
+    });
+}

@@ -65,19 +65,12 @@ impl Stream {
         matches!(r, Err(e) if e.kind() == io::ErrorKind::WouldBlock)
     }
 
-    /// Waits until the stream has bytes (or its end) to read.
-    pub async fn readable(&self) -> io::Result<()> {
+    /// Waits until the stream has something to read (or an error, or
+    /// EOF) without reading it.
+    pub fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         match self {
-            Stream::Tcp(s) => s.readable().await,
-            Stream::Unix(s) => s.readable().await,
-        }
-    }
-
-    /// Reads what is there without waiting (`WouldBlock` when nothing is).
-    pub fn try_read_buf(&self, buf: &mut bytes::BytesMut) -> io::Result<usize> {
-        match self {
-            Stream::Tcp(s) => s.try_read_buf(buf),
-            Stream::Unix(s) => s.try_read_buf(buf),
+            Stream::Tcp(s) => s.poll_read_ready(cx),
+            Stream::Unix(s) => s.poll_read_ready(cx),
         }
     }
 

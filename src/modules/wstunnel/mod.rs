@@ -23,6 +23,7 @@
 //! | backend EOF | TCP close, no close frame | close frame 1000, then TCP close |
 
 pub mod config;
+mod io;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,8 +38,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
-use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::backend::balance::BalanceInput;
@@ -48,6 +49,7 @@ use crate::modules::proxy::tunnel::take_over;
 use crate::request::ConnInfo;
 use crate::request::body::Body;
 use crate::routing::settings::Settings;
+use io::{ClientIo, write_frame};
 
 /// Largest message accepted from a client (memory bound per tunnel).
 const MAX_MESSAGE: usize = 16 << 20;
@@ -273,8 +275,8 @@ where
         .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_FRAME));
-    let ws = WebSocketStream::from_raw_socket(client, Role::Server, Some(cfg)).await;
-    let (mut tx, mut rx) = ws.split();
+    let mut ws =
+        WebSocketStream::from_raw_socket(ClientIo::new(client), Role::Server, Some(cfg)).await;
     // Taken only while the backend has something to read, so that an
     // idle tunnel holds no buffer.
     let mut buf = BytesMut::new();
@@ -290,7 +292,7 @@ where
     tokio::pin!(idle);
     loop {
         tokio::select! {
-            m = rx.next() => {
+            m = ws.next() => {
                 last_client = Instant::now();
                 match m {
                     Some(Ok(msg)) => {
@@ -300,7 +302,7 @@ where
                                 match base64::engine::general_purpose::STANDARD.decode(t.as_bytes()) {
                                     Ok(d) => Bytes::from(d),
                                     Err(_) => {
-                                        let _ = tx.send(close_frame(CloseCode::Invalid)).await;
+                                        let _ = ws.send(close_frame(CloseCode::Invalid)).await;
                                         break;
                                     }
                                 }
@@ -312,24 +314,24 @@ where
                                 // backend sees EOF and the session ends
                                 // without waiting for the backend.
                                 let _ = backend.shutdown().await;
-                                let _ = tx.flush().await;
+                                let _ = ws.flush().await;
                                 break;
                             }
                             // Pings are answered by the protocol layer.
                             _ => {
-                                let _ = tx.flush().await;
+                                let _ = ws.flush().await;
                                 continue;
                             }
                         };
                         if !data.is_empty() && backend.write_all(&data).await.is_err() {
-                            let _ = tx.send(close_frame(CloseCode::Error)).await;
+                            let _ = ws.send(close_frame(CloseCode::Error)).await;
                             break;
                         }
                     }
                     Some(Err(e)) => {
                         let _ = backend.shutdown().await;
                         if let Some(code) = failure_code(&e) {
-                            let _ = tx.send(close_frame(code)).await;
+                            let _ = ws.send(close_frame(code)).await;
                             break;
                         }
                         // The client closed (or half-closed) its side.
@@ -343,36 +345,36 @@ where
                     }
                 }
             }
-            r = backend.readable() => match r.and_then(|()| {
-                buf.reserve(want);
-                backend.try_read_buf(&mut buf)
-            }) {
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            r = std::future::poll_fn(|cx| read_backend(&mut backend, &mut buf, want, cx)) => match r {
                 Ok(0) => {
-                    let _ = tx.send(close_frame(CloseCode::Normal)).await;
+                    let _ = ws.send(close_frame(CloseCode::Normal)).await;
                     break;
                 }
                 Ok(n) => {
                     want = if n >= READ_SIZE_IDLE { READ_SIZE } else { READ_SIZE_IDLE };
-                    let data = buf.split().freeze();
-                    if tx.send(Message::Frame(frame(data, framing))).await.is_err() {
+                    // Control frames the protocol layer holds (a pong, a
+                    // close reply) go out first.
+                    if ws.flush().await.is_err()
+                        || send_data(ws.get_mut(), &buf, framing).await.is_err()
+                    {
                         break;
                     }
+                    buf.clear();
                 }
                 Err(_) => {
-                    let _ = tx.send(close_frame(CloseCode::Error)).await;
+                    let _ = ws.send(close_frame(CloseCode::Error)).await;
                     break;
                 }
             },
             _ = async { match ping.as_mut() { Some(p) => { p.tick().await; } None => std::future::pending().await } } => {
-                if tx.send(Message::Ping(Bytes::from_static(b"ping"))).await.is_err() {
+                if ws.send(Message::Ping(Bytes::from_static(b"ping"))).await.is_err() {
                     break;
                 }
             }
             _ = &mut idle => {
                 let at = last_client + limits.read_idle;
                 if Instant::now() >= at {
-                    let _ = tx.send(close_frame(CloseCode::Away)).await;
+                    let _ = ws.send(close_frame(CloseCode::Away)).await;
                     break;
                 }
                 idle.as_mut().reset(at);
@@ -384,42 +386,55 @@ where
         // The protocol layer refuses to write once the client's side has
         // ended, but a half-closed client still reads: hand it what the
         // backend sends until the backend ends too (lighttpd does).
-        if let Ok(ws) = rx.reunite(tx) {
-            let mut io = ws.into_inner();
-            buf.reserve(READ_SIZE);
-            while let Ok(Ok(n)) =
-                tokio::time::timeout(limits.read_idle, backend.read_buf(&mut buf)).await
-            {
-                if n == 0 {
-                    break;
-                }
-                let data = buf.split().freeze();
-                let mut out = Vec::with_capacity(data.len() + 14);
-                if frame(data, framing).format(&mut out).is_err()
-                    || io.write_all(&out).await.is_err()
-                {
-                    break;
-                }
-                buf.reserve(READ_SIZE);
+        let (mut io, _) = ws.into_inner().into_parts();
+        buf.clear();
+        buf.reserve(READ_SIZE);
+        while let Ok(Ok(n)) =
+            tokio::time::timeout(limits.read_idle, backend.read_buf(&mut buf)).await
+        {
+            if n == 0 || send_data(&mut io, &buf, framing).await.is_err() {
+                break;
             }
-            let _ = io.shutdown().await;
+            buf.clear();
         }
+        let _ = io.shutdown().await;
         return;
     }
-    let _ = tx.close().await;
+    let _ = SinkExt::close(&mut ws).await;
 }
 
-/// One frame to the client carrying `data` from the backend.
-fn frame(data: Bytes, framing: Framing) -> Frame {
+/// Reads what the backend has into `buf`, taking `want` bytes of room
+/// only once the backend is readable: an idle tunnel holds no buffer.
+/// A read that does not fill the room tells the runtime the socket is
+/// drained, so the next wait does not start with a futile `recv`.
+fn read_backend(
+    backend: &mut Stream,
+    buf: &mut BytesMut,
+    want: usize,
+    cx: &mut std::task::Context<'_>,
+) -> std::task::Poll<std::io::Result<usize>> {
+    std::task::ready!(backend.poll_read_ready(cx))?;
+    buf.reserve(want);
+    let r = tokio_util::io::poll_read_buf(std::pin::Pin::new(backend), cx, buf);
+    if r.is_pending() && buf.is_empty() {
+        *buf = BytesMut::new();
+    }
+    r
+}
+
+/// Sends `data` from the backend to the client as one frame.
+async fn send_data<W>(io: &mut W, data: &[u8], framing: Framing) -> std::io::Result<()>
+where
+    W: tokio::io::AsyncWrite + Unpin,
+{
     match framing {
-        Framing::Binary => Frame::message(data, OpCode::Data(Data::Binary), true),
-        Framing::Base64 => Frame::message(
-            base64::engine::general_purpose::STANDARD.encode(&data),
-            OpCode::Data(Data::Text),
-            true,
-        ),
+        Framing::Binary => write_frame(io, OpCode::Data(Data::Binary), data).await,
+        Framing::Base64 => {
+            let text = base64::engine::general_purpose::STANDARD.encode(data);
+            write_frame(io, OpCode::Data(Data::Text), text.as_bytes()).await
+        }
         // lighttpd sends the bytes as they are, valid UTF-8 or not.
-        Framing::Text => Frame::message(data, OpCode::Data(Data::Text), true),
+        Framing::Text => write_frame(io, OpCode::Data(Data::Text), data).await,
     }
 }
 
