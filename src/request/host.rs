@@ -106,9 +106,38 @@ pub fn normalize_host_with_port(
     }
     // lighttpd 1.4.69: host-strict implies host-normalize.
     if opts.host_strict || opts.host_normalize {
-        host = canonicalize(&host, default_port)?;
+        if host.first() == Some(&b'[') {
+            host = canonicalize(&host, default_port)?;
+        } else {
+            canonicalize_name(&mut host, default_port)?;
+        }
     }
     Ok(host)
+}
+
+/// [`canonicalize`] for a name or IPv4 address, in place: the usual
+/// `name:port` in plain decimal stays as it is, without a copy.
+fn canonicalize_name(host: &mut Vec<u8>, default_port: u16) -> Result<(), HostError> {
+    let Some(colon) = host.iter().position(|&b| b == b':') else {
+        return Ok(());
+    };
+    if colon == 0 {
+        return Err(HostError::EmptyName);
+    }
+    let digits = &host[colon + 1..];
+    if digits.is_empty() {
+        host.truncate(colon);
+        return Ok(());
+    }
+    let port = parse_port(digits).ok_or(HostError::InvalidPort)?;
+    let plain = digits[0] != b'0' && digits.iter().all(u8::is_ascii_digit);
+    if port == default_port {
+        host.truncate(colon);
+    } else if !plain {
+        host.truncate(colon + 1);
+        host.extend_from_slice(port.to_string().as_bytes());
+    }
+    Ok(())
 }
 
 /// The strict syntax check (`request_check_hostname`): RFC 1123-ish names
@@ -194,68 +223,54 @@ fn check_name(host: &[u8], len: usize) -> Result<(), HostError> {
     Ok(())
 }
 
-/// Canonical form (`http_request_host_normalize`): the port parsed like C
-/// `strtol(s, &e, 0)` and dropped when it is `default_port`; IPv6 literals
-/// re-printed, an `%zone` suffix kept as written. IPv4 literals are left as
-/// they are: lighttpd's `inet_pton`/`inet_ntop` round trip cannot change an
-/// address it accepts.
+/// Canonical form of an `[IPv6]` literal (`http_request_host_normalize`):
+/// the address re-printed as `inet_ntop` does, an `%zone` suffix kept as
+/// written, the port parsed like C `strtol(s, &e, 0)` and dropped when it
+/// is `default_port`. (Names and IPv4 literals: [`canonicalize_name`];
+/// lighttpd's `inet_pton`/`inet_ntop` round trip cannot change an IPv4
+/// address it accepts.)
 #[doc(alias = "http_request_host_normalize")]
 fn canonicalize(host: &[u8], default_port: u16) -> Result<Vec<u8>, HostError> {
     let mut port = 0;
-    let mut out;
-    if host.first() != Some(&b'[') {
-        let colon = host.iter().position(|&b| b == b':');
-        let name_end = colon.unwrap_or(host.len());
-        if let Some(c) = colon {
-            if c == 0 {
-                return Err(HostError::EmptyName);
-            }
-            if c + 1 < host.len() {
-                port = parse_port(&host[c + 1..]).ok_or(HostError::InvalidPort)?;
-            }
-        }
-        out = host[..name_end].to_vec();
-    } else {
-        if host.len() <= 2 {
-            return Err(HostError::InvalidIpv6);
-        }
-        let last = host.len() - 1;
-        let bracket = if host[last] == b']' {
-            last
-        } else {
-            let b = host[1..]
-                .iter()
-                .position(|&c| c == b']')
-                .map(|p| p + 1)
-                .filter(|&b| b != 1 && host.get(b + 1) == Some(&b':'))
-                .ok_or(HostError::InvalidIpv6)?;
-            if b + 2 < host.len() {
-                port = parse_port(&host[b + 2..]).ok_or(HostError::InvalidPort)?;
-            }
-            b
-        };
-        let percent = host[1..].iter().position(|&c| c == b'%').map(|p| p + 1);
-        let addr_end = percent.filter(|&p| p < bracket).unwrap_or(bracket);
-        let addr = std::str::from_utf8(&host[1..addr_end])
-            .ok()
-            .and_then(|s| s.parse::<Ipv6Addr>().ok())
-            .ok_or(HostError::InvalidIpv6)?;
-        let text = format_ipv6(&addr);
-        let zone = match percent {
-            Some(p) if p > bracket => return Err(HostError::InvalidIpv6),
-            Some(p) => &host[p..bracket],
-            None => &[][..],
-        };
-        // lighttpd formats into a 46 + 16 byte buffer.
-        if !zone.is_empty() && text.len() + zone.len() >= 62 {
-            return Err(HostError::InvalidIpv6);
-        }
-        out = Vec::with_capacity(text.len() + zone.len() + 8);
-        out.push(b'[');
-        out.extend_from_slice(text.as_bytes());
-        out.extend_from_slice(zone);
-        out.push(b']');
+    if host.len() <= 2 {
+        return Err(HostError::InvalidIpv6);
     }
+    let last = host.len() - 1;
+    let bracket = if host[last] == b']' {
+        last
+    } else {
+        let b = host[1..]
+            .iter()
+            .position(|&c| c == b']')
+            .map(|p| p + 1)
+            .filter(|&b| b != 1 && host.get(b + 1) == Some(&b':'))
+            .ok_or(HostError::InvalidIpv6)?;
+        if b + 2 < host.len() {
+            port = parse_port(&host[b + 2..]).ok_or(HostError::InvalidPort)?;
+        }
+        b
+    };
+    let percent = host[1..].iter().position(|&c| c == b'%').map(|p| p + 1);
+    let addr_end = percent.filter(|&p| p < bracket).unwrap_or(bracket);
+    let addr = std::str::from_utf8(&host[1..addr_end])
+        .ok()
+        .and_then(|s| s.parse::<Ipv6Addr>().ok())
+        .ok_or(HostError::InvalidIpv6)?;
+    let text = format_ipv6(&addr);
+    let zone = match percent {
+        Some(p) if p > bracket => return Err(HostError::InvalidIpv6),
+        Some(p) => &host[p..bracket],
+        None => &[][..],
+    };
+    // lighttpd formats into a 46 + 16 byte buffer.
+    if !zone.is_empty() && text.len() + zone.len() >= 62 {
+        return Err(HostError::InvalidIpv6);
+    }
+    let mut out = Vec::with_capacity(text.len() + zone.len() + 8);
+    out.push(b'[');
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(zone);
+    out.push(b']');
     if port != 0 && port != default_port {
         out.push(b':');
         out.extend_from_slice(port.to_string().as_bytes());

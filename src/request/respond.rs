@@ -52,9 +52,7 @@ pub fn add_server_header(r: &mut Response<Body>, settings: &Settings) {
     let Some(v) = &settings.server_header else {
         return;
     };
-    if !r.headers().contains_key(SERVER) {
-        r.headers_mut().insert(SERVER, v.clone());
-    }
+    r.headers_mut().entry(SERVER).or_insert_with(|| v.clone());
 }
 
 #[cfg(test)]

@@ -322,7 +322,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             self.state = State::Pass;
             return true;
         }
-        if !line.windows(6).any(|w| w == b" HTTP/") {
+        if memchr::memmem::rfind(line, b" HTTP/").is_none() {
             // HTTP/0.9: lighttpd closes without an answer.
             self.state = State::Closed;
             self.input.clear();
