@@ -86,6 +86,10 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
             let n = this.buf.len().min(out.remaining());
             out.put_slice(&this.buf[..n]);
             this.buf.advance(n);
+            if this.buf.is_empty() && !this.bulk {
+                // Back to direct reads: the buffer goes too.
+                this.buf = BytesMut::new();
+            }
             return Poll::Ready(Ok(()));
         }
         let before = out.filled().len();
@@ -243,6 +247,23 @@ mod tests {
         a.write_all(b"next").await.expect("write");
         assert_eq!(io.read(&mut small).await.expect("read"), 4);
         assert_eq!(&small[..4], b"next");
+    }
+
+    #[tokio::test]
+    async fn a_trickle_after_a_burst_holds_no_buffer() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let mut io = ClientIo::new(b);
+        let mut small = [0u8; 2048];
+        a.write_all(&[1u8; 2048]).await.expect("write");
+        assert_eq!(io.read(&mut small).await.expect("read"), 2048);
+        assert!(io.bulk);
+        // then one byte at a time: back to direct reads, buffer released
+        for _ in 0..3 {
+            a.write_all(b"x").await.expect("write");
+            assert_eq!(io.read(&mut small).await.expect("read"), 1);
+            assert!(!io.bulk);
+            assert_eq!(io.buf.capacity(), 0);
+        }
     }
 
     #[tokio::test]
