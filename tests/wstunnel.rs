@@ -457,3 +457,35 @@ fn bulk_both_ways_with_pings_in_between() {
         assert_eq!(pongs, ["p0", "p1", "p2", "p3", "p4"]);
     });
 }
+
+#[test]
+fn a_client_that_stops_reading_is_let_go() {
+    // The backend streams without end; the client completes the
+    // handshake, then neither reads nor sends. Once the writes to it have
+    // made no progress for max-read-idle, wick ends the tunnel and the
+    // backend's connection closes (before: the tunnel waited forever).
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let (tx, ended) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        let chunk = [b'v'; 65536];
+        while s.write_all(&chunk).is_ok() {}
+        let _ = tx.send(());
+    });
+    let w = Wick::start(&conf(
+        port,
+        "server.max-read-idle = 2\nwstunnel.frame-type = \"binary\"",
+    ));
+    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("send");
+    // never read: wick's writes to this socket stall
+    ended
+        .recv_timeout(DEADLINE)
+        .unwrap_or_else(|_| panic!("the tunnel is still open\n{}", w.stderr()));
+    drop(s);
+}

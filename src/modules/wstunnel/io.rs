@@ -13,6 +13,7 @@
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
@@ -132,11 +133,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
 }
 
 /// Writes one final, unmasked frame (a server's) of `opcode` carrying
-/// `payload`: the header and the payload in vectored writes, no copy.
+/// `payload`: the header and the payload in vectored writes, no copy. A
+/// write that makes no progress for `stall` fails with `TimedOut`.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     io: &mut W,
     opcode: OpCode,
     payload: &[u8],
+    stall: Duration,
 ) -> io::Result<()> {
     let header = FrameHeader {
         opcode,
@@ -149,10 +152,12 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
         .map_err(io::Error::other)?;
     let head_len = 14 - rest.len();
     let (mut h, mut p) = (&head[..head_len], payload);
-    while !h.is_empty() {
-        let n = io
-            .write_vectored(&[IoSlice::new(h), IoSlice::new(p)])
-            .await?;
+    while !h.is_empty() || !p.is_empty() {
+        let bufs = [IoSlice::new(h), IoSlice::new(p)];
+        let n = match tokio::time::timeout(stall, io.write_vectored(&bufs)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        };
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -160,7 +165,27 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
         h = &h[from_head..];
         p = &p[n - from_head..];
     }
-    io.write_all(p).await
+    Ok(())
+}
+
+/// Writes all of `data`; a write that makes no progress for `stall`
+/// fails with `TimedOut`.
+pub async fn write_all<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    mut data: &[u8],
+    stall: Duration,
+) -> io::Result<()> {
+    while !data.is_empty() {
+        let n = match tokio::time::timeout(stall, io.write(data)).await {
+            Ok(r) => r?,
+            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        data = &data[n..];
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -266,6 +291,21 @@ mod tests {
         }
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_write_without_progress_times_out() {
+        // a pipe nobody reads: the header fits, the payload stalls
+        let (mut a, _b) = tokio::io::duplex(16);
+        let err = write_frame(
+            &mut a,
+            OpCode::Data(Data::Binary),
+            &[0u8; 1000],
+            std::time::Duration::from_secs(3),
+        )
+        .await
+        .expect_err("stalled");
+        assert_eq!(err.kind(), io::ErrorKind::TimedOut);
+    }
+
     #[tokio::test]
     async fn frames_are_tungstenite_frames_whatever_the_write_sizes() {
         for len in [0usize, 1, 125, 126, 65_535, 65_536, 200_000] {
@@ -274,9 +314,14 @@ mod tests {
             let (mut a, mut b) = tokio::io::duplex(7);
             let p = payload.clone();
             let writer = tokio::spawn(async move {
-                write_frame(&mut a, OpCode::Data(Data::Binary), &p)
-                    .await
-                    .expect("write");
+                write_frame(
+                    &mut a,
+                    OpCode::Data(Data::Binary),
+                    &p,
+                    std::time::Duration::from_secs(10),
+                )
+                .await
+                .expect("write");
             });
             let mut wire = Vec::new();
             b.read_to_end(&mut wire).await.expect("read");

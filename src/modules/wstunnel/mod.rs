@@ -208,6 +208,7 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     }
     let limits = Limits {
         read_idle: Duration::from_secs(u64::from(req.settings.max_read_idle)),
+        write_stall: write_stall(req.settings.max_read_idle, req.settings.max_write_idle),
         ping: (s.ping_interval > 0).then(|| Duration::from_secs(u64::from(s.ping_interval))),
     };
     let session = move |client, stream| tunnel(client, stream, framing, limits);
@@ -239,8 +240,30 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
 struct Limits {
     /// No bytes from the client for this long ends the tunnel.
     read_idle: Duration,
+    /// A write (to the client or the backend) that makes no progress
+    /// for this long ends the tunnel (the client is not read meanwhile).
+    write_stall: Duration,
     /// Send a ping this often.
     ping: Option<Duration>,
+}
+
+/// How long a write to the client may make no progress: lighttpd's
+/// `server.max-write-idle` (0: 360 s), but no longer than
+/// `server.max-read-idle` (when set), since a client is not read while a
+/// write to it waits, and a client that neither reads nor sends is what
+/// max-read-idle ends.
+fn write_stall(max_read_idle: u32, max_write_idle: u32) -> Duration {
+    let write = if max_write_idle == 0 {
+        360
+    } else {
+        max_write_idle
+    };
+    let limit = if max_read_idle == 0 {
+        write
+    } else {
+        write.min(max_read_idle)
+    };
+    Duration::from_secs(u64::from(limit))
 }
 
 fn close_frame(code: CloseCode) -> Message {
@@ -302,7 +325,7 @@ where
                                 match base64::engine::general_purpose::STANDARD.decode(t.as_bytes()) {
                                     Ok(d) => Bytes::from(d),
                                     Err(_) => {
-                                        let _ = ws.send(close_frame(CloseCode::Invalid)).await;
+                                        within(limits.write_stall, ws.send(close_frame(CloseCode::Invalid))).await;
                                         break;
                                     }
                                 }
@@ -314,24 +337,24 @@ where
                                 // backend sees EOF and the session ends
                                 // without waiting for the backend.
                                 let _ = backend.shutdown().await;
-                                let _ = ws.flush().await;
+                                within(limits.write_stall, ws.flush()).await;
                                 break;
                             }
                             // Pings are answered by the protocol layer.
                             _ => {
-                                let _ = ws.flush().await;
+                                within(limits.write_stall, ws.flush()).await;
                                 continue;
                             }
                         };
-                        if !data.is_empty() && backend.write_all(&data).await.is_err() {
-                            let _ = ws.send(close_frame(CloseCode::Error)).await;
+                        if !data.is_empty() && io::write_all(&mut backend, &data, limits.write_stall).await.is_err() {
+                            within(limits.write_stall, ws.send(close_frame(CloseCode::Error))).await;
                             break;
                         }
                     }
                     Some(Err(e)) => {
                         let _ = backend.shutdown().await;
                         if let Some(code) = failure_code(&e) {
-                            let _ = ws.send(close_frame(code)).await;
+                            within(limits.write_stall, ws.send(close_frame(code))).await;
                             break;
                         }
                         // The client closed (or half-closed) its side.
@@ -347,34 +370,34 @@ where
             }
             r = std::future::poll_fn(|cx| read_backend(&mut backend, &mut buf, want, cx)) => match r {
                 Ok(0) => {
-                    let _ = ws.send(close_frame(CloseCode::Normal)).await;
+                    within(limits.write_stall, ws.send(close_frame(CloseCode::Normal))).await;
                     break;
                 }
                 Ok(n) => {
                     want = if n >= READ_SIZE_IDLE { READ_SIZE } else { READ_SIZE_IDLE };
                     // Control frames the protocol layer holds (a pong, a
                     // close reply) go out first.
-                    if ws.flush().await.is_err()
-                        || send_data(ws.get_mut(), &buf, framing).await.is_err()
+                    if !within(limits.write_stall, ws.flush()).await
+                        || send_data(ws.get_mut(), &buf, framing, limits.write_stall).await.is_err()
                     {
                         break;
                     }
                     buf.clear();
                 }
                 Err(_) => {
-                    let _ = ws.send(close_frame(CloseCode::Error)).await;
+                    within(limits.write_stall, ws.send(close_frame(CloseCode::Error))).await;
                     break;
                 }
             },
             _ = async { match ping.as_mut() { Some(p) => { p.tick().await; } None => std::future::pending().await } } => {
-                if ws.send(Message::Ping(Bytes::from_static(b"ping"))).await.is_err() {
+                if !within(limits.write_stall, ws.send(Message::Ping(Bytes::from_static(b"ping")))).await {
                     break;
                 }
             }
             _ = &mut idle => {
                 let at = last_client + limits.read_idle;
                 if Instant::now() >= at {
-                    let _ = ws.send(close_frame(CloseCode::Away)).await;
+                    within(limits.write_stall, ws.send(close_frame(CloseCode::Away))).await;
                     break;
                 }
                 idle.as_mut().reset(at);
@@ -392,7 +415,11 @@ where
         while let Ok(Ok(n)) =
             tokio::time::timeout(limits.read_idle, backend.read_buf(&mut buf)).await
         {
-            if n == 0 || send_data(&mut io, &buf, framing).await.is_err() {
+            if n == 0
+                || send_data(&mut io, &buf, framing, limits.write_stall)
+                    .await
+                    .is_err()
+            {
                 break;
             }
             buf.clear();
@@ -400,7 +427,7 @@ where
         let _ = io.shutdown().await;
         return;
     }
-    let _ = SinkExt::close(&mut ws).await;
+    within(limits.write_stall, SinkExt::close(&mut ws)).await;
 }
 
 /// Reads what the backend has into `buf`, taking `want` bytes of room
@@ -422,19 +449,34 @@ fn read_backend(
     r
 }
 
+/// Runs `fut` for at most `limit`: true when it finished and succeeded.
+/// Every write of a tunnel is bounded so that a peer that stops reading
+/// cannot hold the tunnel (and its timers) forever.
+async fn within<T, E>(
+    limit: Duration,
+    fut: impl std::future::Future<Output = Result<T, E>>,
+) -> bool {
+    matches!(tokio::time::timeout(limit, fut).await, Ok(Ok(_)))
+}
+
 /// Sends `data` from the backend to the client as one frame.
-async fn send_data<W>(io: &mut W, data: &[u8], framing: Framing) -> std::io::Result<()>
+async fn send_data<W>(
+    io: &mut W,
+    data: &[u8],
+    framing: Framing,
+    stall: Duration,
+) -> std::io::Result<()>
 where
     W: tokio::io::AsyncWrite + Unpin,
 {
     match framing {
-        Framing::Binary => write_frame(io, OpCode::Data(Data::Binary), data).await,
+        Framing::Binary => write_frame(io, OpCode::Data(Data::Binary), data, stall).await,
         Framing::Base64 => {
             let text = base64::engine::general_purpose::STANDARD.encode(data);
-            write_frame(io, OpCode::Data(Data::Text), text.as_bytes()).await
+            write_frame(io, OpCode::Data(Data::Text), text.as_bytes(), stall).await
         }
         // lighttpd sends the bytes as they are, valid UTF-8 or not.
-        Framing::Text => write_frame(io, OpCode::Data(Data::Text), data).await,
+        Framing::Text => write_frame(io, OpCode::Data(Data::Text), data, stall).await,
     }
 }
 
