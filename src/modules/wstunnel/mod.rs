@@ -56,9 +56,12 @@ const MAX_MESSAGE: usize = 16 << 20;
 /// Largest frame accepted from a client.
 const MAX_FRAME: usize = 16 << 20;
 /// Bytes read from the backend at a time (one frame each): a small
-/// buffer while the backend sends little (idle tunnels stay small), the
-/// large one while reads bring at least the small one's worth.
+/// buffer while the backend sends little, a larger one after a read
+/// filled the small one, the largest while reads fill that too (bulk
+/// streams). The buffer is given back whenever the backend has nothing
+/// to read, so a quiet tunnel holds none, whatever it carried before.
 const READ_SIZE: usize = 256 << 10;
+const READ_SIZE_MID: usize = 64 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
 /// zero-fills this much before every read and keeps it for the life of
@@ -374,7 +377,7 @@ where
                     break;
                 }
                 Ok(n) => {
-                    want = if n >= READ_SIZE_IDLE { READ_SIZE } else { READ_SIZE_IDLE };
+                    want = next_read_size(want, n);
                     // Control frames the protocol layer holds (a pong, a
                     // close reply) go out first.
                     if !within(limits.write_stall, ws.flush()).await
@@ -440,13 +443,29 @@ fn read_backend(
     want: usize,
     cx: &mut std::task::Context<'_>,
 ) -> std::task::Poll<std::io::Result<usize>> {
-    std::task::ready!(backend.poll_read_ready(cx))?;
+    if backend.poll_read_ready(cx)?.is_pending() {
+        if buf.is_empty() && buf.capacity() > 0 {
+            *buf = BytesMut::new();
+        }
+        return std::task::Poll::Pending;
+    }
     buf.reserve(want);
     let r = tokio_util::io::poll_read_buf(std::pin::Pin::new(backend), cx, buf);
     if r.is_pending() && buf.is_empty() {
         *buf = BytesMut::new();
     }
     r
+}
+
+/// The next backend read size after a read of `n` bytes into `want`.
+fn next_read_size(want: usize, n: usize) -> usize {
+    if n < READ_SIZE_IDLE {
+        READ_SIZE_IDLE
+    } else if n >= want && want >= READ_SIZE_MID {
+        READ_SIZE
+    } else {
+        READ_SIZE_MID
+    }
 }
 
 /// Runs `fut` for at most `limit`: true when it finished and succeeded.
@@ -491,6 +510,33 @@ mod tests {
             HeaderValue::from_str(protocol).expect("value"),
         );
         h
+    }
+
+    #[test]
+    fn backend_reads_grow_with_the_traffic_and_shrink_with_it() {
+        let mut want = READ_SIZE_IDLE;
+        let mut seen = Vec::new();
+        // a keystroke, then a bulk stream that fills every read, then a
+        // medium burst, then quiet again
+        for n in [10, 4096, 65_536, 262_144, 262_144, 100_000, 300] {
+            seen.push(want);
+            want = next_read_size(want, n.min(want));
+        }
+        seen.push(want);
+        let k = 1024;
+        assert_eq!(
+            seen,
+            [
+                4 * k,
+                4 * k,
+                64 * k,
+                256 * k,
+                256 * k,
+                256 * k,
+                64 * k,
+                4 * k
+            ]
+        );
     }
 
     #[test]
