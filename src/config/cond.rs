@@ -143,7 +143,7 @@ fn valid_port(s: &[u8]) -> bool {
     strtol_full(s).is_some_and(|p| (1..=65535).contains(&p))
 }
 
-/// lighttpd's host[:port] check for `$HTTP["host"]` and `$SERVER["socket"]`
+/// lighttpd's `host[:port]` check for `$HTTP["host"]` and `$SERVER["socket"]`
 /// values (spec §9.5). Returns `false` for `invalid IP addr`.
 pub fn valid_host_port(v: &[u8]) -> bool {
     if v.first() == Some(&b':') {
