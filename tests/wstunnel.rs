@@ -115,6 +115,19 @@ async fn next(ws: &mut Ws) -> Option<Message> {
         .map(|m| m.expect("message"))
 }
 
+/// A raw connection that has sent an upgrade request for `/ws` (the
+/// answer is left to the caller).
+fn raw_upgrade(w: &Wick) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .expect("send");
+    s
+}
+
 /// The status line of a raw request (read up to its end only: a 101
 /// keeps the connection open).
 fn raw_status(w: &Wick, req: &str) -> String {
@@ -312,13 +325,7 @@ fn refusals_before_the_upgrade() {
 fn unmasked_client_frame_is_a_protocol_error() {
     let b = Echo::start(None, false);
     let w = Wick::start(&conf(b.port, ""));
-    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
-    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("send");
+    let mut s = raw_upgrade(&w);
     // An unmasked text frame "hi".
     s.write_all(&[0x81, 0x02, b'h', b'i']).expect("send frame");
     let bytes = support::read_all(&mut s);
@@ -395,13 +402,7 @@ fn client_half_close_delivers_pending_echo() {
         let _ = s.write_all(&all);
     });
     let w = Wick::start(&conf(port, ""));
-    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
-    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("send");
+    let mut s = raw_upgrade(&w);
     // A masked text frame "y" (mask 0x01020304).
     s.write_all(&[0x81, 0x81, 1, 2, 3, 4, b'y' ^ 1])
         .expect("frame");
@@ -477,12 +478,7 @@ fn a_client_that_stops_reading_is_let_go() {
         port,
         "server.max-read-idle = 2\nwstunnel.frame-type = \"binary\"",
     ));
-    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
-    s.write_all(
-        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .expect("send");
+    let s = raw_upgrade(&w);
     // never read: wick's writes to this socket stall
     ended
         .recv_timeout(DEADLINE)
