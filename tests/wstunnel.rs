@@ -431,28 +431,41 @@ fn bulk_both_ways_with_pings_in_between() {
     let echo = Echo::start(None, false);
     let w = Wick::start(&conf(echo.port, "wstunnel.frame-type = \"binary\""));
     runtime().block_on(async {
-        let (mut ws, _) = open(&w, "/ws", &[]).await;
-        let mut sent = Vec::new();
-        for (i, len) in [300_000usize, 70, 65_536, 1, 200_000]
+        let (ws, _) = open(&w, "/ws", &[]).await;
+        // send and receive at once: the echo must not have to wait in
+        // socket buffers for the sender to finish
+        let (mut tx, mut rx) = ws.split();
+        let messages: Vec<Vec<u8>> = [300_000usize, 70, 65_536, 1, 200_000]
             .into_iter()
             .enumerate()
-        {
-            let msg: Vec<u8> = (0..len).map(|j| (i * 31 + j * 7) as u8).collect();
-            sent.extend_from_slice(&msg);
-            ws.send(Message::binary(msg)).await.expect("send");
-            ws.send(Message::Ping(format!("p{i}").into_bytes().into()))
-                .await
-                .expect("ping");
-        }
-        let mut got = Vec::new();
-        let mut pongs = Vec::new();
-        while got.len() < sent.len() || pongs.len() < 5 {
-            match next(&mut ws).await {
-                Some(Message::Binary(b)) => got.extend_from_slice(&b),
-                Some(Message::Pong(p)) => pongs.push(String::from_utf8_lossy(&p).into_owned()),
-                other => panic!("unexpected {other:?} after {} bytes", got.len()),
+            .map(|(i, len)| (0..len).map(|j| (i * 31 + j * 7) as u8).collect())
+            .collect();
+        let sent: Vec<u8> = messages.concat();
+        let send = async {
+            for (i, msg) in messages.into_iter().enumerate() {
+                tx.send(Message::binary(msg)).await.expect("send");
+                tx.send(Message::Ping(format!("p{i}").into_bytes().into()))
+                    .await
+                    .expect("ping");
             }
-        }
+        };
+        let receive = async {
+            let mut got = Vec::new();
+            let mut pongs = Vec::new();
+            while got.len() < sent.len() || pongs.len() < 5 {
+                let m = tokio::time::timeout(DEADLINE, rx.next())
+                    .await
+                    .expect("a message in time")
+                    .map(|m| m.expect("message"));
+                match m {
+                    Some(Message::Binary(b)) => got.extend_from_slice(&b),
+                    Some(Message::Pong(p)) => pongs.push(String::from_utf8_lossy(&p).into_owned()),
+                    other => panic!("unexpected {other:?} after {} bytes", got.len()),
+                }
+            }
+            (got, pongs)
+        };
+        let ((), (got, pongs)) = tokio::join!(send, receive);
         assert_eq!(got.len(), sent.len());
         assert!(got == sent, "the echo differs from what was sent");
         assert_eq!(pongs, ["p0", "p1", "p2", "p3", "p4"]);
