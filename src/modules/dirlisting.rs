@@ -39,7 +39,7 @@ use bytes::Bytes;
 use crate::config::Diagnostic;
 use crate::config::check::describe_value;
 use crate::config::keys::{parse_bool, parse_number};
-use crate::config::pattern::{Pattern, PatternError};
+use crate::config::pattern::Pattern;
 use crate::config::value::{Entry, Value};
 use crate::routing::mime::MimeTable;
 
@@ -340,7 +340,9 @@ fn exclude(name: &str, entry: &Entry) -> Result<Arc<[Pattern]>, Vec<Diagnostic>>
                 continue;
             }
         };
-        match exclude_pattern(re) {
+        // like a rewrite rule's pattern: any number of groups (nothing
+        // refers to them)
+        match Pattern::for_rule(re) {
             Ok(p) => patterns.push(p),
             Err(err) => errors.push(
                 Diagnostic::error(format!("cannot compile {name} regex: {re}"))
@@ -355,13 +357,6 @@ fn exclude(name: &str, entry: &Entry) -> Result<Arc<[Pattern]>, Vec<Diagnostic>>
     } else {
         Err(errors)
     }
-}
-
-/// Compiles an exclude pattern. Unlike conditions, any number of groups is
-/// fine: nothing refers to them.
-fn exclude_pattern(re: &[u8]) -> Result<Pattern, PatternError> {
-    // like a rewrite rule's: any number of groups
-    Pattern::for_rule(re)
 }
 
 fn cache(name: &str, entry: &Entry) -> Result<CacheSpec, Vec<Diagnostic>> {

@@ -46,11 +46,6 @@ impl<S> ClientIo<S> {
             bulk: false,
         }
     }
-
-    /// The connection, and the bytes read from it but not handed out yet.
-    pub fn into_parts(self) -> (S, BytesMut) {
-        (self.io, self.buf)
-    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
@@ -154,13 +149,7 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
     let (mut h, mut p) = (&head[..head_len], payload);
     while !h.is_empty() || !p.is_empty() {
         let bufs = [IoSlice::new(h), IoSlice::new(p)];
-        let n = match tokio::time::timeout(stall, io.write_vectored(&bufs)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-        };
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
+        let n = progress(stall, io.write_vectored(&bufs)).await?;
         let from_head = n.min(h.len());
         h = &h[from_head..];
         p = &p[n - from_head..];
@@ -176,16 +165,24 @@ pub async fn write_all<W: AsyncWrite + Unpin>(
     stall: Duration,
 ) -> io::Result<()> {
     while !data.is_empty() {
-        let n = match tokio::time::timeout(stall, io.write(data)).await {
-            Ok(r) => r?,
-            Err(_) => return Err(io::ErrorKind::TimedOut.into()),
-        };
-        if n == 0 {
-            return Err(io::ErrorKind::WriteZero.into());
-        }
+        let n = progress(stall, io.write(data)).await?;
         data = &data[n..];
     }
     Ok(())
+}
+
+/// One write call that must make progress within `stall`: the bytes it
+/// took, `TimedOut` when it waited that long, `WriteZero` when it took
+/// none.
+async fn progress(
+    stall: Duration,
+    write: impl std::future::Future<Output = io::Result<usize>>,
+) -> io::Result<usize> {
+    match tokio::time::timeout(stall, write).await {
+        Err(_) => Err(io::ErrorKind::TimedOut.into()),
+        Ok(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+        Ok(r) => r,
+    }
 }
 
 #[cfg(test)]

@@ -413,7 +413,7 @@ where
         // The protocol layer refuses to write once the client's side has
         // ended, but a half-closed client still reads: hand it what the
         // backend sends until the backend ends too (lighttpd does).
-        let (mut io, _) = ws.into_inner().into_parts();
+        let mut io = ws.into_inner();
         buf.clear();
         buf.reserve(READ_SIZE);
         while let Ok(Ok(n)) =
@@ -511,6 +511,38 @@ mod tests {
             HeaderValue::from_str(protocol).expect("value"),
         );
         h
+    }
+
+    #[tokio::test]
+    async fn a_drained_backend_leaves_no_read_buffer() {
+        use tokio::io::AsyncWriteExt as _;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut peer = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (s, _) = l.accept().await.expect("accept");
+        let mut backend = Stream::Tcp(s);
+        let mut buf = BytesMut::new();
+        peer.write_all(&[5u8; 10_000]).await.expect("write");
+        let mut got = 0;
+        while got < 10_000 {
+            got +=
+                std::future::poll_fn(|cx| read_backend(&mut backend, &mut buf, READ_SIZE_MID, cx))
+                    .await
+                    .expect("read");
+            assert!(buf.capacity() >= READ_SIZE_MID);
+            buf.clear();
+        }
+        // nothing more to read: the wait gives the buffer back
+        let waited = tokio::time::timeout(
+            Duration::from_millis(50),
+            std::future::poll_fn(|cx| read_backend(&mut backend, &mut buf, READ_SIZE_MID, cx)),
+        )
+        .await;
+        assert!(waited.is_err());
+        assert_eq!(buf.capacity(), 0);
     }
 
     #[test]
