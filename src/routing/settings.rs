@@ -12,7 +12,7 @@ use std::sync::Arc;
 use bstr::BString;
 
 use crate::config::Diagnostic;
-use crate::config::keys;
+use crate::config::keys::{self, KeyType};
 use crate::config::value::{Entry, Value};
 
 use super::mime::MimeTable;
@@ -658,51 +658,29 @@ pub fn compile_accesslog(
             },
         }
     };
+    // the type check lighttpd's mod_accesslog makes
+    fn typed<'a>(
+        e: Option<&'a Entry>,
+        key: &str,
+        ty: KeyType,
+    ) -> Result<Option<&'a Value>, Vec<Diagnostic>> {
+        match e {
+            Some(e) => match crate::config::check::check_type(key, ty, e) {
+                Some(d) => Err(vec![d]),
+                None => Ok(Some(&e.value)),
+            },
+            None => Ok(None),
+        }
+    }
     let filename_v = text(filename)?;
     let format_v = text(format)?;
     let escaping_v = text(escaping)?;
     let keys = BlockKeys {
         filename: filename_v.as_deref(),
         format: format_v.as_deref(),
-        use_syslog: match use_syslog {
-            Some(e) => Some(match &e.value {
-                Value::Int(i) => *i != 0,
-                Value::Str(v) => keys::parse_bool(v).ok_or_else(|| {
-                    vec![
-                        Diagnostic::error(format!(
-                            "accesslog.use-syslog must be enable or disable, not \"{}\"",
-                            crate::config::value::show(v)
-                        ))
-                        .at(e.span),
-                    ]
-                })?,
-                Value::Array(_) => {
-                    return Err(vec![
-                        Diagnostic::error("accesslog.use-syslog must be enable or disable")
-                            .at(e.span),
-                    ]);
-                }
-            }),
-            None => None,
-        },
-        syslog_level: match level {
-            Some(e) => Some(match &e.value {
-                Value::Int(i) => *i,
-                Value::Str(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
-                    i32::try_from(to_number(&e.value)).unwrap_or(i32::MAX)
-                }
-                v => {
-                    return Err(vec![
-                        Diagnostic::error(format!(
-                            "accesslog.syslog-level must be a syslog priority number, not {}",
-                            crate::config::check::describe_value(v)
-                        ))
-                        .at(e.span),
-                    ]);
-                }
-            }),
-            None => None,
-        },
+        use_syslog: typed(use_syslog, "accesslog.use-syslog", KeyType::Bool)?.map(to_bool),
+        syslog_level: typed(level, "accesslog.syslog-level", KeyType::Short)?
+            .map(|v| i32::try_from(to_number(v)).unwrap_or(i32::MAX)),
         escaping: escaping_v.as_deref(),
     };
     let span = format.or(filename).or(use_syslog).map(|e| e.span);
