@@ -134,7 +134,7 @@ pub(crate) fn describe_value(v: &Value) -> String {
 }
 
 /// The type check of one core directive; `None` when it passes.
-fn check_type(name: &str, ty: KeyType, entry: &Entry) -> Option<Diagnostic> {
+pub(crate) fn check_type(name: &str, ty: KeyType, entry: &Entry) -> Option<Diagnostic> {
     let v = &entry.value;
     let err = |expect: &str, lighttpd: String| {
         Some(

@@ -104,7 +104,7 @@ struct Found {
     entry: Arc<Entry>,
 }
 
-fn os_path(b: &[u8]) -> PathBuf {
+pub(crate) fn os_path(b: &[u8]) -> PathBuf {
     PathBuf::from(std::ffi::OsStr::from_bytes(b))
 }
 

@@ -45,11 +45,9 @@ pub struct Trail {
     client_close: bool,
     /// `%v`: `server.name`.
     pub server_name: BString,
-    /// `%{…}e`: the request's environment (TLS client-certificate
-    /// variables).
-    pub env: Vec<(BString, BString)>,
-    /// `%u`: the user (`ssl.verifyclient.username`).
-    pub remote_user: Option<BString>,
+    /// The connection's TLS client certificate: `%{…}e` reads its
+    /// variables, `%u` its user (`ssl.verifyclient.username`).
+    pub client_cert: Option<std::sync::Arc<crate::server::tls::ClientCert>>,
     /// The `Server` header wick adds itself (`server.tag`): not one the
     /// response brought (`%{Server}o`).
     pub own_server: Option<http::HeaderValue>,
@@ -113,8 +111,7 @@ impl Trail {
             remote_port,
             client_close,
             server_name: BString::default(),
-            env: Vec::new(),
-            remote_user: None,
+            client_cert: None,
             own_server: None,
             log: log.clone(),
             start: SystemTime::now(),
@@ -231,7 +228,11 @@ impl Pending {
             remote_port: t.remote_port,
             local_addr: &t.local_addr,
             local_port: t.local_port,
-            remote_user: t.remote_user.as_deref().map(|u| u.as_slice()),
+            remote_user: t
+                .client_cert
+                .as_ref()
+                .and_then(|c| c.user.as_deref())
+                .map(|u| u.as_slice()),
             start: t.start,
             end: SystemTime::now(),
             method: &t.method,
@@ -248,7 +249,7 @@ impl Pending {
             host: &t.host,
             server_name: &t.server_name,
             physical_path: t.physical.as_deref().map(|p| p.as_slice()),
-            env: &t.env,
+            env: t.client_cert.as_ref().map_or(&[][..], |c| &c.env),
             keepalive_count: t.keepalive_count,
             conn_status: if !complete {
                 ConnStatus::Aborted

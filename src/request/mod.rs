@@ -103,7 +103,7 @@ pub struct ConnInfo {
     /// The client's port (0 on a unix socket).
     pub remote_port: u16,
     /// What the client's TLS certificate says, when one was asked for.
-    pub client_cert: std::sync::OnceLock<crate::server::tls::ClientCert>,
+    pub client_cert: Option<Arc<crate::server::tls::ClientCert>>,
     /// The listener.
     pub socket: SocketId,
     /// The listener's address as Forwarded `by=` writes it.
@@ -203,9 +203,8 @@ where
         &conn.socket,
         n,
     ));
-    if let (Some(t), Some(c)) = (trail.as_mut(), conn.client_cert.get()) {
-        t.env = c.env.clone();
-        t.remote_user = c.user.clone();
+    if let Some(t) = trail.as_mut() {
+        t.client_cert.clone_from(&conn.client_cert);
     }
     let mut r = serve(req, site, conn, &mut trail).await;
     if let Some(t) = trail {

@@ -29,9 +29,7 @@ pub fn module_support(name: &str) -> Support {
         | "mod_alias" | "mod_redirect" | "mod_rewrite" | "mod_setenv" | "mod_extforward"
         | "mod_dirlisting" | "mod_accesslog" => Support::Implemented,
         // TLS: any of lighttpd's TLS modules is served with rustls
-        "mod_openssl" | "mod_gnutls" | "mod_mbedtls" | "mod_wolfssl" | "mod_nss" => {
-            Support::Implemented
-        }
+        n if crate::config::check::TLS_MODULES.contains(&n) => Support::Implemented,
         "mod_deflate" | "mod_compress" => Support::Ignored("responses are sent uncompressed"),
         "mod_expire" => Support::Ignored("no Expires / Cache-Control headers are added"),
         "mod_status" => Support::Ignored("the status pages are not served (404)"),

@@ -642,7 +642,7 @@ async fn serve_tls<IO>(
     tls: &tls::ListenerTls,
     io: IO,
     site: Arc<Site>,
-    info: Arc<ConnInfo>,
+    mut info: Arc<ConnInfo>,
     limits: ConnLimits,
     shutdown: watch::Receiver<Shutdown>,
 ) -> Option<tokio::task::JoinHandle<()>>
@@ -650,8 +650,14 @@ where
     IO: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let (stream, cert) = tls::handshake(tls, io, limits.read_idle).await?;
-    if let Some(c) = cert {
-        let _ = info.client_cert.set(c);
+    // `info` was made for this connection and moved here: nothing else
+    // holds it before the requests start.
+    match (cert, Arc::get_mut(&mut info)) {
+        (Some(c), Some(i)) => i.client_cert = Some(Arc::new(c)),
+        (Some(_), None) => {
+            tracing::error!("client certificate not recorded: connection info shared")
+        }
+        (None, _) => {}
     }
     conn::serve(stream, site, info, limits, shutdown).await
 }
@@ -690,7 +696,7 @@ fn conn_info(
             scheme,
         },
         remote_port,
-        client_cert: std::sync::OnceLock::new(),
+        client_cert: None,
         by,
         socket,
         conds,

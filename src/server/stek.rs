@@ -160,6 +160,11 @@ mod tests {
         assert_eq!(a.decrypt(&bent), None);
         assert_eq!(a.decrypt(&t[..10]), None);
         assert_eq!(a.lifetime(), 500);
+        // a ticket outlives neither the key nor a day
+        let mut long = key(1);
+        long[8..12].copy_from_slice(&i32::MAX.to_ne_bytes());
+        let l = StekTicketer::from_bytes(&long, 500).expect("key");
+        assert_eq!(l.lifetime(), 86_400);
     }
 
     #[test]

@@ -26,11 +26,13 @@ use tokio_rustls::rustls::sign::CertifiedKey;
 use crate::config::Config;
 use crate::config::Diagnostic;
 use crate::config::ast::CondOp;
+use crate::config::check::check_type;
 use crate::config::cond::Field;
+use crate::config::keys::KeyType;
 use crate::config::source::Span;
 use crate::config::tree::BlockKind;
 use crate::config::value::{Array, Entry, Value, show};
-use crate::routing::settings::to_bool;
+use crate::routing::settings::{to_bool, to_number};
 use crate::routing::{Client, CompiledCond, CondInput, RoutingTable, SocketId};
 
 use super::listener::ListenerConfig;
@@ -63,10 +65,10 @@ pub struct ListenerTls {
 
 /// One client-certificate policy's configurations, by preferred protocol.
 struct ConfigSet {
-    /// (protocol, configuration listing it first).
+    /// (protocol, configuration listing it first), in the listener's
+    /// order: the first is also for clients that offer none of them (or
+    /// no ALPN at all).
     by_first: Vec<(&'static [u8], Arc<rustls::ServerConfig>)>,
-    /// For clients that offer none of them (or no ALPN at all).
-    default: Arc<rustls::ServerConfig>,
     /// `ssl.verifyclient.*` when activated.
     client: Option<ClientPolicy>,
 }
@@ -100,7 +102,14 @@ impl ClientPolicy {
             out.env.push(("SSL_CLIENT_VERIFY".into(), "NONE".into()));
             return out;
         };
-        if let Err(e) = self.verifier.check(end, intermediates) {
+        // With enforce, a chain that is there passed the check during the
+        // handshake (or the handshake failed): no second check.
+        let verdict = if self.verifier.enforce {
+            Ok(())
+        } else {
+            self.verifier.check(end, intermediates)
+        };
+        if let Err(e) = verdict {
             out.env
                 .push(("SSL_CLIENT_VERIFY".into(), format!("FAILED:{e}").into()));
             return out;
@@ -109,7 +118,7 @@ impl ClientPolicy {
         if let Ok((_, cert)) = x509_parser::parse_x509_certificate(end.as_ref()) {
             let subject = cert.subject();
             out.env
-                .push(("SSL_CLIENT_S_DN".into(), subject.to_string().into()));
+                .push(("SSL_CLIENT_S_DN".into(), oneline(subject).into()));
             let attrs = [
                 ("CN", subject.iter_common_name().collect::<Vec<_>>()),
                 ("O", subject.iter_organization().collect()),
@@ -147,6 +156,58 @@ impl ClientPolicy {
     }
 }
 
+/// A distinguished name as lighttpd writes `SSL_CLIENT_S_DN` (OpenSSL's
+/// `X509_NAME_print_ex` with `XN_FLAG_ONELINE`): `C = DE, O = Example, CN =
+/// name`, short attribute names; a value with `,+<>;` in quotes, `"` and
+/// `\` escaped, bytes other than printable ASCII as `\XX`.
+fn oneline(name: &x509_parser::x509::X509Name<'_>) -> String {
+    use std::fmt::Write;
+    let registry = x509_parser::objects::oid_registry();
+    let mut out = String::new();
+    for attr in name.iter().flat_map(|rdn| rdn.iter()) {
+        let oid = attr.attr_type();
+        let key = match oid.to_id_string().as_str() {
+            "2.5.4.3" => "CN".to_string(),
+            "2.5.4.6" => "C".to_string(),
+            "2.5.4.7" => "L".to_string(),
+            "2.5.4.8" => "ST".to_string(),
+            "2.5.4.10" => "O".to_string(),
+            "2.5.4.11" => "OU".to_string(),
+            "1.2.840.113549.1.9.1" => "emailAddress".to_string(),
+            id => x509_parser::objects::oid2abbrev(oid, registry)
+                .map_or_else(|_| id.to_string(), str::to_string),
+        };
+        if !out.is_empty() {
+            out.push_str(", ");
+        }
+        let _ = write!(out, "{key} = ");
+        let value: &[u8] = match attr.as_str() {
+            Ok(v) => v.as_bytes(),
+            Err(_) => attr.as_slice(),
+        };
+        let quote = value.iter().any(|b| b",+<>;".contains(b));
+        if quote {
+            out.push('"');
+        }
+        for &b in value {
+            match b {
+                b'"' | b'\\' => {
+                    out.push('\\');
+                    out.push(char::from(b));
+                }
+                0x20..0x7f => out.push(char::from(b)),
+                _ => {
+                    let _ = write!(out, "\\{b:02X}");
+                }
+            }
+        }
+        if quote {
+            out.push('"');
+        }
+    }
+    out
+}
+
 impl ListenerTls {
     /// The configuration for a client hello: the client-certificate policy
     /// of the last host block its SNI name matches (else the listener's),
@@ -160,10 +221,8 @@ impl ListenerTls {
         let first = hello.alpn().and_then(|mut offered| {
             offered.find_map(|p| set.by_first.iter().find(|(q, _)| *q == p))
         });
-        (
-            set,
-            first.map_or_else(|| set.default.clone(), |(_, c)| c.clone()),
-        )
+        let (_, cfg) = first.unwrap_or(&set.by_first[0]);
+        (set, cfg.clone())
     }
 }
 
@@ -174,12 +233,12 @@ fn last_match<'a, T>(
     name: &str,
     socket: &SocketId,
 ) -> Option<&'a T> {
-    let host = name.to_ascii_lowercase();
+    // rustls hands the SNI name over in lower case already
     let headers = http::HeaderMap::new();
     let client = Client::Unix(BString::default());
     let input = CondInput {
         url: b"",
-        host: host.as_bytes(),
+        host: name.as_bytes(),
         query: b"",
         method: b"",
         scheme: b"https",
@@ -247,6 +306,42 @@ impl<'a> SocketKeys<'a> {
             .rev()
             .find_map(|a| a.get(key.as_bytes()))
     }
+
+    /// `key`'s entry, of the type mod_openssl requires (lighttpd refuses
+    /// to start otherwise: `ssl.verifyclient.activate = "yes"` is not
+    /// "off").
+    fn typed(&self, key: &str, ty: KeyType) -> Result<Option<&'a Entry>, Diagnostic> {
+        match self.get(key) {
+            Some(e) => check_type(key, ty, e).map_or(Ok(Some(e)), Err),
+            None => Ok(None),
+        }
+    }
+
+    /// A boolean `key`, `default` when unset.
+    fn flag(&self, key: &str, default: bool) -> Result<bool, Diagnostic> {
+        Ok(self
+            .typed(key, KeyType::Bool)?
+            .map_or(default, |e| to_bool(&e.value)))
+    }
+}
+
+/// The file a `ssl.*` key names, and its contents.
+fn read_named(e: &Entry, key: &str) -> Result<(std::path::PathBuf, Vec<u8>), Diagnostic> {
+    if let Some(d) = check_type(key, KeyType::Str, e) {
+        return Err(d);
+    }
+    let name = e.value.as_str().map(|s| s.as_slice()).unwrap_or_default();
+    if name.is_empty() {
+        return Err(err(format!("{key}: expected a file name"), Some(e.span)));
+    }
+    let path = crate::modules::staticfile::os_path(name);
+    let bytes = std::fs::read(&path).map_err(|x| {
+        err(
+            format!("cannot read {key} {}: {x}", path.display()),
+            Some(e.span),
+        )
+    })?;
+    Ok((path, bytes))
 }
 
 fn err(msg: impl Into<String>, span: Option<Span>) -> Diagnostic {
@@ -256,21 +351,7 @@ fn err(msg: impl Into<String>, span: Option<Span>) -> Diagnostic {
 /// Reads `pemfile` (certificate chain, and the key unless `privkey` is
 /// given) into a certified key.
 fn load_key(pemfile: &Entry, privkey: Option<&Entry>) -> Result<Arc<CertifiedKey>, Diagnostic> {
-    let path = |e: &Entry| -> Result<std::path::PathBuf, Diagnostic> {
-        match &e.value {
-            Value::Str(s) if !s.is_empty() => Ok(std::path::PathBuf::from(
-                <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(s),
-            )),
-            _ => Err(err("expected a file name", Some(e.span))),
-        }
-    };
-    let cert_path = path(pemfile)?;
-    let cert_pem = std::fs::read(&cert_path).map_err(|e| {
-        err(
-            format!("cannot read ssl.pemfile {}: {e}", cert_path.display()),
-            Some(pemfile.span),
-        )
-    })?;
+    let (cert_path, cert_pem) = read_named(pemfile, "ssl.pemfile")?;
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(&cert_pem)
         .collect::<Result<_, _>>()
         .map_err(|e| {
@@ -287,13 +368,7 @@ fn load_key(pemfile: &Entry, privkey: Option<&Entry>) -> Result<Arc<CertifiedKey
     }
     let (key_entry, key_pem, key_path) = match privkey {
         Some(p) => {
-            let kp = path(p)?;
-            let pem = std::fs::read(&kp).map_err(|e| {
-                err(
-                    format!("cannot read ssl.privkey {}: {e}", kp.display()),
-                    Some(p.span),
-                )
-            })?;
+            let (kp, pem) = read_named(p, "ssl.privkey")?;
             (p, pem, kp)
         }
         None => (pemfile, cert_pem.clone(), cert_path.clone()),
@@ -326,15 +401,25 @@ fn load_key(pemfile: &Entry, privkey: Option<&Entry>) -> Result<Arc<CertifiedKey
     Ok(Arc::new(ck))
 }
 
-/// The TLS protocol versions `ssl.openssl.ssl-conf-cmd` allows.
-fn versions(
-    keys: &SocketKeys<'_>,
-    warnings: &mut Vec<Diagnostic>,
-) -> Result<(Vec<&'static rustls::SupportedProtocolVersion>, bool), Diagnostic> {
+/// What `ssl.openssl.ssl-conf-cmd` sets.
+#[derive(Debug, PartialEq)]
+struct ConfCmd {
+    /// The protocol versions allowed (`MinProtocol`, `MaxProtocol`).
+    versions: Vec<&'static rustls::SupportedProtocolVersion>,
+    /// `Options ServerPreference` (on by default, as lighttpd's).
+    server_order: bool,
+    /// `Options SessionTicket` (on by default): session tickets sealed
+    /// with `ssl.stek-file`'s key.
+    tickets: bool,
+}
+
+/// Reads `ssl.openssl.ssl-conf-cmd`.
+fn conf_cmd(keys: &SocketKeys<'_>, warnings: &mut Vec<Diagnostic>) -> Result<ConfCmd, Diagnostic> {
     let mut min = 12u8;
     let mut max = 13u8;
     // the server's order of cipher suites, as lighttpd's default
     let mut server_order = true;
+    let mut tickets = true;
     if let Some(e) = keys.get("ssl.openssl.ssl-conf-cmd") {
         let Value::Array(a) = &e.value else {
             return Err(err(
@@ -381,8 +466,9 @@ fn versions(
                         match opt.to_ascii_lowercase().as_slice() {
                             b"serverpreference" | b"+serverpreference" => server_order = true,
                             b"-serverpreference" => server_order = false,
-                            b"" | b"-sessionticket" | b"sessionticket" | b"+sessionticket"
-                            | b"nocompression" | b"-compression" | b"norenegotiation"
+                            b"sessionticket" | b"+sessionticket" => tickets = true,
+                            b"-sessionticket" => tickets = false,
+                            b"" | b"nocompression" | b"-compression" | b"norenegotiation"
                             | b"-renegotiation" | b"-prioritizechacha" | b"prioritizechacha" => {}
                             _ => {
                                 return Err(err(
@@ -422,7 +508,11 @@ fn versions(
     if min <= 12 {
         out.push(&rustls::version::TLS12);
     }
-    Ok((out, server_order))
+    Ok(ConfCmd {
+        versions: out,
+        server_order,
+        tickets,
+    })
 }
 
 /// The `$HTTP["host"]` blocks that apply to the listener `token` and set
@@ -441,43 +531,61 @@ fn host_blocks(
         if !keys.iter().any(|k| b.entries.get(k.as_bytes()).is_some()) {
             continue;
         }
+        // (blocks outside a handshake chain are refused by check_scopes)
+        let Some(mut chain) = handshake_chain(config, i) else {
+            continue;
+        };
         let mut conds = Vec::new();
-        let mut chain = Vec::new();
-        let mut at = Some(i);
-        while let Some(n) = at {
-            let blk = &config.blocks[n];
-            if blk.kind == BlockKind::Top {
-                break;
-            }
-            let Some(c) = &blk.cond else { continue 'blocks };
-            match c.field {
-                Field::Host => match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
-                    Some(cc) => {
-                        conds.push(cc);
-                        chain.push(n);
-                    }
+        for &n in &chain {
+            let Some(c) = &config.blocks[n].cond else {
+                continue 'blocks;
+            };
+            if c.field == Field::Host {
+                match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
+                    Some(cc) => conds.push(cc),
                     None => continue 'blocks,
-                },
-                Field::ServerSocket if c.op == CondOp::Eq => {
-                    if c.value.as_slice() != token && !socket.matches(&c.value) {
-                        continue 'blocks;
-                    }
                 }
-                // blocks that depend on the request cannot act before it
-                // arrives
-                _ => continue 'blocks,
-            }
-            if blk.else_prev.is_some() {
+            } else if c.value.as_slice() != token && !socket.matches(&c.value) {
+                // another listener's $SERVER["socket"] block
                 continue 'blocks;
             }
-            at = blk.parent;
         }
         if !conds.is_empty() {
+            chain.retain(|&n| {
+                config.blocks[n]
+                    .cond
+                    .as_ref()
+                    .is_some_and(|c| c.field == Field::Host)
+            });
             chain.reverse();
             out.push((conds, chain));
         }
     }
     out
+}
+
+/// Block `i` and its enclosing blocks up to the top level, innermost
+/// first, when each of them is decided at the handshake: a
+/// `$HTTP["host"]` (the SNI name) or `$SERVER["socket"] ==` condition, not
+/// an `else` branch. `None` for any other block.
+fn handshake_chain(config: &Config, i: usize) -> Option<Vec<usize>> {
+    let mut chain = Vec::new();
+    let mut at = Some(i);
+    while let Some(n) = at {
+        let blk = &config.blocks[n];
+        if blk.kind == BlockKind::Top {
+            break;
+        }
+        let c = blk.cond.as_ref()?;
+        let decided =
+            c.field == Field::Host || (c.field == Field::ServerSocket && c.op == CondOp::Eq);
+        if !decided || blk.else_prev.is_some() {
+            return None;
+        }
+        chain.push(n);
+        at = blk.parent;
+    }
+    Some(chain)
 }
 
 /// The certificates of the `$HTTP["host"]` blocks with an `ssl.pemfile`.
@@ -502,49 +610,66 @@ fn sni_blocks(
 /// `$SERVER["socket"] ==` and `$HTTP["host"]` blocks (nested in those) are
 /// decided before a connection's first request. Anything else (a client
 /// address, a scheme, an `else`) would be dropped without effect, so it is
-/// refused: an `ssl.verifyclient.*` there may restrict access.
-fn check_scopes(config: &Config) -> Vec<Diagnostic> {
+/// refused: an `ssl.verifyclient.*` there may restrict access. Listener
+/// settings in a `$HTTP["host"]` block are ignored with a warning, as
+/// lighttpd ignores them.
+fn check_scopes(config: &Config, warnings: &mut Vec<Diagnostic>) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (i, b) in config.blocks.iter().enumerate().skip(1) {
-        let Some(e) = b
+        let mut ssl = b
             .entries
             .entries()
             .iter()
-            .find(|e| e.key.as_ref().is_some_and(|k| k.starts_with(b"ssl.")))
-        else {
+            .filter(|e| e.key.as_ref().is_some_and(|k| k.starts_with(b"ssl.")))
+            .peekable();
+        let Some(first) = ssl.peek() else {
             continue;
         };
-        let mut at = Some(i);
-        let mut decidable = true;
-        while let Some(n) = at {
-            let blk = &config.blocks[n];
-            if blk.kind == BlockKind::Top {
-                break;
-            }
-            decidable = blk.else_prev.is_none()
-                && blk.cond.as_ref().is_some_and(|c| {
-                    c.field == Field::Host || (c.field == Field::ServerSocket && c.op == CondOp::Eq)
-                });
-            if !decidable {
-                break;
-            }
-            at = blk.parent;
-        }
-        if !decidable {
+        let Some(chain) = handshake_chain(config, i) else {
             out.push(
                 err(
                     format!(
                         "`{}` is set in a block TLS cannot decide at the handshake",
-                        show(e.key.as_ref().map_or(&b""[..], |k| k.as_slice()))
+                        show(first.key.as_ref().map_or(&b""[..], |k| k.as_slice()))
                     ),
-                    Some(e.key_span),
+                    Some(first.key_span),
                 )
                 .help("set ssl.* at the top level, in $SERVER[\"socket\"] == blocks, or in $HTTP[\"host\"] blocks (no else branches)"),
             );
+            continue;
+        };
+        let in_host = chain.iter().any(|&n| {
+            config.blocks[n]
+                .cond
+                .as_ref()
+                .is_some_and(|c| c.field == Field::Host)
+        });
+        if !in_host {
+            continue;
+        }
+        for e in ssl {
+            let key = e.key.as_ref().map_or(&b""[..], |k| k.as_slice());
+            // ssl.engine gets the core scope warning already
+            if LISTENER_ONLY.iter().any(|k| k.as_bytes() == key) {
+                warnings.push(
+                    Diagnostic::warning(format!("`{}` here is ignored", show(key)))
+                        .at(e.key_span)
+                        .label("a listener setting: it takes effect at the top level or directly inside $SERVER[\"socket\"] == \"…\"")
+                        .lighttpd(format!(
+                            "{} is valid only in global scope or $SERVER[\"socket\"] condition",
+                            show(key)
+                        )),
+                );
+            }
         }
     }
     out
 }
+
+/// `ssl.*` settings of a listener that a `$HTTP["host"]` block cannot
+/// change (the SNI name chooses certificates and client-certificate
+/// policies only).
+const LISTENER_ONLY: &[&str] = &["ssl.openssl.ssl-conf-cmd", "ssl.stek-file"];
 
 /// Builds the TLS configuration of every listener with `ssl.engine`
 /// enabled. `h2`: offer HTTP/2 in ALPN (`server.h2proto`).
@@ -556,7 +681,7 @@ pub fn configure(
     warnings: &mut Vec<Diagnostic>,
 ) -> Result<TlsListeners, Vec<Diagnostic>> {
     let mut out = TlsListeners::default();
-    let mut errors = check_scopes(config);
+    let mut errors = check_scopes(config, warnings);
     for l in listeners {
         let mut entries = vec![&config.top().entries];
         for b in &config.blocks {
@@ -620,18 +745,22 @@ fn listener_config(
         )
         .help("set ssl.pemfile (certificate and key, or with ssl.privkey) where ssl.engine is enabled"));
     }
-    let (versions, server_order) = versions(keys, warnings)?;
+    let cmd = conf_cmd(keys, warnings)?;
     let resolver: Arc<dyn ResolvesServerCert> = Arc::new(SniResolver {
         default,
         by_host,
         socket: socket.clone(),
     });
-    let ticketer = stek(keys, warnings);
+    let ticketer = if cmd.tickets {
+        stek(keys, warnings)?
+    } else {
+        None
+    };
     let build = |keys: &SocketKeys<'_>| {
         config_set(
             keys,
-            &versions,
-            server_order,
+            &cmd.versions,
+            cmd.server_order,
             resolver.clone(),
             ticketer.clone(),
             h2,
@@ -665,27 +794,28 @@ fn listener_config(
     })
 }
 
-/// `ssl.stek-file`'s session-ticket key. A file that is missing or not a
-/// key file gives a warning, and tickets then use wick's own keys (lighttpd
-/// also starts without it).
+/// `ssl.stek-file`'s session-ticket key. Without one no tickets are
+/// issued (sessions resume from the server's own session cache). A file
+/// that is missing or not a key file gives a warning: lighttpd also
+/// starts without it.
 fn stek(
     keys: &SocketKeys<'_>,
     warnings: &mut Vec<Diagnostic>,
-) -> Option<Arc<dyn rustls::server::ProducesTickets>> {
-    let e = keys.get("ssl.stek-file")?;
-    let path = e.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
-    let path = std::path::PathBuf::from(
-        <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path),
-    );
+) -> Result<Option<Arc<dyn rustls::server::ProducesTickets>>, Diagnostic> {
+    let Some(e) = keys.typed("ssl.stek-file", KeyType::Str)? else {
+        return Ok(None);
+    };
+    let path =
+        crate::modules::staticfile::os_path(e.value.as_str().map_or(&[][..], |s| s.as_slice()));
     match super::stek::StekTicketer::from_file(&path) {
-        Ok(t) => Some(Arc::new(t)),
+        Ok(t) => Ok(Some(Arc::new(t))),
         Err(m) => {
             warnings.push(
                 Diagnostic::warning(format!("ssl.stek-file: {m}"))
                     .at(e.span)
                     .label("no session tickets are sealed with it (sessions resume from this server's own cache) until the file is valid and the configuration is reloaded"),
             );
-            None
+            Ok(None)
         }
     }
 }
@@ -704,30 +834,19 @@ fn config_set(
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(versions)
         .map_err(|e| err(format!("TLS versions: {e}"), None))?;
-    let verify = keys
-        .get("ssl.verifyclient.activate")
-        .is_some_and(|e| to_bool(&e.value));
+    let verify = keys.flag("ssl.verifyclient.activate", false)?;
     let mut client = None;
     let builder = if verify {
-        let ca = keys
-            .get("ssl.verifyclient.ca-file")
-            .or_else(|| keys.get("ssl.ca-file"))
+        let (ca_key, ca) = ["ssl.verifyclient.ca-file", "ssl.ca-file"]
+            .into_iter()
+            .find_map(|k| keys.get(k).map(|e| (k, e)))
             .ok_or_else(|| {
                 err(
                     "ssl.verifyclient.activate needs ssl.ca-file (the CAs client certificates are checked against)",
                     keys.get("ssl.verifyclient.activate").map(|e| e.span),
                 )
             })?;
-        let path = ca.value.as_str().map(|s| s.to_vec()).unwrap_or_default();
-        let path = std::path::PathBuf::from(
-            <std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(&path),
-        );
-        let pem = std::fs::read(&path).map_err(|e| {
-            err(
-                format!("cannot read {}: {e}", path.display()),
-                Some(ca.span),
-            )
-        })?;
+        let (path, pem) = read_named(ca, ca_key)?;
         let mut roots = rustls::RootCertStore::empty();
         let mut root_ders = Vec::new();
         for cert in CertificateDer::pem_slice_iter(&pem) {
@@ -745,27 +864,10 @@ fn config_set(
                 )
             })?;
         }
-        let enforce = keys
-            .get("ssl.verifyclient.enforce")
-            .is_none_or(|e| to_bool(&e.value));
-        let depth = match keys.get("ssl.verifyclient.depth") {
-            Some(e) => match &e.value {
-                Value::Int(i) if *i >= 0 => Some(*i as usize),
-                Value::Str(v) if !v.is_empty() && v.iter().all(u8::is_ascii_digit) => {
-                    Some(crate::routing::settings::to_number(&e.value) as usize)
-                }
-                v => {
-                    return Err(err(
-                        format!(
-                            "ssl.verifyclient.depth must be a number of certificates, not {}",
-                            crate::config::check::describe_value(v)
-                        ),
-                        Some(e.span),
-                    ));
-                }
-            },
-            None => None,
-        };
+        let enforce = keys.flag("ssl.verifyclient.enforce", true)?;
+        let depth = keys
+            .typed("ssl.verifyclient.depth", KeyType::Short)?
+            .map(|e| to_number(&e.value) as usize);
         let inner = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
             .allow_unauthenticated()
             .build()
@@ -779,12 +881,10 @@ fn config_set(
         client = Some(ClientPolicy {
             verifier: verifier.clone(),
             username: keys
-                .get("ssl.verifyclient.username")
+                .typed("ssl.verifyclient.username", KeyType::Str)?
                 .and_then(|e| e.value.as_str().cloned())
                 .filter(|v| !v.is_empty()),
-            exportcert: keys
-                .get("ssl.verifyclient.exportcert")
-                .is_some_and(|e| to_bool(&e.value)),
+            exportcert: keys.flag("ssl.verifyclient.exportcert", false)?,
         });
         builder.with_client_cert_verifier(verifier)
     } else {
@@ -811,12 +911,7 @@ fn config_set(
             (*first, Arc::new(c))
         })
         .collect();
-    cfg.alpn_protocols = protocols.iter().map(|p| p.to_vec()).collect();
-    Ok(ConfigSet {
-        by_first,
-        default: Arc::new(cfg),
-        client,
-    })
+    Ok(ConfigSet { by_first, client })
 }
 
 /// Client certificates as lighttpd's `ssl.verifyclient.*` check them:
@@ -952,4 +1047,103 @@ pub async fn starts_tls(stream: &tokio::net::TcpStream, limit: std::time::Durati
         tokio::time::timeout(limit, stream.peek(&mut first)).await,
         Ok(Ok(1)) if first[0] == 0x16
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_top<T>(text: &str, f: impl FnOnce(&SocketKeys<'_>) -> T) -> T {
+        let env = crate::config::Environment {
+            cwd: None,
+            pid: 1,
+            vars: Default::default(),
+            allow_includes: false,
+        };
+        let cfg =
+            crate::config::load(b"t.conf", text.as_bytes().to_vec(), &env).expect("config loads");
+        f(&SocketKeys {
+            entries: vec![&cfg.top().entries],
+        })
+    }
+
+    fn cmd(list: &str) -> Result<ConfCmd, Diagnostic> {
+        with_top(&format!("ssl.openssl.ssl-conf-cmd = ( {list} )"), |k| {
+            conf_cmd(k, &mut Vec::new())
+        })
+    }
+
+    #[test]
+    fn ssl_conf_cmd_versions_and_options() {
+        let both = vec![&rustls::version::TLS13, &rustls::version::TLS12];
+        let dflt = cmd("").expect("empty");
+        assert_eq!(dflt.versions, both);
+        assert!(dflt.server_order && dflt.tickets);
+        let only13 = cmd(r#""MinProtocol" => "TLSv1.3""#).expect("min 1.3");
+        assert_eq!(only13.versions, vec![&rustls::version::TLS13]);
+        let only12 = cmd(r#""MaxProtocol" => "TLSv1.2""#).expect("max 1.2");
+        assert_eq!(only12.versions, vec![&rustls::version::TLS12]);
+        // "None" lifts the bound; older minimums warn and mean TLS 1.2
+        assert_eq!(
+            cmd(r#""MinProtocol" => "None""#).expect("none").versions,
+            both
+        );
+        let mut warnings = Vec::new();
+        let old = with_top(
+            r#"ssl.openssl.ssl-conf-cmd = ( "MinProtocol" => "TLSv1.1" )"#,
+            |k| conf_cmd(k, &mut warnings),
+        )
+        .expect("1.1");
+        assert_eq!(old.versions, both);
+        assert_eq!(warnings.len(), 1);
+        assert!(cmd(r#""MinProtocol" => "TLSv1.3", "MaxProtocol" => "TLSv1.2""#).is_err());
+        assert!(cmd(r#""MaxProtocol" => "SSLv3""#).is_err());
+        let opts = cmd(r#""Options" => "-ServerPreference, -SessionTicket""#).expect("options");
+        assert!(!opts.server_order && !opts.tickets);
+        assert!(cmd(r#""Options" => "Bugs""#).is_err());
+        assert!(cmd(r#""CipherString" => "HIGH""#).is_err());
+    }
+
+    #[test]
+    fn typed_keys_refuse_what_lighttpd_refuses() {
+        with_top(r#"ssl.verifyclient.activate = "yes""#, |k| {
+            assert!(k.flag("ssl.verifyclient.activate", false).is_err());
+        });
+        with_top(r#"ssl.verifyclient.activate = "enable""#, |k| {
+            assert_eq!(k.flag("ssl.verifyclient.activate", false).ok(), Some(true));
+            assert_eq!(k.flag("ssl.verifyclient.enforce", true).ok(), Some(true));
+        });
+        with_top(r#"ssl.verifyclient.depth = "2""#, |k| {
+            let e = k
+                .typed("ssl.verifyclient.depth", KeyType::Short)
+                .expect("short");
+            assert_eq!(e.map(|e| to_number(&e.value)), Some(2));
+        });
+        with_top(r#"ssl.pemfile = """#, |k| {
+            let e = k.get("ssl.pemfile").expect("set");
+            let msg = read_named(e, "ssl.pemfile")
+                .expect_err("empty")
+                .message
+                .clone();
+            assert!(msg.contains("expected a file name"), "{msg}");
+        });
+    }
+
+    #[test]
+    fn subject_names_print_as_lighttpd_prints_them() {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("params");
+        let dn = &mut params.distinguished_name;
+        dn.push(rcgen::DnType::CountryName, "DE");
+        dn.push(rcgen::DnType::OrganizationName, "Smith, Jones");
+        dn.push(rcgen::DnType::CommonName, "x\"y");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let cert = params.self_signed(&key).expect("cert");
+        let (_, parsed) = x509_parser::parse_x509_certificate(cert.der()).expect("parse");
+        // as lighttpd 1.4.69 (OpenSSL's XN_FLAG_ONELINE) logs it, in the
+        // certificate's order (rcgen writes the CN first)
+        assert_eq!(
+            oneline(parsed.subject()),
+            r#"CN = x\"y, C = DE, O = "Smith, Jones""#
+        );
+    }
 }
