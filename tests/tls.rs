@@ -8,11 +8,12 @@ mod support;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime, pem::PemObject};
 use support::Wick;
 use tokio_rustls::rustls;
 
@@ -91,12 +92,88 @@ fn client(
     Arc::new(cfg)
 }
 
+/// A server certificate verifier that takes any certificate for any name
+/// (the handshake signature is still checked) and records the leaf it was
+/// shown.
+#[derive(Debug)]
+struct AnyCert {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    leaf: Mutex<Option<Vec<u8>>>,
+}
+
+impl ServerCertVerifier for AnyCert {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        *self.leaf.lock().expect("leaf") = Some(end_entity.to_vec());
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.provider.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
+    }
+}
+
+/// A rustls client that accepts any server certificate, and the verifier
+/// that records the leaf it saw.
+fn any_cert_client() -> (Arc<rustls::ClientConfig>, Arc<AnyCert>) {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(AnyCert {
+        provider: provider.clone(),
+        leaf: Mutex::new(None),
+    });
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(ALL)
+        .expect("versions")
+        .dangerous()
+        .with_custom_certificate_verifier(verifier.clone())
+        .with_no_client_auth();
+    (Arc::new(cfg), verifier)
+}
+
 /// What one TLS exchange showed: the server certificate's DER, the ALPN
-/// protocol, the TLS version, and the HTTP answer (or the error).
+/// protocol, the TLS version, the kind of handshake, and the HTTP answer
+/// (or the error).
 struct Seen {
     cert: Vec<u8>,
     alpn: Option<Vec<u8>>,
     version: Option<rustls::ProtocolVersion>,
+    kind: Option<rustls::HandshakeKind>,
     answer: Result<String, String>,
 }
 
@@ -125,6 +202,7 @@ fn exchange(port: u16, sni: &str, cfg: Arc<rustls::ClientConfig>, path: &str) ->
             .unwrap_or_default(),
         alpn: conn.alpn_protocol().map(<[u8]>::to_vec),
         version: conn.protocol_version(),
+        kind: conn.handshake_kind(),
         answer,
     }
 }
@@ -138,16 +216,17 @@ fn der_of(pem: &str) -> Vec<u8> {
 const ALL: &[&rustls::SupportedProtocolVersion] =
     &[&rustls::version::TLS13, &rustls::version::TLS12];
 
-/// One CA, a default certificate and two named ones on a TLS socket.
+/// One CA, a default certificate and two named ones on a TLS socket;
+/// `extra` goes into the TLS socket's block.
 fn start_vhosts(extra: &str) -> (Wick, Pki, [String; 3]) {
     let pki = Pki::new("wick test CA");
-    let (w, certs) = start_with(&pki, extra, None);
+    let (w, certs) = start_with(&pki, "", extra, None);
     (w, pki, certs)
 }
 
-/// [`start_vhosts`] with certificates from `pki`, and `stek` written to
-/// `{dir}/stek`.
-fn start_with(pki: &Pki, extra: &str, stek: Option<&[u8]>) -> (Wick, [String; 3]) {
+/// [`start_vhosts`] with certificates from `pki`, `global` added to the
+/// global settings, and `stek` written to `{dir}/stek`.
+fn start_with(pki: &Pki, global: &str, extra: &str, stek: Option<&[u8]>) -> (Wick, [String; 3]) {
     let stek = stek.map(<[u8]>::to_vec);
     let (d_cert, d_key) = pki.leaf(&["default.example"]);
     let (a_cert, a_key) = pki.leaf(&["a.example"]);
@@ -157,6 +236,7 @@ fn start_with(pki: &Pki, extra: &str, stek: Option<&[u8]>) -> (Wick, [String; 3]
          server.bind = \"127.0.0.1\"\n\
          server.port = {{port1}}\n\
          server.modules = ( \"mod_openssl\", \"mod_setenv\" )\n\
+         {global}\n\
          $SERVER[\"socket\"] == \"127.0.0.1:{{port2}}\" {{\n\
              ssl.engine = \"enable\"\n\
              ssl.pemfile = \"{{dir}}/default.pem\"\n\
@@ -166,21 +246,17 @@ fn start_with(pki: &Pki, extra: &str, stek: Option<&[u8]>) -> (Wick, [String; 3]
          }}\n\
          $HTTP[\"scheme\"] == \"https\" {{ setenv.add-response-header = ( \"X-Scheme\" => \"https\" ) }}\n"
     );
-    let (dc, dk, ac, ak, bc, bk) = (
-        d_cert.clone(),
-        d_key,
-        a_cert.clone(),
-        a_key,
-        b_cert.clone(),
-        b_key,
-    );
-    let ca = pki.ca_pem.clone();
+    let files = [
+        ("default.pem", format!("{d_cert}{d_key}")),
+        ("a.crt", a_cert.clone()),
+        ("a.key", a_key),
+        ("b.pem", format!("{b_cert}{b_key}")),
+        ("ca.pem", pki.ca_pem.clone()),
+    ];
     let w = Wick::start_sockets(&conf, &["-D"], 2, move |dir| {
-        write(dir, "default.pem", &(dc + &dk));
-        write(dir, "a.crt", &ac);
-        write(dir, "a.key", &ak);
-        write(dir, "b.pem", &(bc + &bk));
-        write(dir, "ca.pem", &ca);
+        for (name, text) in &files {
+            write(dir, name, text);
+        }
         if let Some(k) = &stek {
             std::fs::write(dir.join("stek"), k).expect("stek");
         }
@@ -217,14 +293,31 @@ fn sni_alpn_and_scheme() {
         exchange(port, "b.example", h1.clone(), "/").cert,
         der_of(&b)
     );
-    // a name no block matches gets the socket's certificate (and fails
-    // the client's name check, as with lighttpd)
+    // the socket's own certificate for its own name
     let other = exchange(port, "default.example", h1.clone(), "/");
     assert_eq!(other.cert, der_of(&d));
+    // a name no block matches gets the socket's certificate too (which
+    // fails a checking client's name check, as with lighttpd); this client
+    // takes any certificate and records the one it was shown
+    let (any, seen) = any_cert_client();
+    let unknown = exchange(port, "unknown.example", any, "/index.html");
+    let leaf = seen.leaf.lock().expect("leaf").clone();
+    assert_eq!(leaf, Some(der_of(&d)), "{}", w.stderr());
+    assert_eq!(unknown.cert, der_of(&d));
+    let answer = unknown.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
     let s = exchange(port, "a.example", h2, "/");
     assert_eq!(s.alpn.as_deref(), Some(&b"h2"[..]));
     assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_3));
+
+    // ALPN goes by the client's order (as lighttpd): a client preferring
+    // http/1.1 over h2 gets http/1.1, though the server lists h2 first
+    let h1_first = client(&pki.ca_pem, &[b"http/1.1", b"h2"], None, ALL);
+    let s = exchange(port, "a.example", h1_first, "/index.html");
+    assert_eq!(s.alpn.as_deref(), Some(&b"http/1.1"[..]));
+    let answer = s.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 
     // the plain socket is still plain
     let plain = w.get("/index.html");
@@ -240,6 +333,16 @@ fn protocol_versions() {
     let tls12 = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS12]);
     let s = exchange(w.ports[1], "a.example", tls12, "/");
     assert!(s.answer.is_err(), "a TLS 1.2 client got in");
+    // refused for its version (the server's protocol_version alert), not
+    // for anything else
+    let err = s.answer.unwrap_err();
+    assert!(err.contains("fatal alert: ProtocolVersion"), "{err}");
+    // while a TLS 1.3 client gets in
+    let tls13 = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS13]);
+    let s = exchange(w.ports[1], "a.example", tls13, "/index.html");
+    assert_eq!(s.version, Some(rustls::ProtocolVersion::TLSv1_3));
+    let answer = s.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(w);
     let (w, pki, _) = start_vhosts("ssl.openssl.ssl-conf-cmd = ( \"MaxProtocol\" => \"TLSv1.2\" )");
     let s = exchange(
@@ -253,8 +356,10 @@ fn protocol_versions() {
 }
 
 /// `ssl.verifyclient.*`: enforced, a client without a certificate (or
-/// with one from another CA) does not get in; not enforced, one without
-/// does.
+/// with one from another CA) does not get in; not enforced, every client
+/// gets in, and the access log shows what its certificate was worth
+/// (`SSL_CLIENT_VERIFY`, the CN, and the user `ssl.verifyclient.username`
+/// names).
 #[test]
 fn client_certificates() {
     let (w, pki, _) = start_vhosts(
@@ -284,18 +389,68 @@ fn client_certificates() {
     assert!(bad.answer.is_err(), "a foreign client certificate got in");
     drop(w);
 
-    let (w, pki, _) = start_vhosts(
+    let (w, _) = start_with(
+        &pki,
+        "server.modules += ( \"mod_accesslog\" )\n\
+         accesslog.filename = \"{dir}/access.log\"\n\
+         accesslog.format = \"%q|%u|%{SSL_CLIENT_VERIFY}e|%{SSL_CLIENT_S_DN_CN}e\"",
         "ssl.ca-file = \"{dir}/ca.pem\"\n\
          ssl.verifyclient.activate = \"enable\"\n\
-         ssl.verifyclient.enforce = \"disable\"",
+         ssl.verifyclient.enforce = \"disable\"\n\
+         ssl.verifyclient.username = \"SSL_CLIENT_S_DN_CN\"",
+        None,
     );
     let none = exchange(
         w.ports[1],
         "a.example",
         client(&pki.ca_pem, &[], None, ALL),
-        "/index.html",
+        "/index.html?none",
     );
     assert!(none.answer.expect("answer").starts_with("HTTP/1.1 200"));
+    for (query, cert) in [
+        ("trusted", (cc.as_str(), ck.as_str())),
+        ("foreign", (sc.as_str(), sk.as_str())),
+    ] {
+        let s = exchange(
+            w.ports[1],
+            "a.example",
+            client(&pki.ca_pem, &[], Some(cert), ALL),
+            &format!("/index.html?{query}"),
+        );
+        let answer = s.answer.expect("answer");
+        assert!(answer.starts_with("HTTP/1.1 200"), "{query}: {answer}");
+    }
+    // one line per request, "query|user|SSL_CLIENT_VERIFY|CN"
+    let log = w.dir.path().join("access.log");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= 3 {
+            break lines;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "access log: {text:?}\n{}",
+            w.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let line = |query: &str| {
+        lines
+            .iter()
+            .find(|l| l.starts_with(&format!("{query}|")))
+            .unwrap_or_else(|| panic!("no {query} line in {lines:?}"))
+            .clone()
+    };
+    assert_eq!(line("none"), "none|-|NONE|-");
+    assert_eq!(
+        line("trusted"),
+        "trusted|client.example|SUCCESS|client.example"
+    );
+    let foreign = line("foreign");
+    assert!(foreign.starts_with("foreign|-|FAILED:"), "{foreign}");
+    assert!(foreign.ends_with("|-"), "{foreign}");
 }
 
 /// SIGUSR1 re-reads the certificates: new connections get the new one.
@@ -342,11 +497,11 @@ fn session_tickets_from_a_stek_file_survive_a_restart() {
     let pki = Pki::new("wick test CA");
     let after_restart = |extra: &str, key: Option<&[u8]>| {
         let cfg = client(&pki.ca_pem, &[], None, &[&rustls::version::TLS13]);
-        let (w1, _) = start_with(&pki, extra, key);
+        let (w1, _) = start_with(&pki, "", extra, key);
         let first = exchange_kind(w1.ports[1], "a.example", cfg.clone());
         assert_eq!(first, Some(rustls::HandshakeKind::Full));
         drop(w1);
-        let (w2, _) = start_with(&pki, extra, key);
+        let (w2, _) = start_with(&pki, "", extra, key);
         exchange_kind(w2.ports[1], "a.example", cfg)
     };
     assert_eq!(
@@ -362,16 +517,8 @@ fn exchange_kind(
     sni: &str,
     cfg: Arc<rustls::ClientConfig>,
 ) -> Option<rustls::HandshakeKind> {
-    let name = ServerName::try_from(sni.to_string()).expect("name");
-    let mut conn = rustls::ClientConnection::new(cfg, name).expect("client");
-    let mut sock = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    sock.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut tls = rustls::Stream::new(&mut conn, &mut sock);
-    let req = format!("GET /index.html HTTP/1.1\r\nHost: {sni}\r\nConnection: close\r\n\r\n");
-    let mut answer = Vec::new();
-    tls.write_all(req.as_bytes()).expect("send");
-    tls.read_to_end(&mut answer).expect("answer");
-    assert!(answer.starts_with(b"HTTP/1.1 200"), "{answer:?}");
-    conn.handshake_kind()
+    let s = exchange(port, sni, cfg, "/index.html");
+    let answer = s.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    s.kind
 }
