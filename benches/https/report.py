@@ -78,6 +78,37 @@ def parse_wrk(text):
     return r
 
 
+def cpu_list(spec):
+    """The CPU numbers of a taskset -c list ("1", "0,2", "2-3")."""
+    cpus = []
+    for part in str(spec).split(","):
+        lo, _, hi = part.strip().partition("-")
+        try:
+            cpus.extend(range(int(lo), int(hi or lo) + 1))
+        except ValueError:
+            return []
+    return cpus
+
+
+def load_cpu_of(rd, meta):
+    """The load generator's CPU(s) of a run: its meta, else the results
+    directory's env.txt, else LOAD_CPU from the environment, else run.sh's
+    default (1)."""
+    return (meta.get("load_cpu")
+            or kv(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(rd))), "env.txt")).get("load_cpu")
+            or os.environ.get("LOAD_CPU")
+            or "1")
+
+
+def openssl_tls(meta):
+    """What openssl s_client negotiated at the check: protocol and cipher,
+    key exchange group, and the server's signature type."""
+    parts = [meta.get("tls_new", ""), meta.get("tls_tempkey", "")]
+    if meta.get("tls_sigtype"):
+        parts.append("signature " + meta["tls_sigtype"])
+    return ", ".join(p for p in parts if p)
+
+
 def parse_run(rd):
     meta = kv(os.path.join(rd, "meta"))
     rec = {
@@ -85,7 +116,9 @@ def parse_run(rd):
         "peer": meta.get("peer"),
         "rep": int(meta.get("rep", 0)),
         "order": int(meta.get("order", 0)),
-        "tls_openssl_client": (meta.get("tls_new", "") + (", " + meta["tls_tempkey"] if meta.get("tls_tempkey") else "")),
+        "tls_openssl_client": openssl_tls(meta),
+        "tls_sigtype": meta.get("tls_sigtype"),
+        "load_cpu": load_cpu_of(rd, meta),
         "timewait_before": meta.get("timewait_before"),
     }
     if "error" in meta:
@@ -106,6 +139,8 @@ def parse_run(rd):
             rec["p50_ms"] = j.get("lat_p50_ms")
             rec["p99_ms"] = j.get("lat_p99_ms")
             rec["tls_client"] = "%s %s %s" % (j.get("protocol", ""), j.get("suite", ""), j.get("kx", ""))
+            if j.get("sig"):
+                rec["tls_client"] += " " + j["sig"]
             if j.get("first_error"):
                 rec["first_error"] = j["first_error"]
     if "rate" not in rec:
@@ -125,6 +160,10 @@ def parse_run(rd):
         c = pm.get("cpu", {})
         rec["cpu0_busy"] = c.get("cpu0", {}).get("busy_pct")
         rec["cpu1_busy"] = c.get("cpu1", {}).get("busy_pct")
+        # the load generator's CPU (LOAD_CPU), whichever it was
+        busy = [c.get(f"cpu{n}", {}).get("busy_pct") for n in cpu_list(rec["load_cpu"])]
+        busy = [b for b in busy if b is not None]
+        rec["load_cpu_busy"] = sum(busy) / len(busy) if busy else None
         rec["steal_pct"] = c.get("cpu", {}).get("steal_pct")
         rec["top_other"] = pm.get("top_other")
         if rec["proxy_cores"]:
@@ -163,7 +202,8 @@ def one(rd):
     print(
         f"  {r['peer']} {r['workload']} r{r['rep']}: {fmt(r['rate'])} {UNIT_NAME.get(r['workload'], '/s')}"
         f", proxy {fmt(r.get('proxy_cores'), 2)} cores -> {fmt(r.get('per_core'))} per core"
-        f", client {fmt(r.get('client_cores'), 2)} cores, errors {r.get('errors', 0)}"
+        f", client {fmt(r.get('client_cores'), 2)} cores, load CPU {r['load_cpu']} {fmt(r.get('load_cpu_busy'))} % busy"
+        f", errors {r.get('errors', 0)}"
         f", other tenants {fmt(r.get('foreign_cores'), 2)} cores"
     )
 
@@ -178,8 +218,8 @@ def summarize(outdir, peers):
     # runs.csv
     keys = ["workload", "peer", "rep", "order", "rate", "ops", "errors", "p50_ms", "p99_ms",
             "proxy_cpu_s", "proxy_cores", "per_core", "cpu_us_per_op", "client_cores",
-            "origin_cores", "foreign_cores", "cpu0_busy", "cpu1_busy", "steal_pct",
-            "timewait_before", "error"]
+            "origin_cores", "foreign_cores", "cpu0_busy", "cpu1_busy", "load_cpu",
+            "load_cpu_busy", "steal_pct", "tls_sigtype", "timewait_before", "error"]
     with open(os.path.join(outdir, "runs.csv"), "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=keys, extrasaction="ignore")
         w.writeheader()
@@ -193,7 +233,7 @@ def summarize(outdir, peers):
             n_err = sum(1 for r in runs if r["workload"] == wl and r["peer"] == p and "error" in r)
             m = {k: med([r.get(k) for r in rs]) for k in
                  ("rate", "p50_ms", "p99_ms", "proxy_cores", "per_core", "cpu_us_per_op",
-                  "client_cores", "cpu0_busy", "cpu1_busy", "foreign_cores")}
+                  "client_cores", "cpu0_busy", "cpu1_busy", "load_cpu_busy", "foreign_cores")}
             m["errors"] = sum(r.get("errors", 0) for r in rs)
             m["n"] = len(rs)
             m["failed_runs"] = n_err
@@ -228,10 +268,12 @@ def summarize(outdir, peers):
              "(it must stay well below 1 for the rate to be the proxy's); load CPU busy = that CPU's "
              "busy % from /proc/stat (client + origin + other tenants); spread = (max−min)/median over reps.\n")
     cfg = {"ka_conns": env.get("ka_conns", "?"), "hs_conns": env.get("hs_conns", "?")}
+    load_cpus = sorted({r["load_cpu"] for r in runs})
+    load_col = f"load CPU {'/'.join(load_cpus)} busy %"
     for wl in wls:
         o.append("## " + TITLE[wl].format(**cfg) + "\n")
         u, op = UNIT_NAME[wl], OP_NAME[wl]
-        o.append(f"| peer | {u} | × base | p50 ms | p99 ms | proxy cores | proxy CPU µs/{op} | {u} per proxy core | × base | client cores | load CPU busy % | errors | spread % (rate / per core) | n |")
+        o.append(f"| peer | {u} | × base | p50 ms | p99 ms | proxy cores | proxy CPU µs/{op} | {u} per proxy core | × base | client cores | {load_col} | errors | spread % (rate / per core) | n |")
         o.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         b = medians[wl].get(base, {})
         for p in peers:
@@ -244,7 +286,7 @@ def summarize(outdir, peers):
             o.append(
                 f"| {p} | {fmt(m['rate'])} | {fmt(rx, 2, '×')} | {fmt(m['p50_ms'], 2)} | {fmt(m['p99_ms'], 2)} "
                 f"| {fmt(m['proxy_cores'], 2)} | {fmt(m['cpu_us_per_op'], 1)} | {fmt(m['per_core'])} | {fmt(cx, 2, '×')} "
-                f"| {fmt(m['client_cores'], 2)} | {fmt(m['cpu1_busy'], 0)} | {m['errors']} "
+                f"| {fmt(m['client_cores'], 2)} | {fmt(m['load_cpu_busy'], 0)} | {m['errors']} "
                 f"| {fmt(m['spread_rate'], 1)} / {fmt(m['spread_per_core'], 1)} | {m['n']}"
                 + (f" (+{m['failed_runs']} failed)" if m["failed_runs"] else "") + " |")
         o.append("")
@@ -258,8 +300,11 @@ def summarize(outdir, peers):
                 o.append(f"| {a} | " + " | ".join(
                     fmt(medians[wl][a]["per_core"] / medians[wl][c]["per_core"], 2, "×") for c in have) + " |")
             o.append("")
-        o.append("TLS negotiated (" + ("hsload, rustls client" if wl == "hs" else "openssl s_client at the check") + "): "
-                 + "; ".join(f"{p}: {', '.join(medians[wl][p]['tls']) or '?'}" for p in peers) + "\n")
+        if wl == "hs":
+            o.append("TLS negotiated (hsload, rustls client): "
+                     + "; ".join(f"{p}: {', '.join(medians[wl][p]['tls']) or '?'}" for p in peers) + "\n")
+        o.append("TLS negotiated (openssl s_client at the check): "
+                 + "; ".join(f"{p}: {' / '.join(medians[wl][p]['tls_openssl']) or '?'}" for p in peers) + "\n")
     # noise
     ok = [r for r in runs if "error" not in r]
     fc = [r["foreign_cores"] for r in ok if r.get("foreign_cores") is not None]

@@ -32,6 +32,7 @@
 #   PROXY_CPU=0 LOAD_CPU=1          taskset CPUs (proxy | load generator + origin)
 #   NICE=0                          e.g. NICE=-5 to favour the benchmark over co-tenants
 #   SHARED_BENCH=/work/shared/bench the shared harness (procmon.py, nginx-origin.conf; read only)
+#   PYTHON=python3                  the Python that runs procmon.py and report.py
 #   OUT=dir                         results dir (default benches/https/results/<stamp>)
 #
 # Everything binds to 127.0.0.1, ports 19080 (origin), 19180-19182.  Processes
@@ -49,7 +50,7 @@ HSLOAD="$HSLOAD_DIR/target/release/hsload"
 PY="${PYTHON:-python3}"
 PY="$("$PY" -c 'import sys; print(sys.executable)')" || { echo "python3 not found" >&2; exit 1; }
 
-case "${1:-}" in -h | --help) sed -n '2,38p' "$0"; exit 0 ;; esac
+case "${1:-}" in -h | --help) sed -n '2,39p' "$0"; exit 0 ;; esac
 
 DEFAULT_EXTRA="$REPO/target/release/wick -D -f {conf}"
 EXTRA="${EXTRA:-$DEFAULT_EXTRA}"
@@ -95,7 +96,11 @@ for b in taskset wrk curl openssl nginx lighttpd; do
     command -v "$b" >/dev/null || { echo "missing: $b" >&2; exit 1; }
 done
 [[ -f "$PROCMON" && -f "$ORIGIN_CONF" ]] || { echo "shared harness not found at $SHARED_BENCH (set SHARED_BENCH)" >&2; exit 1; }
-[[ -f /usr/lib/lighttpd/mod_openssl.so ]] || log "warning: /usr/lib/lighttpd/mod_openssl.so not found (apt-get install lighttpd-mod-openssl)"
+# lighttpd without mod_openssl refuses conf/lighttpd-https.conf: every lighttpd run would fail
+if [[ " ${PEERS[*]} " == *" lighttpd "* && ! -f /usr/lib/lighttpd/mod_openssl.so ]]; then
+    echo "lighttpd's mod_openssl is missing (/usr/lib/lighttpd/mod_openssl.so): apt-get install lighttpd-mod-openssl, or leave the lighttpd peer out" >&2
+    exit 1
+fi
 if [[ " ${WORKLOADS[*]} " == *" hs "* && ! -x "$HSLOAD" ]]; then
     log "building hsload (cargo build --release in $HSLOAD_DIR)"
     (cd "$HSLOAD_DIR" && { cargo build --release -q --offline 2>/dev/null || cargo build --release -q; }) \
@@ -265,7 +270,7 @@ run_one() {
     mkdir -p "$rd"
     {
         echo "workload=$wl"; echo "peer=$peer"; echo "rep=$rep"; echo "order=$ORDER_IDX"
-        echo "duration=$DURATION"; echo "warmup=$WARMUP"
+        echo "duration=$DURATION"; echo "warmup=$WARMUP"; echo "proxy_cpu=$PROXY_CPU"; echo "load_cpu=$LOAD_CPU"
         echo "timewait_before=$(ss -s 2>/dev/null | sed -n 's/.*timewait \([0-9]*\).*/\1/p' | head -1)"
         echo "loadavg_before=$(cut -d' ' -f1-3 /proc/loadavg)"
     } >"$rd/meta"

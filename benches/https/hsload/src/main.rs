@@ -14,7 +14,10 @@
 //! Prints a human summary on stderr and one JSON line on stdout with
 //! t_start/t_end (the measured window, epoch seconds: procmon.py reads them),
 //! handshakes, rate, errors, latency percentiles and the negotiated
-//! protocol / cipher suite / key exchange group.
+//! protocol / cipher suite / key exchange group / server signature scheme.
+//!
+//! Reads and writes time out after 5 s (an error, counted), so a stalled
+//! server cannot hang a thread past the end of the run.
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{verify_tls12_signature, verify_tls13_signature, CryptoProvider};
@@ -23,11 +26,16 @@ use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureSch
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+/// How long one read or write on a connection may wait.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Takes any certificate chain and name; checks the handshake signature
+/// and records the first signature scheme the server used.
 #[derive(Debug)]
-struct NoChain(Arc<CryptoProvider>);
+struct NoChain(Arc<CryptoProvider>, OnceLock<SignatureScheme>);
 
 impl ServerCertVerifier for NoChain {
     fn verify_server_cert(
@@ -46,6 +54,7 @@ impl ServerCertVerifier for NoChain {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let _ = self.1.set(d.scheme);
         verify_tls12_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn verify_tls13_signature(
@@ -54,6 +63,7 @@ impl ServerCertVerifier for NoChain {
         c: &CertificateDer<'_>,
         d: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let _ = self.1.set(d.scheme);
         verify_tls13_signature(m, c, d, &self.0.signature_verification_algorithms)
     }
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -127,6 +137,8 @@ fn one(
 ) -> std::io::Result<bool> {
     let mut sock = TcpStream::connect(addr)?;
     sock.set_nodelay(true)?;
+    sock.set_read_timeout(Some(IO_TIMEOUT))?;
+    sock.set_write_timeout(Some(IO_TIMEOUT))?;
     let mut conn = ClientConnection::new(cfg.clone(), name.clone())
         .map_err(std::io::Error::other)?;
     while conn.is_handshaking() {
@@ -172,11 +184,12 @@ fn one(
 fn main() {
     let a = parse_args();
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = Arc::new(NoChain(provider.clone(), OnceLock::new()));
     let mut cfg = ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&a.versions)
         .expect("protocol versions")
         .dangerous()
-        .with_custom_certificate_verifier(Arc::new(NoChain(provider.clone())))
+        .with_custom_certificate_verifier(verifier.clone())
         .with_no_client_auth();
     cfg.resumption = rustls::client::Resumption::disabled();
     cfg.enable_early_data = false;
@@ -258,6 +271,7 @@ fn main() {
     let rate = n as f64 / a.duration;
     let info = info.lock().unwrap().clone().unwrap_or_else(|| "\"protocol\":\"\"".into());
     let fe = first_err.lock().unwrap().clone().unwrap_or_default().replace('"', "'");
+    let sig = verifier.1.get().map(|s| format!("{s:?}")).unwrap_or_default();
     eprintln!(
         "{n} handshakes in {:.1}s: {rate:.1}/s, {errs} errors, p50 {:.2} ms p99 {:.2} ms{}",
         a.duration,
@@ -266,7 +280,7 @@ fn main() {
         if fe.is_empty() { String::new() } else { format!(" (first error: {fe})") }
     );
     println!(
-        "{{\"handshakes\":{n},\"rate\":{rate:.2},\"errors\":{errs},\"bad_status\":{},\"conns\":{},\"t_start\":{t_start:.3},\"t_end\":{t_end:.3},\"lat_p50_ms\":{:.3},\"lat_p99_ms\":{:.3},{info},\"first_error\":\"{fe}\"}}",
+        "{{\"handshakes\":{n},\"rate\":{rate:.2},\"errors\":{errs},\"bad_status\":{},\"conns\":{},\"t_start\":{t_start:.3},\"t_end\":{t_end:.3},\"lat_p50_ms\":{:.3},\"lat_p99_ms\":{:.3},{info},\"sig\":\"{sig}\",\"first_error\":\"{fe}\"}}",
         bad.load(Ordering::Relaxed),
         a.conns,
         pct(0.5),
