@@ -81,13 +81,20 @@ pub fn lighttpd_or_skip(test: &str) -> Option<PathBuf> {
 /// capture. Panics instead when `WICK_REQUIRE_LIGHTTPD=1`, because then the
 /// environment is supposed to provide everything the oracle needs.
 pub fn skip(test: &str, reason: &str) {
+    skip_with_hint(
+        test,
+        reason,
+        "install lighttpd or set LIGHTTPD_BIN; WICK_REQUIRE_LIGHTTPD=1 makes this a failure",
+    );
+}
+
+/// [`skip`] with another `hint` (how to provide what is missing) on the
+/// announcement's second line.
+pub fn skip_with_hint(test: &str, reason: &str, hint: &str) {
     if require_lighttpd() {
         panic!("{test}: {reason} (WICK_REQUIRE_LIGHTTPD=1 turns this skip into a failure)");
     }
-    announce(&format!(
-        "\n*** SKIPPED {test}: {reason}\n\
-         *** (install lighttpd or set LIGHTTPD_BIN; WICK_REQUIRE_LIGHTTPD=1 makes this a failure)\n"
-    ));
+    announce(&format!("\n*** SKIPPED {test}: {reason}\n*** ({hint})\n"));
 }
 
 /// The wick binary under test, located (or built) once per test process.

@@ -35,7 +35,8 @@ pub mod tls;
 pub mod ws;
 
 pub use bins::{
-    find_lighttpd, lighttpd_or_skip, require_lighttpd, shared_dir, skip, wick_bin, workspace_root,
+    find_lighttpd, lighttpd_or_skip, require_lighttpd, shared_dir, skip, skip_with_hint, wick_bin,
+    workspace_root,
 };
 pub use compare::{compare_print, first_message, same_stdout, strip_cwd_pid, text_diff};
 pub use fixture::{copy_dir, files_with_suffix};

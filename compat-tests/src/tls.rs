@@ -35,9 +35,10 @@ use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::bins::skip_with_hint;
+use crate::find_lighttpd;
 use crate::http::{STEP_DEADLINE, Scratch};
 use crate::run::{Cmd, Output};
-use crate::{announce, find_lighttpd, require_lighttpd};
 
 /// Time one client run (a handshake, a curl request) may take.
 pub const CLIENT_DEADLINE: Duration = Duration::from_secs(15);
@@ -56,10 +57,7 @@ pub fn clients_or_skip(test: &str) -> bool {
     let Some((why, hint)) = MISSING.get_or_init(missing_prerequisite) else {
         return true;
     };
-    if require_lighttpd() {
-        panic!("{test}: {why} (WICK_REQUIRE_LIGHTTPD=1 turns this skip into a failure)");
-    }
-    announce(&format!("\n*** SKIPPED {test}: {why}\n*** ({hint})\n"));
+    skip_with_hint(test, why, hint);
     false
 }
 
@@ -154,11 +152,16 @@ impl Pki {
         }
     }
 
-    fn req(&self) -> Cmd {
+    /// `openssl req` making a new key `{name}.key` and a certificate
+    /// `{name}.crt` for `CN=cn` (self-signed unless the caller adds `-CA`).
+    fn req(&self, name: &str, cn: &str) -> Cmd {
         Cmd::new("openssl")
             .args(["req", "-x509", "-new", "-newkey", "ec"])
             .args(["-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"])
             .args(["-days", "3650"])
+            .args(["-keyout", &format!("{name}.key")])
+            .args(["-out", &format!("{name}.crt")])
+            .args(["-subj", &format!("/CN={cn}")])
             .cwd(&self.dir)
             .timeout(CLIENT_DEADLINE)
     }
@@ -167,10 +170,7 @@ impl Pki {
     pub fn ca(&self, name: &str, cn: &str) -> Result<(), String> {
         run_ok(
             &self
-                .req()
-                .args(["-keyout", &format!("{name}.key")])
-                .args(["-out", &format!("{name}.crt")])
-                .args(["-subj", &format!("/CN={cn}")])
+                .req(name, cn)
                 .args(["-addext", "basicConstraints=critical,CA:TRUE"])
                 .args(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]),
         )?;
@@ -195,10 +195,7 @@ impl Pki {
         };
         run_ok(
             &self
-                .req()
-                .args(["-keyout", &format!("{name}.key")])
-                .args(["-out", &format!("{name}.crt")])
-                .args(["-subj", &format!("/CN={cn}")])
+                .req(name, cn)
                 .args(["-CA", &format!("{issuer}.crt")])
                 .args(["-CAkey", &format!("{issuer}.key")])
                 .args(["-addext", &format!("subjectAltName={}", san.join(","))])
@@ -209,10 +206,6 @@ impl Pki {
         let mut pem = std::fs::read(self.crt(name)).map_err(|e| e.to_string())?;
         pem.extend(std::fs::read(self.key(name)).map_err(|e| e.to_string())?);
         std::fs::write(self.pem(name), pem).map_err(|e| e.to_string())
-    }
-
-    pub fn dir(&self) -> &Path {
-        &self.dir
     }
 
     pub fn crt(&self, name: &str) -> PathBuf {
@@ -456,6 +449,8 @@ struct Received {
     out: Vec<u8>,
     out_eof: bool,
     err: Vec<u8>,
+    /// s_client closed its stderr (it has ended, or is ending).
+    err_eof: bool,
 }
 
 /// One TLS connection through `openssl s_client -quiet`: what is written
@@ -506,15 +501,22 @@ impl TlsPipe {
         let sh = shared.clone();
         thread::spawn(move || {
             let mut buf = [0u8; 4096];
-            while let Ok(n) = err.read(&mut buf) {
+            loop {
+                // a read error ends the stream as EOF does
+                let n = match err.read(&mut buf) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => r.unwrap_or(0),
+                };
+                let mut r = sh.0.lock().expect("not poisoned");
+                if n == 0 {
+                    r.err_eof = true;
+                } else {
+                    r.err.extend_from_slice(&buf[..n]);
+                }
+                sh.1.notify_all();
                 if n == 0 {
                     break;
                 }
-                sh.0.lock()
-                    .expect("not poisoned")
-                    .err
-                    .extend_from_slice(&buf[..n]);
-                sh.1.notify_all();
             }
         });
         Ok(TlsPipe {
@@ -543,8 +545,7 @@ impl TlsPipe {
     }
 
     /// Waits until `done` holds for the bytes received and not taken yet,
-    /// or the server closed, or `limit` passed; `Ok(true)` when `done`
-    /// held.
+    /// or the server closed, or `limit` passed; `true` when `done` held.
     pub fn wait(&self, done: impl Fn(&[u8]) -> bool, limit: Duration) -> bool {
         let deadline = Instant::now() + limit;
         let (lock, cv) = &*self.shared;
@@ -593,23 +594,14 @@ impl TlsPipe {
         String::from_utf8_lossy(&self.shared.0.lock().expect("not poisoned").err).into_owned()
     }
 
-    /// The first TLS error s_client reported ([`tls_error`]), once it has
-    /// ended (waits up to `limit` for that).
-    pub fn error_at_end(&mut self, limit: Duration) -> Option<String> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        // stderr is read by its own thread: let it catch up with the exit
+    /// The first TLS error s_client reported ([`tls_error`]), once its
+    /// stderr reached EOF (s_client ended): waits up to `limit` for that,
+    /// then takes what it reported so far.
+    pub fn error_at_end(&self, limit: Duration) -> Option<String> {
         let (lock, cv) = &*self.shared;
         let r = lock.lock().expect("not poisoned");
         let (r, _) = cv
-            .wait_timeout_while(r, Duration::from_millis(200), |r| {
-                tls_error(&String::from_utf8_lossy(&r.err)).is_none()
-            })
+            .wait_timeout_while(r, limit, |r| !r.err_eof)
             .expect("not poisoned");
         tls_error(&String::from_utf8_lossy(&r.err))
     }
@@ -652,7 +644,9 @@ pub fn exchange(port: u16, hello: &Hello, request: &[u8]) -> Result<Exchange, St
             pipe.stderr()
         ));
     }
-    let error = pipe.error_at_end(Duration::from_secs(2));
+    // the server closed, so s_client is ending: its stderr's EOF follows
+    // at once, unless the machine is very busy
+    let error = pipe.error_at_end(Duration::from_secs(5));
     Ok(Exchange { bytes, error })
 }
 
@@ -729,15 +723,6 @@ pub struct CurlAnswer {
     /// Names lower-cased, values trimmed, in order.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
-}
-
-impl CurlAnswer {
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
 impl fmt::Debug for CurlAnswer {
