@@ -137,6 +137,54 @@ pub fn running_as_root() -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// Log files
+
+/// The lines of each file of `paths`, each with its `\n` (a last line
+/// still being written has none), without those containing `skip` (the
+/// readiness probe's path): once the files hold at least `want` complete
+/// lines together, or what is there after `limit`. Polls with a growing
+/// pause, never sleeping a fixed time (lighttpd writes its access log
+/// about once a second). Bytes that are not UTF-8 are shown as `<0xNN>`.
+pub fn log_lines(paths: &[PathBuf], want: usize, skip: &str, limit: Duration) -> Vec<Vec<String>> {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        let all: Vec<Vec<String>> = paths
+            .iter()
+            .map(|path| {
+                let raw = fs::read(path).unwrap_or_default();
+                raw.split_inclusive(|&b| b == b'\n')
+                    .map(escape_bytes)
+                    .filter(|l| !l.contains(skip))
+                    .collect()
+            })
+            .collect();
+        // a line counts once it is complete
+        let complete: usize = all
+            .iter()
+            .map(|lines| lines.iter().filter(|l| l.ends_with('\n')).count())
+            .sum();
+        if complete >= want || Instant::now() >= deadline {
+            return all;
+        }
+        thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// `line` as text, each byte that is not UTF-8 as `<0xNN>`.
+fn escape_bytes(line: &[u8]) -> String {
+    let mut s = String::new();
+    for chunk in line.utf8_chunks() {
+        s.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            let _ = write!(s, "<0x{b:02X}>");
+        }
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------
 // One server
 
 /// A running server (lighttpd or wick) on an inherited socket.
@@ -433,6 +481,13 @@ impl Server {
 }
 
 impl Server {
+    /// Which of a pair's servers this is, as in per-server arrays such as
+    /// [`PairOpts::vars`]: 0 for `lighttpd`, 1 for any other name (wick,
+    /// or the second lighttpd of a [`self_check`], which plays wick).
+    pub fn index(&self) -> usize {
+        usize::from(self.name != "lighttpd")
+    }
+
     /// The server's process id while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
@@ -1266,6 +1321,12 @@ pub const VOLATILE: &[&str] = &["date", "server"];
 /// `:{port}` (a server's own port in a backend's echo of the request, e.g.
 /// `Forwarded: by="127.0.0.1:<port>"`).
 pub fn normalise_port(bytes: &[u8], port: u16) -> Vec<u8> {
+    normalise_port_as(bytes, port, "{port}")
+}
+
+/// `bytes` with every `:<port>` not followed by a digit replaced by
+/// `:name` (`{port2}` for the first of [`Server::extra_ports`] …).
+pub fn normalise_port_as(bytes: &[u8], port: u16, name: &str) -> Vec<u8> {
     let needle = format!(":{port}").into_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
@@ -1275,7 +1336,8 @@ pub fn normalise_port(bytes: &[u8], port: u16) -> Vec<u8> {
                 .get(i + needle.len())
                 .is_some_and(|b| b.is_ascii_digit())
         {
-            out.extend_from_slice(b":{port}");
+            out.push(b':');
+            out.extend_from_slice(name.as_bytes());
             i += needle.len();
         } else {
             out.push(bytes[i]);
@@ -1430,6 +1492,49 @@ pub enum Side {
 /// — useful while wick cannot run them yet, and to find flaky ones.
 pub fn self_check() -> bool {
     std::env::var("WICK_COMPAT_SELF").is_ok_and(|v| v == "1")
+}
+
+/// A configuration lighttpd 1.4.69 starts with and wick refuses at start
+/// (a KNOWN-DIFFERENCE): launches `lighttpd` on `conf` in `dir`, then wick
+/// (under [`self_check`] lighttpd again, which must start too), each with
+/// `launch` and stopped at once. Returns what went wrong, each message
+/// starting with `what`: lighttpd did not start; wick started, did not
+/// exit with status 255, or (with a `key`) its refusal does not name `key`.
+pub fn expect_only_wick_refuses(
+    lighttpd: &Path,
+    what: &str,
+    conf: &str,
+    dir: &Path,
+    launch: &Launch,
+    key: Option<&str>,
+) -> Vec<String> {
+    let (other, other_side) = if self_check() {
+        (lighttpd.to_path_buf(), Side::Lighttpd)
+    } else {
+        (wick_bin(), Side::Wick)
+    };
+    let mut failures = Vec::new();
+    for (name, program, side) in [
+        ("lighttpd", lighttpd, Side::Lighttpd),
+        ("wick", other.as_path(), other_side),
+    ] {
+        match (side, Server::launch(name, program, conf, dir, launch)) {
+            (Side::Lighttpd, Ok(_)) => {}
+            (Side::Lighttpd, Err(e)) => {
+                failures.push(format!("{what}: {name} did not start: {e}\n{conf}"))
+            }
+            (Side::Wick, Ok(_)) => failures.push(format!("{what}: {name} started on\n{conf}")),
+            (Side::Wick, Err(e)) if !e.contains("exit status: 255") => {
+                failures.push(format!("{what}: {name} did not exit with status 255: {e}"))
+            }
+            (Side::Wick, Err(e)) => {
+                if let Some(key) = key.filter(|k| !e.contains(k)) {
+                    failures.push(format!("{what}: {name}'s refusal does not name {key}: {e}"));
+                }
+            }
+        }
+    }
+    failures
 }
 
 /// Options of [`Pair::start_opts`].

@@ -16,14 +16,13 @@
 //! `server.tag` is set in every configuration: `%O` counts the response
 //! head, and wick's default `Server` value is its own (KNOWN-DIFFERENCES).
 
-use std::fs;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use compat_tests::http::{
-    Client, Launch, MTIME_HTTP, Pair, PairOpts, Req, Response, Scratch, Server, Side, put,
+    Client, Launch, MTIME_HTTP, Pair, PairOpts, Req, Response, Scratch, Side, log_lines, put,
 };
 use compat_tests::text_diff;
 
@@ -112,11 +111,6 @@ fn start(
     Some((pair, logs))
 }
 
-/// Which of the pair's servers `server` is (0: lighttpd, 1: the other).
-fn index_of(server: &Server) -> usize {
-    usize::from(server.name != "lighttpd")
-}
-
 /// `line` with the `%t` timestamp (`[21/Nov/2026:16:18:53 +0000]`) as
 /// `[TIME]` and the decimal `port` (not part of a longer number) as
 /// `{port}`.
@@ -177,49 +171,14 @@ fn is_clf_time(b: &[u8]) -> bool {
         && digits(22..26)
 }
 
-/// The lines of each file of `paths` without the probe's, once they hold
-/// at least `want` complete lines together (or what is there at the
-/// deadline), normalised for `port`. Bytes that are not UTF-8 are shown
-/// as `<0xNN>`.
-fn log_lines(paths: &[PathBuf], want: usize, port: u16) -> Vec<Vec<String>> {
-    let deadline = Instant::now() + LOG_DEADLINE;
-    let mut pause = Duration::from_millis(5);
-    loop {
-        let all: Vec<Vec<String>> = paths
-            .iter()
-            .map(|path| {
-                let raw = fs::read(path).unwrap_or_default();
-                raw.split_inclusive(|&b| b == b'\n')
-                    .map(escape_bytes)
-                    .filter(|l| !l.contains(PROBE_PATH))
-                    .collect()
-            })
-            .collect();
-        // a line counts once it is complete
-        let complete: usize = all
-            .iter()
-            .map(|lines| lines.iter().filter(|l| l.ends_with('\n')).count())
-            .sum();
-        if complete >= want || Instant::now() >= deadline {
-            return all
-                .into_iter()
-                .map(|lines| lines.iter().map(|l| normalise_line(l, port)).collect())
-                .collect();
-        }
-        thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
-        pause = (pause * 2).min(Duration::from_millis(100));
-    }
-}
-
-fn escape_bytes(line: &[u8]) -> String {
-    let mut s = String::new();
-    for chunk in line.utf8_chunks() {
-        s.push_str(chunk.valid());
-        for b in chunk.invalid() {
-            s.push_str(&format!("<0x{b:02X}>"));
-        }
-    }
-    s
+/// [`log_lines`] of each file of `paths` (at least `want` complete lines
+/// together, within [`LOG_DEADLINE`]) without the probe's, normalised for
+/// `port`.
+fn normalised_log_lines(paths: &[PathBuf], want: usize, port: u16) -> Vec<Vec<String>> {
+    log_lines(paths, want, PROBE_PATH, LOG_DEADLINE)
+        .into_iter()
+        .map(|lines| lines.iter().map(|l| normalise_line(l, port)).collect())
+        .collect()
 }
 
 /// Compares the two servers' logs `files` (one comparison each) once they
@@ -257,8 +216,8 @@ fn compare_logs_known(
         (paths, ports[i])
     });
     let (l, w) = thread::scope(|scope| {
-        let l = scope.spawn(|| log_lines(&l.0, want, l.1));
-        let w = scope.spawn(|| log_lines(&w.0, want, w.1));
+        let l = scope.spawn(|| normalised_log_lines(&l.0, want, l.1));
+        let w = scope.spawn(|| normalised_log_lines(&w.0, want, w.1));
         (
             l.join().expect("log reader panicked"),
             w.join().expect("log reader panicked"),
@@ -285,7 +244,7 @@ fn compare_logs_known(
             |side, server| {
                 // where each side's documented form is (in self-check mode
                 // both servers are lighttpd and show lighttpd's form)
-                let lines = if index_of(server) == 0 { &l } else { &w };
+                let lines = if server.index() == 0 { &l } else { &w };
                 Ok(match side {
                     Side::Lighttpd => places(lines, k.lighttpd),
                     Side::Wick => places(lines, k.wick),
@@ -310,7 +269,7 @@ fn compare_logs_known(
         let label = format!("access log {file}");
         let (lk, wk) = (&l[k], &w[k]);
         pair.observe(&label, |_, server| {
-            Ok(if index_of(server) == 0 {
+            Ok(if server.index() == 0 {
                 lk.clone()
             } else {
                 wk.clone()
@@ -661,7 +620,7 @@ fn accesslog_syslog_starts_and_serves() {
     };
     send_all(&mut pair, common_requests().into_iter().take(6).collect());
     pair.observe("no access.log file with use-syslog", |_, server| {
-        Ok(logs.path(index_of(server), "access.log").exists())
+        Ok(logs.path(server.index(), "access.log").exists())
     });
     pair.finish();
 }

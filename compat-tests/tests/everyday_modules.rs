@@ -42,7 +42,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use compat_tests::backend::PyBackend;
 use compat_tests::http::{
     Client, Launch, MTIME, MTIME_HTTP, Pair, PairOpts, Req, Response, Scratch, Server, Side,
-    lowercase_echoed_names, normalise_port, put,
+    expect_only_wick_refuses, lowercase_echoed_names, normalise_port, put,
 };
 use compat_tests::{lighttpd_or_skip, wick_bin};
 
@@ -1735,11 +1735,6 @@ fn module_values_only_wick_refuses_at_start() {
     let Some(lighttpd) = lighttpd_or_skip(test) else {
         return;
     };
-    let (other, other_side) = if compat_tests::http::self_check() {
-        (lighttpd.clone(), Side::Lighttpd)
-    } else {
-        (wick_bin(), Side::Wick)
-    };
     let cases: &[(&str, &str)] = &[
         (
             "url.redirect-code above 999",
@@ -1781,32 +1776,21 @@ extforward.hap-PROXY = "enable""#,
         fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
         let dir = scratch.path().to_str().expect("UTF-8 scratch path");
         let conf = format!("server.document-root = \"{dir}/htdocs\"\n{body}\n");
-        for (name, program, side) in [
-            ("lighttpd", &lighttpd, Side::Lighttpd),
-            ("wick", &other, other_side),
-        ] {
-            // a PROXY-protocol listener answers only after a PROXY header
-            let launch = Launch {
-                probe: body.contains("hap-PROXY").then(|| {
-                    b"PROXY TCP4 192.0.2.1 127.0.0.1 4711 80\r\nGET / HTTP/1.0\r\n\r\n".to_vec()
-                }),
-                ..Launch::default()
-            };
-            match (
-                side,
-                Server::launch(name, program, &conf, scratch.path(), &launch),
-            ) {
-                (Side::Lighttpd, Ok(_)) => {}
-                (Side::Lighttpd, Err(e)) => {
-                    failures.push(format!("{what}: {name} did not start: {e}\n{conf}"))
-                }
-                (Side::Wick, Ok(_)) => failures.push(format!("{what}: {name} started on\n{conf}")),
-                (Side::Wick, Err(e)) if !e.contains("exit status: 255") => {
-                    failures.push(format!("{what}: {name} did not exit with status 255: {e}"))
-                }
-                (Side::Wick, Err(_)) => {}
-            }
-        }
+        // a PROXY-protocol listener answers only after a PROXY header
+        let launch = Launch {
+            probe: body.contains("hap-PROXY").then(|| {
+                b"PROXY TCP4 192.0.2.1 127.0.0.1 4711 80\r\nGET / HTTP/1.0\r\n\r\n".to_vec()
+            }),
+            ..Launch::default()
+        };
+        failures.extend(expect_only_wick_refuses(
+            &lighttpd,
+            what,
+            &conf,
+            scratch.path(),
+            &launch,
+            None,
+        ));
     }
     compat_tests::announce(&format!(
         "compat-tests: {test}: {} configurations, {} failures",

@@ -585,11 +585,6 @@ fn own_backends(dir: &std::path::Path) -> [PyBackend; 2] {
     ]
 }
 
-/// Which of the two backends belongs to `server`.
-fn own<'a>(b: &'a [PyBackend; 2], server: &Server) -> &'a PyBackend {
-    &b[usize::from(server.name != "lighttpd")]
-}
-
 #[test]
 fn request_streaming_timing() {
     let Some((mut pair, b)) = start_streaming_own_backends("request_streaming_timing") else {
@@ -602,7 +597,7 @@ fn request_streaming_timing() {
     pair.observe(
         "request body in parts: when the backend sees it, and how",
         |_, server| {
-            let backend = own(&b, server);
+            let backend = &b[server.index()];
             std::thread::scope(|s| {
                 let mut runs = Vec::new();
                 for mode in ["s0", "s1", "s2"] {
@@ -670,7 +665,7 @@ fn response_back_pressure() {
         return;
     };
     pair.observe("20 MB response, client pauses 2 s", |_, server| {
-        let backend = own(&b, server);
+        let backend = &b[server.index()];
         std::thread::scope(|s| {
             let runs: Vec<_> = ["s0", "s1", "s2"]
                 .into_iter()
@@ -1041,7 +1036,7 @@ fn upgrade_and_connect() {
     pair.observe(
         "WebSocket upgrade: 101, upstream request, echoed bytes",
         |_, server| {
-            let backend = own(&w, server);
+            let backend = &w[server.index()];
             let mut c = server.connect()?;
             c.send(format!("GET /ws/chat?upgrade=1 HTTP/1.1\r\n{WS_HEAD}").as_bytes())?;
             let r = c.response(false)?;
@@ -1176,7 +1171,7 @@ fn upstream_keep_alive_default() {
         "three requests on one client connection: backend connections used",
         REASON,
         |_, server| {
-            let backend = &k[usize::from(server.name != "lighttpd")];
+            let backend = &k[server.index()];
             let before = backend.log().connections;
             let mut c = server.connect()?;
             let mut lines = Vec::new();

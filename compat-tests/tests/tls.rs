@@ -69,8 +69,9 @@ use std::time::Duration;
 
 use compat_tests::backend::PyBackend;
 use compat_tests::http::{
-    Client, Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, Side,
-    frame_response, lowercase_echoed_names, parse_response, put,
+    Client, Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, VOLATILE,
+    expect_only_wick_refuses, frame_response, log_lines, lowercase_echoed_names, normalise_port,
+    normalise_port_as, parse_response, put,
 };
 use compat_tests::tls::{
     CurlAnswer, CurlReq, Handshake, Hello, Http, Pki, TlsPipe, Usage, Version, clients_or_skip,
@@ -175,38 +176,28 @@ fn start(test: &str, modules: &str, conf: &str, tls_sockets: usize) -> Option<Tl
 // ---------------------------------------------------------------------------
 // Observations
 
-/// The `n`-th TLS socket of `server` (`{port2}` is 0).
-fn tls_port(server: &Server, n: usize) -> u16 {
-    server.extra_ports[n]
-}
-
 /// `text` with each of `server`'s ports after a colon (`:<port>` not
 /// followed by a digit) written as `:{port}`, `:{port2}` …
 fn normalise_ports(text: &str, server: &Server) -> String {
-    let mut names = vec![(server.port, "{port}".to_string())];
-    for (i, p) in server.extra_ports.iter().enumerate() {
-        names.push((*p, format!("{{port{}}}", i + 2)));
+    let mut out = normalise_port(text.as_bytes(), server.port);
+    for (i, &port) in server.extra_ports.iter().enumerate() {
+        out = normalise_port_as(&out, port, &format!("{{port{}}}", i + 2));
     }
-    let mut out = text.to_string();
-    for (port, name) in names {
-        let needle = format!(":{port}");
-        let mut result = String::new();
-        let mut rest = out.as_str();
-        while let Some(at) = rest.find(&needle) {
-            let after = &rest[at + needle.len()..];
-            result.push_str(&rest[..at]);
-            if after.starts_with(|c: char| c.is_ascii_digit()) {
-                result.push_str(&needle);
-            } else {
-                result.push(':');
-                result.push_str(&name);
-            }
-            rest = after;
-        }
-        result.push_str(rest);
-        out = result;
+    String::from_utf8(out).expect("ASCII replacements keep the text UTF-8")
+}
+
+/// `headers` as compared: the [`VOLATILE`] ones by presence, the others
+/// with the server's ports normalised; sorted by name (the order between
+/// names means nothing to a client; a name's values keep their order).
+fn normalise_headers(headers: &mut [(String, String)], server: &Server) {
+    for (n, v) in headers.iter_mut() {
+        *v = if VOLATILE.contains(&n.as_str()) {
+            "(present)".to_string()
+        } else {
+            normalise_ports(v, server)
+        };
     }
-    out
+    headers.sort_by(|a, b| a.0.cmp(&b.0));
 }
 
 /// An HTTP answer as compared: the status line, the headers sorted by
@@ -221,15 +212,8 @@ struct Answer {
 }
 
 fn summary(r: &Response, server: &Server) -> (Vec<String>, String) {
-    let mut headers: Vec<(String, String)> = r
-        .headers
-        .iter()
-        .map(|(n, v)| match n.as_str() {
-            "date" | "server" => (n.clone(), "(present)".to_string()),
-            _ => (n.clone(), normalise_ports(v, server)),
-        })
-        .collect();
-    headers.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut headers = r.headers.clone();
+    normalise_headers(&mut headers, server);
     let mut head = vec![r.status_line.clone()];
     head.extend(headers.into_iter().map(|(n, v)| format!("{n}: {v}")));
     let body = normalise_ports(&String::from_utf8_lossy(&r.body), server);
@@ -265,7 +249,7 @@ fn answer_of(bytes: &[u8], is_head: bool, server: &Server, tls_error: Option<Str
 fn check_handshake(t: &mut Tls, label: &str, sock: usize, hello: Hello) {
     t.pair
         .observe(label, |_, server| -> Result<Handshake, String> {
-            handshake(tls_port(server, sock), &hello)
+            handshake(server.extra_ports[sock], &hello)
         });
 }
 
@@ -278,7 +262,7 @@ fn check_https(t: &mut Tls, sock: usize, hello: Hello, req: Req) {
         hello_text = describe(&hello)
     );
     t.pair.observe(&label, |_, server| {
-        let ex = exchange(tls_port(server, sock), &hello, &req.bytes(&[]))?;
+        let ex = exchange(server.extra_ports[sock], &hello, &req.bytes(&[]))?;
         Ok(answer_of(&ex.bytes, req.is_head(), server, ex.error))
     });
 }
@@ -320,14 +304,8 @@ fn check_curl_with(
     let dir = t.pair.dir().to_path_buf();
     t.pair
         .observe(&label, |_, server| -> Result<CurlAnswer, String> {
-            let mut a = curl(&dir, tls_port(server, sock), &req)?;
-            for (n, v) in &mut a.headers {
-                *v = match n.as_str() {
-                    "date" | "server" => "(present)".to_string(),
-                    _ => normalise_ports(v, server),
-                };
-            }
-            a.headers.sort_by(|x, y| x.0.cmp(&y.0));
+            let mut a = curl(&dir, server.extra_ports[sock], &req)?;
+            normalise_headers(&mut a.headers, server);
             a.body = normalise_ports(&String::from_utf8_lossy(&a.body), server).into_bytes();
             norm(&mut a);
             Ok(a)
@@ -432,7 +410,7 @@ fn certificate_files_and_scheme() {
     t.pair.observe(
         "https keep-alive: two requests on one connection",
         |_, server| {
-            let mut pipe = TlsPipe::open(tls_port(server, 0), &sni("default.example"))?;
+            let mut pipe = TlsPipe::open(server.extra_ports[0], &sni("default.example"))?;
             let reqs = [
                 Req::get("/f.txt").host("default.example").keep_alive(),
                 Req::get("/index.html").host("default.example"),
@@ -470,7 +448,7 @@ fn certificate_files_and_scheme() {
     // plain HTTP to the TLS socket, TLS to the plain socket
     t.pair
         .observe("plain HTTP request to the TLS socket", |_, server| {
-            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], tls_port(server, 0)));
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], server.extra_ports[0]));
             let mut c = Client::connect(server.name, addr)?;
             c.send(b"GET /f.txt HTTP/1.0\r\n\r\n")?;
             let (bytes, closed) = c.read_to_end(STEP_DEADLINE);
@@ -779,7 +757,6 @@ fn client_certificate_depth() {
 /// for a verified certificate only.
 #[test]
 fn client_certificate_in_access_log() {
-    const LINES: usize = 3;
     let scratch = Scratch::new("tls-log").expect("scratch dir");
     let logs: [std::path::PathBuf; 2] =
         ["lighttpd", "wick"].map(|who| scratch.path().join(format!("{who}-access.log")));
@@ -808,42 +785,34 @@ fn client_certificate_in_access_log() {
         return;
     };
     let ca = t.pki.crt("ca");
-    let mut requests = Vec::new();
-    for (i, cert) in [None, Some("client"), Some("stranger")]
-        .into_iter()
-        .enumerate()
-    {
+    // one request, so one log line, per client certificate (or none)
+    let certs = [None, Some("client"), Some("stranger")];
+    for (i, cert) in certs.into_iter().enumerate() {
         let mut hello = Hello::new().ca(ca.clone());
         if let Some(name) = cert {
             hello = hello.cert(t.pki.crt(name), t.pki.key(name));
         }
         let req = CurlReq::get("default.example", &format!("/f.txt?n={i}")).hello(hello);
-        requests.push(req.clone());
         check_curl(&mut t, "logged: ", 0, req);
     }
-    assert_eq!(requests.len(), LINES);
     t.pair
         .observe("the access log lines of the three requests", |_, server| {
-            let log = own(&logs, server);
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            loop {
-                let text = std::fs::read_to_string(log).unwrap_or_default();
-                let lines: Vec<String> = text
-                    .lines()
-                    .filter(|l| !l.contains("/probe-ready"))
-                    .map(|l| match l.find("[FAILED:") {
+            let log = std::slice::from_ref(&logs[server.index()]);
+            let lines = log_lines(log, certs.len(), "/probe-ready", Duration::from_secs(10));
+            Ok(lines
+                .concat()
+                .iter()
+                .map(|l| {
+                    let l = l.strip_suffix('\n').unwrap_or(l);
+                    match l.find("[FAILED:") {
                         Some(at) => {
                             let end = l[at..].find(']').map_or(l.len(), |e| at + e);
                             format!("{}[FAILED:…{}", &l[..at], &l[end..])
                         }
                         None => l.to_string(),
-                    })
-                    .collect();
-                if lines.len() >= LINES || std::time::Instant::now() >= deadline {
-                    return Ok(lines);
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
+                    }
+                })
+                .collect::<Vec<String>>())
         });
     t.pair.finish();
 }
@@ -878,7 +847,7 @@ fn cipher_list() {
         t.pair.observe_known(
             &format!("ssl.cipher-list ECDHE+CHACHA20: TLS 1.2 client offering {ciphers}"),
             CIPHER_LIST_IGNORED,
-            |_, server| handshake(tls_port(server, 0), &hello),
+            |_, server| handshake(server.extra_ports[0], &hello),
             |l, w| {
                 let chacha = ciphers.contains("CHACHA20");
                 let l_ok = l.version.is_some() == chacha;
@@ -915,11 +884,6 @@ fn tls_values_only_wick_refuses_at_start() {
     let Some(lighttpd) = compat_tests::lighttpd_or_skip(test) else {
         return;
     };
-    let (other, other_side) = if compat_tests::http::self_check() {
-        (lighttpd.clone(), Side::Lighttpd)
-    } else {
-        (compat_tests::wick_bin(), Side::Wick)
-    };
     let cases: &[(&str, &str, &str)] = &[(
         "ssl-conf-cmd CipherString",
         "CipherString",
@@ -942,28 +906,14 @@ fn tls_values_only_wick_refuses_at_start() {
             extra_sockets: 1,
             ..Launch::default()
         };
-        for (name, program, side) in [
-            ("lighttpd", &lighttpd, Side::Lighttpd),
-            ("wick", &other, other_side),
-        ] {
-            match (
-                side,
-                Server::launch(name, program, &conf, scratch.path(), &launch),
-            ) {
-                (Side::Lighttpd, Ok(_)) => {}
-                (Side::Lighttpd, Err(e)) => {
-                    failures.push(format!("{what}: {name} did not start: {e}\n{conf}"))
-                }
-                (Side::Wick, Ok(_)) => failures.push(format!("{what}: {name} started on\n{conf}")),
-                (Side::Wick, Err(e)) if !e.contains("exit status: 255") => {
-                    failures.push(format!("{what}: {name} did not exit with status 255: {e}"))
-                }
-                (Side::Wick, Err(e)) if !e.contains(key) => {
-                    failures.push(format!("{what}: {name}'s refusal does not name {key}: {e}"))
-                }
-                (Side::Wick, Err(_)) => {}
-            }
-        }
+        failures.extend(expect_only_wick_refuses(
+            &lighttpd,
+            what,
+            &conf,
+            scratch.path(),
+            &launch,
+            Some(key),
+        ));
     }
     compat_tests::announce(&format!(
         "compat-tests: {test}: {} configurations, {} failures",
@@ -1075,15 +1025,10 @@ fn redirect_to_https_vhosts() {
 const WS_HEAD: &str = "Upgrade: websocket\r\nConnection: Upgrade\r\n\
     Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-/// Which of a per-server pair belongs to `server`.
-fn own<'a, T>(both: &'a [T; 2], server: &Server) -> &'a T {
-    &both[usize::from(server.name != "lighttpd")]
-}
-
 /// Sends an upgrade request for `target` over TLS; the 101 head (as
 /// compared) and the pipe with the bytes after the head left in it.
 fn wss_open(server: &Server, target: &str) -> Result<(Vec<String>, TlsPipe, Vec<u8>), String> {
-    let mut pipe = TlsPipe::open(tls_port(server, 0), &sni("default.example"))?;
+    let mut pipe = TlsPipe::open(server.extra_ports[0], &sni("default.example"))?;
     pipe.send(format!("GET {target} HTTP/1.1\r\nHost: default.example\r\n{WS_HEAD}").as_bytes())?;
     if !pipe.wait(|b| b.windows(4).any(|w| w == b"\r\n\r\n"), STEP_DEADLINE) {
         return Err(format!("no response head; s_client: {}", pipe.stderr()));
@@ -1156,7 +1101,7 @@ fn wss_tunnels() {
     t.pair.observe(
         "wss:// through mod_proxy (upgrade): 101, upstream request, echoed bytes",
         |_, server| {
-            let backend = own(&px, server);
+            let backend = &px[server.index()];
             let (head, mut pipe, mut echoed) = wss_open(server, "/px/chat?upgrade=1")?;
             pipe.send(b"\x81\x05hello")?;
             pipe.wait(|b| echoed.len() + b.len() >= 7, STEP_DEADLINE);
@@ -1179,7 +1124,7 @@ fn wss_tunnels() {
         |_, server| {
             let req = Req::get("/px/echo?q=1").host("default.example");
             let ex = exchange(
-                tls_port(server, 0),
+                server.extra_ports[0],
                 &sni("default.example"),
                 &req.bytes(&[]),
             )?;

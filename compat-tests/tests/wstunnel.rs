@@ -208,12 +208,6 @@ impl Backends {
     }
 }
 
-/// Which of a per-server pair belongs to `server` (the second lighttpd
-/// of a self-check plays wick).
-fn own<'a, T>(both: &'a [T; 2], server: &Server) -> &'a T {
-    &both[usize::from(server.name != "lighttpd")]
-}
-
 fn launch() -> Launch {
     Launch {
         probe: Some(PROBE.to_vec()),
@@ -654,12 +648,12 @@ fn handshake_and_refusals() {
     };
     let b = &bs;
     let check = |pair: &mut Pair, label: &str, req: WsReq| {
-        pair.observe(label, |_, s| answer(s, &own(b, s).echo, &req));
+        pair.observe(label, |_, s| answer(s, &b[s.index()].echo, &req));
     };
     // 1. the handshake response, headers in order (Date and Server too)
     pair.observe(
         "1. handshake, key of spec §5, exact header order",
-        |_, s| answer_with(s, &own(b, s).echo, &WsReq::new("/ws"), head_exact),
+        |_, s| answer_with(s, &b[s.index()].echo, &WsReq::new("/ws"), head_exact),
     );
     // 2. the RFC sample key
     check(
@@ -671,7 +665,7 @@ fn handshake_and_refusals() {
     pair.observe("2. RFC sample accept value", |_, s| {
         let a = answer(
             s,
-            &own(b, s).echo,
+            &b[s.index()].echo,
             &WsReq::new("/ws").set("Sec-WebSocket-Key", RFC_KEY),
         )?;
         let want = format!("sec-websocket-accept: {}", accept_for(RFC_KEY));
@@ -904,7 +898,7 @@ fn subprotocols_and_frame_types() {
     ] {
         let req = session("/ws", offer);
         pair.observe(&format!("5. /ws offering {offer:?}"), |_, s| {
-            run(s, Some(&own(b, s).echo), &req, &echo)
+            run(s, Some(&b[s.index()].echo), &req, &echo)
         });
     }
     // 6. base64: 1.4.69 echoes the name and sends the bytes as they are;
@@ -913,7 +907,7 @@ fn subprotocols_and_frame_types() {
     pair.observe_known(
         "6. base64 offered first: backend bytes 00 ff 41 to the client",
         KD_BASE64,
-        |_, s| run(s, Some(&own(b, s).echo), &req, &echo),
+        |_, s| run(s, Some(&b[s.index()].echo), &req, &echo),
         |l, w| {
             let mut want_l = l.clone();
             want_l.events = vec![server_frame(TEXT, b"\x00\xffA")];
@@ -935,7 +929,7 @@ fn subprotocols_and_frame_types() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).echo),
+                Some(&b[s.index()].echo),
                 &req,
                 &[Step::Frame(Frame::text("aGVsbG8=")), Step::Read(1)],
             )
@@ -960,7 +954,7 @@ fn subprotocols_and_frame_types() {
         pair.observe_known(
             &format!("4. /bin (frame-type binary) offering {offer:?}"),
             KD_PROTOCOL,
-            |_, s| run(s, Some(&own(b, s).echo), &req, &echo),
+            |_, s| run(s, Some(&b[s.index()].echo), &req, &echo),
             |l, w| {
                 let mut want_l = l.clone();
                 want_l.events = vec![server_frame(BINARY, b"\x00\xffA")];
@@ -980,7 +974,7 @@ fn subprotocols_and_frame_types() {
     }
     let req = session("/bin", Some("binary"));
     pair.observe("4. /bin offering binary", |_, s| {
-        run(s, Some(&own(b, s).echo), &req, &echo)
+        run(s, Some(&b[s.index()].echo), &req, &echo)
     });
     pair.finish();
 }
@@ -999,7 +993,7 @@ fn client_frames() {
     let b = &bs;
     let ws = WsReq::new("/ws");
     let session = |pair: &mut Pair, label: &str, steps: Vec<Step>| {
-        pair.observe(label, |_, s| run(s, Some(&own(b, s).echo), &ws, &steps));
+        pair.observe(label, |_, s| run(s, Some(&b[s.index()].echo), &ws, &steps));
     };
     // 3/4. raw payloads to the backend, echoed in text frames
     session(
@@ -1050,7 +1044,7 @@ fn client_frames() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).echo),
+                Some(&b[s.index()].echo),
                 &ws,
                 &[
                     Step::Frame(Frame::text("abc").fin(false)),
@@ -1109,7 +1103,7 @@ fn client_frames() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).echo),
+                Some(&b[s.index()].echo),
                 &ws,
                 &[
                     Step::Frame(Frame::new(PING, vec![b'p'; 200])),
@@ -1150,7 +1144,7 @@ fn client_frames() {
             |_, s| {
                 run(
                     s,
-                    Some(&own(b, s).echo),
+                    Some(&b[s.index()].echo),
                     &ws,
                     &[
                         Step::Frame(Frame::text("x")),
@@ -1172,7 +1166,7 @@ fn client_frames() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).hold),
+                Some(&b[s.index()].hold),
                 &hold,
                 &[
                     Step::Frame(Frame::text("x")),
@@ -1225,7 +1219,7 @@ fn client_frames() {
             |_, s| {
                 run(
                     s,
-                    Some(&own(b, s).echo),
+                    Some(&b[s.index()].echo),
                     &ws,
                     &[
                         Step::Frame(frame.clone()),
@@ -1280,7 +1274,7 @@ fn client_frames() {
     // 25. a frame sent with the handshake
     let pipelined = WsReq::new("/ws/pipelined").tail(&Frame::text("early").encode());
     pair.observe("25. first frame pipelined with the handshake", |_, s| {
-        run(s, Some(&own(b, s).echo), &pipelined, &[Step::Read(1)])
+        run(s, Some(&b[s.index()].echo), &pipelined, &[Step::Read(1)])
     });
     // 27. half-close, and a client that just goes away
     session(
@@ -1318,7 +1312,7 @@ fn backend_behaviour() {
     pair.observe("14. backend greets first", |_, s| {
         run(
             s,
-            Some(&own(b, s).greet),
+            Some(&b[s.index()].greet),
             &greet,
             &[Step::Read(1), Step::Frame(Frame::text("x")), Step::Read(1)],
         )
@@ -1332,7 +1326,7 @@ fn backend_behaviour() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).closer),
+                Some(&b[s.index()].closer),
                 &closer,
                 &[Step::Frame(Frame::text("q")), Step::Read(1), Step::Eof],
             )
@@ -1348,7 +1342,7 @@ fn backend_behaviour() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).reset),
+                Some(&b[s.index()].reset),
                 &reset,
                 &[Step::Frame(Frame::text("boom")), Step::Eof],
             )
@@ -1360,7 +1354,7 @@ fn backend_behaviour() {
     pair.observe("26. unix socket backend", |_, s| {
         run(
             s,
-            Some(&own(b, s).unix),
+            Some(&b[s.index()].unix),
             &unix,
             &[Step::Frame(Frame::text("over unix")), Step::Read(1)],
         )
@@ -1372,7 +1366,7 @@ fn backend_behaviour() {
     pair.observe("24. a 200000-byte binary message", |_, s| {
         run(
             s,
-            Some(&own(b, s).echo),
+            Some(&b[s.index()].echo),
             &bin,
             &[
                 Step::SendAsync(Frame::binary(big.clone()).encode()),
@@ -1395,7 +1389,7 @@ fn backend_behaviour() {
         |_, s| {
             run(
                 s,
-                Some(&own(b, s).echo),
+                Some(&b[s.index()].echo),
                 &WsReq::new("/ws"),
                 &[
                     Step::SendAsync(fragmented.clone()),
@@ -1447,7 +1441,7 @@ fn binpath_backend() {
     pair.observe(
         "28. bin-path backend: echo, socket S-0, one child",
         |_, s| {
-            let (sock, log) = own(&sides, s);
+            let (sock, log) = &sides[s.index()];
             let r = run(
                 s,
                 None,
@@ -1676,14 +1670,14 @@ fn max_read_idle() {
     pair.observe_known(
         "22. max-read-idle 3, silent client",
         &format!("{KD_CLOSE}; {KD_IDLE}"),
-        |_, s| observe(s, own(&sinks, s), "/sink"),
+        |_, s| observe(s, &sinks[s.index()], "/sink"),
         |l, w| expect(l, w, false),
     );
     // 23. backend traffic does not keep the tunnel open
     pair.observe_known(
         "23. max-read-idle 3, backend pushing every 0.5 s",
         &format!("{KD_CLOSE}; {KD_IDLE}"),
-        |_, s| observe(s, own(&pushers, s), "/push"),
+        |_, s| observe(s, &pushers[s.index()], "/push"),
         |l, w| expect(l, w, true),
     );
     pair.finish();
