@@ -965,12 +965,7 @@ mod tests {
 
     /// The entries of a configuration's top level, as loaded.
     fn entries(text: &str) -> Vec<(Vec<u8>, Entry)> {
-        let env = crate::config::Environment {
-            cwd: None,
-            pid: 1,
-            vars: Default::default(),
-            allow_includes: false,
-        };
+        let env = crate::config::Environment::sandboxed();
         let cfg =
             crate::config::load(b"t.conf", text.as_bytes().to_vec(), &env).expect("config loads");
         cfg.top()

@@ -461,12 +461,7 @@ mod tests {
 
     #[test]
     fn rules_match_in_order_with_groups() {
-        let env = crate::config::Environment {
-            cwd: Some(b"/".to_vec()),
-            pid: 1,
-            vars: std::collections::HashMap::new(),
-            allow_includes: false,
-        };
+        let env = crate::config::Environment::sandboxed();
         let text = "url.rewrite-once = ( \"^/a/(.*)\" => \"/b/$1\", \"^/(.*)\" => \"/c/$1\" )\n";
         let conf = crate::config::load(b"t.conf", text.as_bytes().to_vec(), &env).expect("loads");
         let entry = conf

@@ -1,19 +1,12 @@
 //! Routing: conditions decided per request, else chains, patches in block order.
 
-use std::collections::HashMap;
-
 use http::HeaderMap;
 
 use super::*;
-use crate::config::{Environment, load};
+use crate::config::load;
 
 fn table(text: &str) -> RoutingTable {
-    let env = Environment {
-        cwd: Some(b"/".to_vec()),
-        pid: 1,
-        vars: HashMap::new(),
-        allow_includes: false,
-    };
+    let env = crate::config::Environment::sandboxed();
     let c = load(b"t.conf", text.as_bytes().to_vec(), &env).expect("config loads");
     RoutingTable::compile(&c).expect("compiles")
 }

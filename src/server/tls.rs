@@ -1054,12 +1054,7 @@ mod tests {
     use super::*;
 
     fn with_top<T>(text: &str, f: impl FnOnce(&SocketKeys<'_>) -> T) -> T {
-        let env = crate::config::Environment {
-            cwd: None,
-            pid: 1,
-            vars: Default::default(),
-            allow_includes: false,
-        };
+        let env = crate::config::Environment::sandboxed();
         let cfg =
             crate::config::load(b"t.conf", text.as_bytes().to_vec(), &env).expect("config loads");
         f(&SocketKeys {

@@ -11,12 +11,7 @@ fn no_resolve(name: &str) -> Result<IpAddr, String> {
 /// the entry.
 fn entry(value: &str) -> Entry {
     let text = format!("proxy.server = {value}\n");
-    let env = crate::config::Environment {
-        cwd: None,
-        pid: 1,
-        vars: Default::default(),
-        allow_includes: false,
-    };
+    let env = crate::config::Environment::sandboxed();
     let cfg = crate::config::load(b"t.conf", text.into_bytes(), &env).expect("config loads");
     cfg.top()
         .entries

@@ -260,12 +260,7 @@ fn pid(p: &Proc) -> u32 {
 async fn startup_spawns_min_procs_newest_first() {
     let text =
         "proxy.server = ( \"\" => (( \"bin-path\" => \"/srv/app serve\", \"port\" => 18000 )))\n";
-    let env = crate::config::Environment {
-        cwd: None,
-        pid: 1,
-        vars: Default::default(),
-        allow_includes: false,
-    };
+    let env = crate::config::Environment::sandboxed();
     let cfg = crate::config::load(b"t.conf", text.as_bytes().to_vec(), &env).expect("loads");
     let entry = cfg
         .top()
