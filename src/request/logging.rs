@@ -132,6 +132,15 @@ impl Trail {
         }
     }
 
+    /// A request whose head was refused before it was parsed: logged with
+    /// an empty method, target and protocol, and no request headers.
+    pub fn unparsed(&mut self) {
+        self.method = BString::default();
+        self.target = BString::default();
+        self.protocol = b"";
+        self.headers.clear();
+    }
+
     /// The request headers as modules changed them (mod_setenv).
     pub fn set_headers(&mut self, headers: &HeaderMap) {
         self.headers.clone_from(headers);

@@ -229,6 +229,21 @@ where
     let base = &site.routing.base;
 
     // 1. checks lighttpd makes before it looks at the configuration
+    if parts.method.as_str() == crate::server::gate::REFUSED_METHOD {
+        // A head the gate refused: its status's page, then close. lighttpd
+        // logs such a request with an empty request line.
+        if let Some(t) = trail.as_mut() {
+            t.unparsed();
+        }
+        let status = parts
+            .uri
+            .path()
+            .strip_prefix('/')
+            .and_then(|s| s.parse::<u16>().ok())
+            .and_then(|s| StatusCode::from_u16(s).ok())
+            .unwrap_or(StatusCode::BAD_REQUEST);
+        return finish(refuse(status, false, base), base);
+    }
     if !method::is_known(parts.method.as_str().as_bytes()) {
         return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
     }
