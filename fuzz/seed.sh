@@ -5,7 +5,9 @@
 #   * the upstream lighttpd example and test configs under
 #     /work/shared/compat/corpus (or $UPSTREAM_CORPUS);
 #   * wick's own conf/ and examples/ *.conf files, and Debian's
-#     /etc/lighttpd/lighttpd.conf when present.
+#     /etc/lighttpd/lighttpd.conf when present;
+# and, for the HTTP targets, the hand-made seeds in seeds/<target>/
+# (requests, targets, backend responses).
 # Files are named by content hash, so running it twice adds nothing.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,12 +23,19 @@ sources=()
 for d in ../conf ../examples; do [ -d "$d" ] && sources+=("$d"); done
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(config_load config_deterministic)
+[ ${#targets[@]} -gt 0 ] || targets=(config_load config_deterministic http_gate http_target proxy_response)
 
 n=0
 for target in "${targets[@]}"; do
     dir=corpus/$target
     mkdir -p "$dir"
+    if [ -d "seeds/$target" ]; then
+        for f in seeds/"$target"/*; do
+            cp "$f" "$dir/$(sha1sum "$f" | cut -c1-40)"
+            n=$((n + 1))
+        done
+        continue
+    fi
     while IFS= read -r -d '' f; do
         [ "$(wc -c <"$f")" -le "$MAX_SEED_BYTES" ] || continue
         cp "$f" "$dir/$(sha1sum "$f" | cut -c1-40)"

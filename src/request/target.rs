@@ -324,6 +324,18 @@ impl TargetError {
 /// path for `uri.path`).
 #[doc(alias = "burl_normalize")]
 pub fn normalize(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
+    normalize_with(raw, opts, true)
+}
+
+/// [`normalize`] without its fast path for plain targets: every target
+/// goes through the normaliser's passes. The result is the same (the fuzz
+/// target `http_head` checks it); this exists for that comparison.
+#[doc(hidden)]
+pub fn normalize_slow(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
+    normalize_with(raw, opts, false)
+}
+
+fn normalize_with(raw: &[u8], opts: &ParseOpts, fast: bool) -> Result<Target, TargetError> {
     if raw == b"*" {
         return Err(TargetError::Asterisk);
     }
@@ -336,7 +348,7 @@ pub fn normalize(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
         .iter()
         .position(|&b| b == b'#')
         .map_or(raw, |i| &raw[..i]);
-    if let Some(t) = fast_path(raw) {
+    if let Some(t) = fast.then(|| fast_path(raw)).flatten() {
         return Ok(t);
     }
     let (path_raw, query) = if opts.url_normalize {

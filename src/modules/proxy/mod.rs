@@ -691,7 +691,7 @@ async fn respond(
         Err(e) => return read_failed(req, &e),
     };
     drop(host);
-    buffered_response(req, head, content, &reader.trailers)
+    buffered_response(req, head, content, reader.trailers())
 }
 
 /// The page for a backend response body that could not be read to its
@@ -1035,7 +1035,7 @@ where
             Err(e) => return read_failed(req, &e),
         };
         drop(pump);
-        return buffered_response(req, head, content, &reader.trailers);
+        return buffered_response(req, head, content, reader.trailers());
     }
     let mut r = Response::new(streamed_body(reader, host, Some(pump), req.settings));
     *r.status_mut() = head.status;

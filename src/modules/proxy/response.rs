@@ -297,10 +297,45 @@ enum Chunk {
 }
 
 /// What the decoder got out of the buffer.
-enum Step {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Body bytes.
     Data(Bytes),
+    /// The buffer holds no complete piece: read more.
     More,
+    /// The last chunk and the trailers have been read.
     Done,
+}
+
+/// An incremental decoder of a chunked body: fed whatever the backend
+/// sent so far, it takes out what it can decode.
+#[derive(Debug)]
+pub struct Dechunker {
+    state: Chunk,
+    trailers: Vec<u8>,
+}
+
+impl Default for Dechunker {
+    fn default() -> Self {
+        Dechunker {
+            state: Chunk::Size,
+            trailers: Vec::new(),
+        }
+    }
+}
+
+impl Dechunker {
+    /// Decodes from the front of `buf`, removing what it used: body bytes,
+    /// [`Step::More`] when `buf` ends inside a size, CRLF or trailer line,
+    /// or [`Step::Done`]. An error for a malformed body.
+    pub fn step(&mut self, buf: &mut BytesMut) -> io::Result<Step> {
+        decode_chunk(&mut self.state, buf, &mut self.trailers)
+    }
+
+    /// The trailer lines read (`Name: value\r\n` each).
+    pub fn trailers(&self) -> &[u8] {
+        &self.trailers
+    }
 }
 
 /// Longest chunk-size line or trailer line.
@@ -313,7 +348,9 @@ fn bad(msg: &str) -> io::Error {
 /// One line (without CRLF / LF) from the front of `buf`, or `None` when
 /// incomplete.
 fn take_line(buf: &mut BytesMut) -> io::Result<Option<BytesMut>> {
-    match buf.iter().position(|&b| b == b'\n') {
+    // Only the first MAX_LINE bytes and a CRLF are looked at, so that a
+    // long line is refused however much of it had arrived.
+    match buf.iter().take(MAX_LINE + 2).position(|&b| b == b'\n') {
         Some(i) => {
             let mut line = buf.split_to(i + 1);
             line.truncate(i);
@@ -322,7 +359,7 @@ fn take_line(buf: &mut BytesMut) -> io::Result<Option<BytesMut>> {
             }
             Ok(Some(line))
         }
-        None if buf.len() > MAX_LINE => Err(bad("chunk line too long")),
+        None if buf.len() > MAX_LINE + 1 => Err(bad("chunk line too long")),
         None => Ok(None),
     }
 }
@@ -431,8 +468,8 @@ pub struct BodyReader {
     reusable: bool,
     /// Bytes per read.
     read_size: usize,
-    /// Trailer lines of a chunked body (`Name: value\r\n` …).
-    pub trailers: Vec<u8>,
+    /// The decoder of a chunked body.
+    chunks: Dechunker,
     /// Bytes produced so far.
     pub produced: u64,
 }
@@ -440,7 +477,7 @@ pub struct BodyReader {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Length(u64),
-    Chunked(Chunk),
+    Chunked,
     Close,
     Done,
 }
@@ -460,7 +497,7 @@ impl BodyReader {
         let state = match framing {
             Framing::None | Framing::Length(0) => Kind::Done,
             Framing::Length(n) => Kind::Length(n),
-            Framing::Chunked => Kind::Chunked(Chunk::Size),
+            Framing::Chunked => Kind::Chunked,
             Framing::Close => Kind::Close,
         };
         let mut r = BodyReader {
@@ -471,13 +508,18 @@ impl BodyReader {
             sleep: None,
             reusable,
             read_size,
-            trailers: Vec::new(),
+            chunks: Dechunker::default(),
             produced: 0,
         };
         if r.state == Kind::Done {
             r.finish(true);
         }
         r
+    }
+
+    /// The trailer lines of a chunked body (`Name: value\r\n` each).
+    pub fn trailers(&self) -> &[u8] {
+        self.chunks.trailers()
     }
 
     /// True when the body has been read completely.
@@ -528,25 +570,21 @@ impl BodyReader {
                     self.produced += take as u64;
                     return Poll::Ready(Some(Ok(data)));
                 }
-                Kind::Chunked(mut c) if !self.buf.is_empty() => {
-                    let step = decode_chunk(&mut c, &mut self.buf, &mut self.trailers);
-                    self.state = Kind::Chunked(c);
-                    match step {
-                        Err(e) => {
-                            self.finish(false);
-                            return Poll::Ready(Some(Err(e)));
-                        }
-                        Ok(Step::Data(d)) => {
-                            self.produced += d.len() as u64;
-                            return Poll::Ready(Some(Ok(d)));
-                        }
-                        Ok(Step::Done) => {
-                            self.finish(true);
-                            return Poll::Ready(None);
-                        }
-                        Ok(Step::More) => {}
+                Kind::Chunked if !self.buf.is_empty() => match self.chunks.step(&mut self.buf) {
+                    Err(e) => {
+                        self.finish(false);
+                        return Poll::Ready(Some(Err(e)));
                     }
-                }
+                    Ok(Step::Data(d)) => {
+                        self.produced += d.len() as u64;
+                        return Poll::Ready(Some(Ok(d)));
+                    }
+                    Ok(Step::Done) => {
+                        self.finish(true);
+                        return Poll::Ready(None);
+                    }
+                    Ok(Step::More) => {}
+                },
                 Kind::Close if !self.buf.is_empty() => {
                     let data = self.buf.split().freeze();
                     self.produced += data.len() as u64;

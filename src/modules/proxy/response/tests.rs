@@ -140,3 +140,19 @@ fn chunked_decoding() {
         Some(io::ErrorKind::UnexpectedEof)
     );
 }
+
+/// A size or trailer line longer than the limit is refused whether it
+/// arrived whole or in part, and the longest allowed one is taken.
+#[test]
+fn long_chunk_lines() {
+    let long = format!("0\r\nX: {}\r\n\r\n", "t".repeat(MAX_LINE));
+    assert!(decode_all(long.as_bytes()).is_err(), "whole");
+    let mut d = Dechunker::default();
+    let mut buf = BytesMut::from(&long.as_bytes()[..MAX_LINE]);
+    assert_eq!(d.step(&mut buf).expect("so far"), Step::More);
+    buf.extend_from_slice(&long.as_bytes()[MAX_LINE..]);
+    assert!(d.step(&mut buf).is_err(), "in two parts");
+    let fits = format!("0\r\nX: {}\r\n\r\n", "t".repeat(MAX_LINE - 3));
+    let (_, trailers, _) = decode_all(fits.as_bytes()).expect("longest line");
+    assert_eq!(trailers.len(), MAX_LINE + 2);
+}

@@ -1,0 +1,124 @@
+//! Arbitrary bytes from a client through the request-head gate
+//! (`server::gate`): it never panics or loops, and what it hands to hyper
+//! does not depend on how the bytes arrived — in one piece, or cut at any
+//! points, with the reader asking for small or large reads and the socket
+//! not ready in between.
+//!
+//! Input: `[max_head, cut seed, read size, pending flag, bytes...]`.
+#![no_main]
+
+use std::pin::Pin;
+use std::task::{Context, Poll, Waker};
+
+use libfuzzer_sys::fuzz_target;
+use tokio::io::{AsyncRead, ReadBuf};
+use wick::server::gate::Gate;
+
+/// A client socket that delivers `data` in pieces ending at `cuts`, and
+/// is not ready every other poll when `pending` is set.
+struct Pieces<'a> {
+    data: &'a [u8],
+    cuts: Vec<usize>,
+    pos: usize,
+    pending: bool,
+    ready: bool,
+    /// Times it was not ready.
+    pendings: usize,
+}
+
+impl AsyncRead for Pieces<'_> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.pending && !self.ready {
+            self.ready = true;
+            self.pendings += 1;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        self.ready = false;
+        let pos = self.pos;
+        let cut = self
+            .cuts
+            .iter()
+            .copied()
+            .find(|&c| c > pos)
+            .unwrap_or(self.data.len());
+        let end = cut.min(pos + buf.remaining()).min(self.data.len());
+        buf.put_slice(&self.data[pos..end]);
+        self.pos = end;
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Everything the gate hands out until EOF (or until it waits for good
+/// after a refusal), read `read` bytes at a time.
+fn drain(mut gate: Gate<Pieces<'_>>, read: usize) -> Vec<u8> {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; read];
+    let len = gate.get_ref().data.len();
+    // Every poll either moves input along or is one of the Pending ones.
+    let limit = 4 * (len + 16) * (1 + len / read.max(1));
+    for _ in 0..limit {
+        let mut rb = ReadBuf::new(&mut buf);
+        let before = gate.get_ref().pendings;
+        match Pin::new(&mut gate).poll_read(&mut cx, &mut rb) {
+            // Waiting without the socket being unready: the gate stopped
+            // reading, as it does for good after a refusal.
+            Poll::Pending if gate.get_ref().pendings == before => return out,
+            Poll::Pending => continue,
+            Poll::Ready(Err(e)) => panic!("gate read error: {e}"),
+            Poll::Ready(Ok(())) => {
+                if rb.filled().is_empty() {
+                    return out;
+                }
+                out.extend_from_slice(rb.filled());
+            }
+        }
+    }
+    panic!("the gate did not finish within {limit} polls");
+}
+
+fuzz_target!(|data: &[u8]| {
+    let [max_head, seed, read, pending, ref input @ ..] = *data else {
+        return;
+    };
+    let max_head = 256 * usize::from(max_head);
+    let whole = Pieces {
+        data: input,
+        cuts: Vec::new(),
+        pos: 0,
+        pending: false,
+        ready: false,
+        pendings: 0,
+    };
+    let expected = drain(Gate::new(whole, max_head), 1 << 16);
+    // Cut points from a small generator seeded by the input.
+    let mut x = u32::from(seed) | 0x100;
+    let mut cuts = Vec::new();
+    let mut at = 0usize;
+    while at < input.len() {
+        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+        at += 1 + (x >> 16) as usize % 97;
+        cuts.push(at);
+    }
+    let pieces = Pieces {
+        data: input,
+        cuts,
+        pos: 0,
+        pending: pending & 1 == 1,
+        ready: false,
+        pendings: 0,
+    };
+    let read = 1 + usize::from(read) * 33;
+    let got = drain(Gate::new(pieces, max_head), read);
+    assert!(
+        got == expected,
+        "output depends on how the input arrived:\n whole: {:?}\n split: {:?}",
+        String::from_utf8_lossy(&expected),
+        String::from_utf8_lossy(&got)
+    );
+});
