@@ -377,6 +377,18 @@ fn accesslog_default_format() {
         return;
     };
     let mut lines = send_all(&mut pair, common_requests());
+    // Refused heads: an empty request line ("  "), or the request line
+    // when a header was at fault.
+    for raw in [
+        "GET /a.txt HTTP/1.2\r\nHost: a\r\n\r\n",
+        "GET /a.txt\r\n\r\n",
+        "GET /a.txt HTTP/1.1\r\nHo st: a\r\n\r\n",
+        "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        "GET /a.txt HTTP/1.0\r\nReferer: r\nX: y\r\n\r\n",
+    ] {
+        pair.check(Req::raw("GET", raw));
+        lines += 1;
+    }
     let session = [
         Req::get("/a.txt").keep_alive(),
         Req::get("/missing.txt").keep_alive(),

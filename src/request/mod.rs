@@ -230,10 +230,10 @@ where
 
     // 1. checks lighttpd makes before it looks at the configuration
     if parts.method.as_str() == crate::server::gate::REFUSED_METHOD {
-        // A head the gate refused: its status's page, then close. lighttpd
-        // logs such a request with an empty request line.
+        // A head the gate refused: its status's page, then close.
         if let Some(t) = trail.as_mut() {
-            t.unparsed();
+            let line = parts.headers.get(crate::server::gate::REFUSED_LINE);
+            t.refused(line.map(|v| v.as_bytes()));
         }
         let status = parts
             .uri

@@ -329,7 +329,7 @@ pub fn normalize(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
 
 /// [`normalize`] without its fast path for plain targets: every target
 /// goes through the normaliser's passes. The result is the same (the fuzz
-/// target `http_head` checks it); this exists for that comparison.
+/// target `http_target` checks it); this exists for that comparison.
 #[doc(hidden)]
 pub fn normalize_slow(raw: &[u8], opts: &ParseOpts) -> Result<Target, TargetError> {
     normalize_with(raw, opts, false)

@@ -33,16 +33,36 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The method of the request the gate hands to hyper in place of a head
-/// it refuses; the target is `/<status>`. The request handler answers it
-/// with that status's error page (`server.errorfile-prefix` or the
-/// standard one) and closes the connection, as lighttpd does. A client's
-/// own request with this method is refused as an unknown method (501), so
-/// only the gate's reach the handler.
+/// it refuses; the target is `/<status>`, and a [`REFUSED_LINE`] header
+/// carries the client's request line when the refusal came after it. The
+/// request handler answers it with that status's error page
+/// (`server.errorfile-prefix` or the standard one) and closes the
+/// connection, as lighttpd does. A client's own request with this method
+/// is refused as an unknown method (501), so only the gate's reach the
+/// handler.
 pub const REFUSED_METHOD: &str = "WICK-GATE-REFUSED";
 
-/// The head that stands for a refusal with `status`.
-fn refused(status: u16) -> Vec<u8> {
-    format!("{REFUSED_METHOD} /{status} HTTP/1.1\r\nConnection: close\r\n\r\n").into_bytes()
+/// The header of a refusal that carries the request line (for the access
+/// log: lighttpd logs it when the request line was fine and a header was
+/// not, and logs an empty one otherwise).
+pub const REFUSED_LINE: &str = "wick-request-line";
+
+/// The head that stands for a refusal with `status`, with the client's
+/// request line when it is known (and is a valid header value).
+fn refused(status: u16, line: Option<&[u8]>) -> Vec<u8> {
+    let mut head =
+        format!("{REFUSED_METHOD} /{status} HTTP/1.1\r\nConnection: close\r\n").into_bytes();
+    if let Some(line) = line.filter(|l| {
+        l.iter()
+            .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80)
+    }) {
+        head.extend_from_slice(REFUSED_LINE.as_bytes());
+        head.extend_from_slice(b": ");
+        head.extend_from_slice(line);
+        head.extend_from_slice(b"\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
 }
 
 /// Whether `b` may appear in a header name (RFC 9110 `tchar`).
@@ -102,10 +122,9 @@ pub struct Gate<IO> {
     scanned: usize,
     /// Bytes of a chunk-size or trailer line seen so far.
     line: usize,
-    /// The leading hex digits of the chunk-size line so far: their value
-    /// (`None` past 64 bits), how many, and whether a non-digit ended them.
-    size: (Option<u64>, u32, bool),
-    /// The longest head checked (longer ones pass for hyper's 431).
+    /// The chunk size read so far from the current chunk-size line.
+    size: SizeLine,
+    /// The longest head accepted (longer ones are refused with 431).
     max_head: usize,
     /// The most header lines seen in one head.
     head_lines: usize,
@@ -121,7 +140,7 @@ impl<IO> Gate<IO> {
             out: BytesMut::new(),
             scanned: 0,
             line: 0,
-            size: (Some(0), 0, false),
+            size: SizeLine::default(),
             max_head: max_head.max(1024),
             head_lines: 0,
         }
@@ -238,23 +257,56 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
     Ok((out, info))
 }
 
-/// Takes the leading hex digits of a chunk-size line from `part`, the
-/// next piece of it.
-fn size_digits(size: &mut (Option<u64>, u32, bool), part: &[u8]) {
-    let (value, digits, ended) = size;
-    for &b in part {
-        if *ended {
-            return;
+/// The longest chunk-size or trailer line the gate follows; past it,
+/// hyper judges the body.
+const MAX_CHUNK_LINE: usize = 8192;
+
+/// The leading hex digits of a chunk-size line, read piece by piece as
+/// the line arrives.
+#[derive(Debug)]
+struct SizeLine {
+    /// Their value; `None` once it passed 64 bits.
+    value: Option<u64>,
+    digits: u32,
+    /// A byte other than a hex digit came.
+    ended: bool,
+}
+
+impl Default for SizeLine {
+    fn default() -> Self {
+        SizeLine {
+            value: Some(0),
+            digits: 0,
+            ended: false,
         }
-        match (b as char).to_digit(16) {
-            Some(d) => {
-                *value = value
-                    .and_then(|v| v.checked_mul(16))
-                    .and_then(|v| v.checked_add(u64::from(d)));
-                *digits += 1;
+    }
+}
+
+impl SizeLine {
+    /// Takes the digits from `part`, the next piece of the line.
+    fn feed(&mut self, part: &[u8]) {
+        for &b in part {
+            if self.ended {
+                return;
             }
-            None => *ended = true,
+            match (b as char).to_digit(16) {
+                Some(d) => {
+                    self.value = self
+                        .value
+                        .and_then(|v| v.checked_mul(16))
+                        .and_then(|v| v.checked_add(u64::from(d)));
+                    self.digits += 1;
+                }
+                None => self.ended = true,
+            }
         }
+    }
+
+    /// The size, once the line is complete (`None`: no digits, or too
+    /// large); ready for the next line.
+    fn finish(&mut self) -> Option<u64> {
+        let line = std::mem::take(self);
+        line.value.filter(|_| line.digits > 0)
     }
 }
 
@@ -330,10 +382,10 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             Chunk::Size | Chunk::Trailer => match memchr::memchr(b'\n', b) {
                 None => {
                     if c == Chunk::Size {
-                        size_digits(&mut self.size, b);
+                        self.size.feed(b);
                     }
                     self.line += b.len();
-                    if self.line > 8192 {
+                    if self.line > MAX_CHUNK_LINE {
                         (b.len(), State::Pass)
                     } else {
                         (b.len(), State::Chunked(c))
@@ -342,7 +394,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                 Some(i) => {
                     let line_len = self.line + i;
                     self.line = 0;
-                    let next = if line_len > 8192 {
+                    let next = if line_len > MAX_CHUNK_LINE {
                         // As when the line is still arriving, above.
                         State::Pass
                     } else if c == Chunk::Trailer {
@@ -356,10 +408,8 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                         // The size: the line's leading hex digits, however
                         // the line was split across reads. Without one (or
                         // past 64 bits) hyper judges the body.
-                        size_digits(&mut self.size, &b[..i]);
-                        let (value, digits, _) =
-                            std::mem::replace(&mut self.size, (Some(0), 0, false));
-                        match value.filter(|_| digits > 0) {
+                        self.size.feed(&b[..i]);
+                        match self.size.finish() {
                             Some(0) => State::Chunked(Chunk::Trailer),
                             Some(n) => State::Chunked(Chunk::Data(n)),
                             None => State::Pass,
@@ -416,7 +466,9 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
             let nl = pos + i;
             if nl == 0 || buf[nl - 1] != b'\r' {
-                return self.refuse(400);
+                let line = &buf[..first_end - 1];
+                let line = line.to_vec();
+                return self.refuse_after_line(400, &line);
             }
             if nl >= 3 && buf[nl - 3] == b'\r' && buf[nl - 2] == b'\n' {
                 end = Some(nl + 1);
@@ -441,7 +493,10 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         let head = self.input.split_to(end);
         let (unfolded, info) = match check_head(&head) {
             Ok(x) => x,
-            Err(status) => return self.refuse(status),
+            Err(status) => {
+                let line = &head[..first_end - 1];
+                return self.refuse_after_line(status, line);
+            }
         };
         match unfolded {
             Some(h) => self.out.extend_from_slice(&h),
@@ -465,7 +520,15 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
     /// what is left, and closes.
     fn refuse(&mut self, status: u16) -> bool {
         self.input.clear();
-        self.out.extend_from_slice(&refused(status));
+        self.out.extend_from_slice(&refused(status, None));
+        self.state = State::Refused;
+        true
+    }
+
+    /// [`Gate::refuse`] for a head whose request line `line` was fine.
+    fn refuse_after_line(&mut self, status: u16, line: &[u8]) -> bool {
+        self.input.clear();
+        self.out.extend_from_slice(&refused(status, Some(line)));
         self.state = State::Refused;
         true
     }
@@ -625,7 +688,6 @@ mod tests {
     use super::*;
     use tokio::io::AsyncReadExt;
 
-    /// Everything hyper would read for `input`.
     /// What the gate hands out for `input`: up to EOF, or up to where it
     /// stops after a refusal (the input itself never waits).
     async fn through(input: &[u8]) -> Vec<u8> {
@@ -651,6 +713,20 @@ mod tests {
         out
     }
 
+    /// What the gate hands out, read `chunk` bytes at a time, up to a
+    /// refusal with 400 (after which it hands out nothing more); fails at
+    /// EOF before one.
+    async fn until_refused<IO: AsyncRead + Unpin>(mut g: Gate<IO>, chunk: usize) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut b = vec![0u8; chunk];
+        while !out.ends_with(&refused(400, None)) {
+            let n = g.read(&mut b).await.expect("read");
+            assert!(n > 0, "EOF before the refusal: {out:?}");
+            out.extend_from_slice(&b[..n]);
+        }
+        out
+    }
+
     #[tokio::test]
     async fn plain_requests_pass_unchanged() {
         let two = b"GET / HTTP/1.1\r\nHost: a\r\n\r\nPOST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhelloGET /y HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -663,22 +739,25 @@ mod tests {
     async fn lighttpd_refusals() {
         assert_eq!(
             through(b"\r\n\r\nGET / HTTP/1.1\r\n\r\n").await,
-            refused(400)
+            refused(400, None)
         );
-        assert_eq!(through(b"GET / HTTP/1.1\nHost: a\n\n").await, refused(400));
+        assert_eq!(
+            through(b"GET / HTTP/1.1\nHost: a\n\n").await,
+            refused(400, None)
+        );
         assert_eq!(
             through(b"GET / HTTP/1.1\r\nHost: a\n\r\n").await,
-            refused(400)
+            refused(400, Some(b"GET / HTTP/1.1"))
         );
         // Body bytes are not heads: a bare LF inside a body is fine.
         let body = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\na\nbGET / HTTP/1.1\r\n\r\n";
         assert_eq!(through(body).await, body);
         // Framing a proxy and its backend could read differently.
         let dup = b"POST / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\na";
-        assert_eq!(through(dup).await, refused(400));
+        assert_eq!(through(dup).await, refused(400, Some(b"POST / HTTP/1.1")));
         let both =
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        assert_eq!(through(both).await, refused(400));
+        assert_eq!(through(both).await, refused(400, Some(b"POST / HTTP/1.1")));
     }
 
     #[tokio::test]
@@ -693,16 +772,25 @@ mod tests {
     async fn http09_and_http2_and_upgrades() {
         // Without a version: refused once the head is complete; cut off
         // before that, hyper gets it as it is (and ends without an answer).
-        assert_eq!(through(b"GET /index.html\r\n\r\n").await, refused(400));
+        assert_eq!(
+            through(b"GET /index.html\r\n\r\n").await,
+            refused(400, None)
+        );
         assert_eq!(
             through(b"GET /index.html\r\n").await,
             b"GET /index.html\r\n"
         );
-        assert_eq!(through(b"\x01PRI\r\nX: y\r\n\r\n").await, refused(400));
+        assert_eq!(
+            through(b"\x01PRI\r\nX: y\r\n\r\n").await,
+            refused(400, None)
+        );
         // A CR that does not end a line: refused, however the bytes arrive.
-        assert_eq!(through(b"\r\r").await, refused(400));
-        assert_eq!(through(b"\rX\r\n\r\n").await, refused(400));
-        assert_eq!(through(b"\rGET / HTTP/1.1\r\n\r\n").await, refused(400));
+        assert_eq!(through(b"\r\r").await, refused(400, None));
+        assert_eq!(through(b"\rX\r\n\r\n").await, refused(400, None));
+        assert_eq!(
+            through(b"\rGET / HTTP/1.1\r\n\r\n").await,
+            refused(400, None)
+        );
         let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04";
         assert_eq!(through(h2).await, h2);
         let ws = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello\nraw\n";
@@ -713,29 +801,34 @@ mod tests {
     /// sends the gate's own method.
     #[tokio::test]
     async fn refusal_statuses() {
-        for (head, status) in [
-            (&b"GET / HTTP/1.2\r\n\r\n"[..], 505),
-            (b"GET / HTTP/2.0\r\n\r\n", 505),
-            (b"GET / HTTP/3\r\n\r\n", 505),
-            (b"GET / HTTP/0.9\r\n\r\n", 505),
-            (b"GET / HTTP/1.10\r\n\r\n", 400),
-            (b"GET / HTTP/x\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nX\x01: a\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\n: a\r\n\r\n", 400),
-            (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400),
-            (b"WICK-GATE-REFUSED /200 HTTP/1.1\r\n\r\n", 501),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501),
+        let get: Option<&[u8]> = Some(b"GET / HTTP/1.1");
+        let post: Option<&[u8]> = Some(b"POST / HTTP/1.1");
+        // (the request line comes along when the refusal is about a header)
+        for (head, status, line) in [
+            (&b"GET / HTTP/1.2\r\n\r\n"[..], 505, None),
+            (b"GET / HTTP/2.0\r\n\r\n", 505, None),
+            (b"GET / HTTP/3\r\n\r\n", 505, None),
+            (b"GET / HTTP/0.9\r\n\r\n", 505, None),
+            (b"GET / HTTP/1.10\r\n\r\n", 400, None),
+            (b"GET / HTTP/x\r\n\r\n", 400, None),
+            (b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nX\x01: a\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\n: a\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400, get),
+            (b"WICK-GATE-REFUSED /200 HTTP/1.1\r\n\r\n", 501, None),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, post),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, post),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501, post),
+            // a request line a header cannot carry: left out
+            (b"GET /\x01 HTTP/1.1\r\nno colon\r\n\r\n", 400, None),
         ] {
-            assert_eq!(through(head).await, refused(status), "{head:?}");
+            assert_eq!(through(head).await, refused(status, line), "{head:?}");
         }
         // A head over the limit, whole or still arriving.
         let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(9000));
-        assert_eq!(through(long.as_bytes()).await, refused(431));
-        assert_eq!(through(&long.as_bytes()[..8500]).await, refused(431));
+        assert_eq!(through(long.as_bytes()).await, refused(431, None));
+        assert_eq!(through(&long.as_bytes()[..8500]).await, refused(431, None));
         // Names with every token character pass.
         let ok = b"GET / HTTP/1.1\r\nX-a.b_c!#$%&'*+^`|~9: v\r\n\r\n";
         assert_eq!(through(ok).await, ok);
@@ -749,17 +842,8 @@ mod tests {
                       abcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\nGET / HTTP/1.1\nbad\n\n";
         for cut in 40..input.len() {
             // The socket delivers the bytes in two reads, cut at `cut`.
-            let mut g = Gate::new(AsyncReadExt::chain(&input[..cut], &input[cut..]), 8192);
-            let mut out = Vec::new();
-            while !out.ends_with(&refused(400)) {
-                let mut b = [0u8; 7];
-                let n = g.read(&mut b).await.expect("read");
-                assert!(
-                    n > 0,
-                    "cut at {cut}: the second head was not checked: {out:?}"
-                );
-                out.extend_from_slice(&b[..n]);
-            }
+            let g = Gate::new(AsyncReadExt::chain(&input[..cut], &input[cut..]), 8192);
+            until_refused(g, 7).await;
         }
     }
 
@@ -776,19 +860,10 @@ mod tests {
                 }
             }
         });
-        let mut g = Gate::new(r, 8192);
-        let mut out = Vec::new();
-        // Up to the refusal: after it the gate hands out nothing more.
-        while !out.ends_with(&refused(400)) {
-            let mut b = [0u8; 64];
-            let n = g.read(&mut b).await.expect("read");
-            assert!(n > 0, "EOF before the refusal: {out:?}");
-            out.extend_from_slice(&b[..n]);
-        }
-        drop(g);
+        let out = until_refused(Gate::new(r, 8192), 64).await;
         task.await.expect("writer");
         let mut want = b"GET / HTTP/1.1\r\nX: a b\r\nContent-Length: 2\r\n\r\nok".to_vec();
-        want.extend_from_slice(&refused(400));
+        want.extend_from_slice(&refused(400, None));
         assert_eq!(out, want);
     }
 }
