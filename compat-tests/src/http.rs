@@ -1537,6 +1537,31 @@ pub fn expect_only_wick_refuses(
     failures
 }
 
+/// Runs `check` once per case of `cases`, each in a fresh scratch
+/// directory (its path as text, with an empty `htdocs/` in it), and fails
+/// the test `test` with every message `check` returned. For the
+/// start-refusal tests: `check` launches the servers, e.g. with
+/// [`expect_only_wick_refuses`].
+pub fn start_refusals<C>(
+    test: &str,
+    cases: &[C],
+    mut check: impl FnMut(&C, &Path, &str) -> Vec<String>,
+) {
+    let mut failures = Vec::new();
+    for case in cases {
+        let scratch = Scratch::new(test).expect("scratch dir");
+        fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
+        let dir = scratch.path().to_str().expect("UTF-8 scratch path");
+        failures.extend(check(case, scratch.path(), dir));
+    }
+    announce(&format!(
+        "compat-tests: {test}: {} configurations, {} failures",
+        cases.len(),
+        failures.len()
+    ));
+    assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n\n"));
+}
+
 /// Options of [`Pair::start_opts`].
 #[derive(Debug, Default)]
 pub struct PairOpts {

@@ -42,7 +42,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use compat_tests::backend::PyBackend;
 use compat_tests::http::{
     Client, Launch, MTIME, MTIME_HTTP, Pair, PairOpts, Req, Response, Scratch, Server, Side,
-    expect_only_wick_refuses, lowercase_echoed_names, normalise_port, put,
+    expect_only_wick_refuses, lowercase_echoed_names, normalise_port, put, start_refusals,
 };
 use compat_tests::{lighttpd_or_skip, wick_bin};
 
@@ -1700,15 +1700,12 @@ accesslog.format = "%{foo""#,
 accesslog.filename = "{dir}/missing/access.log""#,
         ),
     ];
-    let mut failures = Vec::new();
-    for (what, body) in cases {
-        let scratch = Scratch::new(test).expect("scratch dir");
-        fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
-        let dir = scratch.path().to_str().expect("UTF-8 scratch path");
+    start_refusals(test, cases, |(what, body), scratch, dir| {
         let conf =
             format!("server.document-root = \"{dir}/htdocs\"\n{body}\n").replace("{dir}", dir);
+        let mut failures = Vec::new();
         for (name, program) in [("lighttpd", &lighttpd), ("wick", &other)] {
-            match Server::start(name, program, &conf, scratch.path()) {
+            match Server::start(name, program, &conf, scratch) {
                 Ok(_) => failures.push(format!("{what}: {name} started on\n{conf}")),
                 Err(e) if !e.contains("exit status: 255") => {
                     failures.push(format!("{what}: {name} did not exit with status 255: {e}"))
@@ -1716,13 +1713,8 @@ accesslog.filename = "{dir}/missing/access.log""#,
                 Err(_) => {}
             }
         }
-    }
-    compat_tests::announce(&format!(
-        "compat-tests: {test}: {} configurations, {} failures",
-        cases.len(),
-        failures.len()
-    ));
-    assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n\n"));
+        failures
+    });
 }
 
 /// Values lighttpd 1.4.69 starts with and wick refuses (KNOWN-DIFFERENCES,
@@ -1770,11 +1762,7 @@ extforward.forwarder = ( "127.0.0.1" => "trust" )
 extforward.hap-PROXY = "enable""#,
         ),
     ];
-    let mut failures = Vec::new();
-    for (what, body) in cases {
-        let scratch = Scratch::new(test).expect("scratch dir");
-        fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
-        let dir = scratch.path().to_str().expect("UTF-8 scratch path");
+    start_refusals(test, cases, |(what, body), scratch, dir| {
         let conf = format!("server.document-root = \"{dir}/htdocs\"\n{body}\n");
         // a PROXY-protocol listener answers only after a PROXY header
         let launch = Launch {
@@ -1783,19 +1771,6 @@ extforward.hap-PROXY = "enable""#,
             }),
             ..Launch::default()
         };
-        failures.extend(expect_only_wick_refuses(
-            &lighttpd,
-            what,
-            &conf,
-            scratch.path(),
-            &launch,
-            None,
-        ));
-    }
-    compat_tests::announce(&format!(
-        "compat-tests: {test}: {} configurations, {} failures",
-        cases.len(),
-        failures.len()
-    ));
-    assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n\n"));
+        expect_only_wick_refuses(&lighttpd, what, &conf, scratch, &launch, None)
+    });
 }

@@ -71,7 +71,7 @@ use compat_tests::backend::PyBackend;
 use compat_tests::http::{
     Client, Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, VOLATILE,
     expect_only_wick_refuses, frame_response, log_lines, lowercase_echoed_names, normalise_port,
-    normalise_port_as, parse_response, put,
+    normalise_port_as, parse_response, put, start_refusals,
 };
 use compat_tests::tls::{
     CurlAnswer, CurlReq, Handshake, Hello, Http, Pki, TlsPipe, Usage, Version, clients_or_skip,
@@ -889,12 +889,8 @@ fn tls_values_only_wick_refuses_at_start() {
         "CipherString",
         "ssl.openssl.ssl-conf-cmd = ( \"CipherString\" => \"ECDHE+AESGCM\" )",
     )];
-    let mut failures = Vec::new();
-    for (what, key, lines) in cases {
-        let scratch = Scratch::new(test).expect("scratch dir");
-        make_certs(scratch.path());
-        std::fs::create_dir(scratch.path().join("htdocs")).expect("create htdocs");
-        let dir = scratch.path().to_str().expect("UTF-8 scratch path");
+    start_refusals(test, cases, |(what, key, lines), scratch, dir| {
+        make_certs(scratch);
         let conf = format!(
             "server.modules += ( \"mod_openssl\" )\nserver.document-root = \"{dir}/htdocs\"\n\
              $SERVER[\"socket\"] == \"127.0.0.1:{{port2}}\" {{\n  ssl.engine = \"enable\"\n  \
@@ -906,21 +902,8 @@ fn tls_values_only_wick_refuses_at_start() {
             extra_sockets: 1,
             ..Launch::default()
         };
-        failures.extend(expect_only_wick_refuses(
-            &lighttpd,
-            what,
-            &conf,
-            scratch.path(),
-            &launch,
-            Some(key),
-        ));
-    }
-    compat_tests::announce(&format!(
-        "compat-tests: {test}: {} configurations, {} failures",
-        cases.len(),
-        failures.len()
-    ));
-    assert!(failures.is_empty(), "{test}:\n{}", failures.join("\n\n"));
+        expect_only_wick_refuses(&lighttpd, what, &conf, scratch, &launch, Some(key))
+    });
 }
 
 // ---------------------------------------------------------------------------
