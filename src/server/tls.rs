@@ -166,16 +166,16 @@ fn oneline(name: &x509_parser::x509::X509Name<'_>) -> String {
     let mut out = String::new();
     for attr in name.iter().flat_map(|rdn| rdn.iter()) {
         let oid = attr.attr_type();
-        let key = match oid.to_id_string().as_str() {
-            "2.5.4.3" => "CN".to_string(),
-            "2.5.4.6" => "C".to_string(),
-            "2.5.4.7" => "L".to_string(),
-            "2.5.4.8" => "ST".to_string(),
-            "2.5.4.10" => "O".to_string(),
-            "2.5.4.11" => "OU".to_string(),
-            "1.2.840.113549.1.9.1" => "emailAddress".to_string(),
-            id => x509_parser::objects::oid2abbrev(oid, registry)
-                .map_or_else(|_| id.to_string(), str::to_string),
+        let id = oid.to_id_string();
+        let key = match id.as_str() {
+            "2.5.4.3" => "CN",
+            "2.5.4.6" => "C",
+            "2.5.4.7" => "L",
+            "2.5.4.8" => "ST",
+            "2.5.4.10" => "O",
+            "2.5.4.11" => "OU",
+            "1.2.840.113549.1.9.1" => "emailAddress",
+            id => x509_parser::objects::oid2abbrev(oid, registry).unwrap_or(id),
         };
         if !out.is_empty() {
             out.push_str(", ");
@@ -532,17 +532,20 @@ fn host_blocks(
             continue;
         }
         // (blocks outside a handshake chain are refused by check_scopes)
-        let Some(mut chain) = handshake_chain(config, i) else {
+        let Some(chain) = handshake_chain(config, i) else {
             continue;
         };
-        let mut conds = Vec::new();
+        let (mut conds, mut hosts) = (Vec::new(), Vec::new());
         for &n in &chain {
             let Some(c) = &config.blocks[n].cond else {
                 continue 'blocks;
             };
             if c.field == Field::Host {
                 match routing.blocks.get(n).and_then(|rb| rb.cond.clone()) {
-                    Some(cc) => conds.push(cc),
+                    Some(cc) => {
+                        conds.push(cc);
+                        hosts.push(n);
+                    }
                     None => continue 'blocks,
                 }
             } else if c.value.as_slice() != token && !socket.matches(&c.value) {
@@ -551,14 +554,8 @@ fn host_blocks(
             }
         }
         if !conds.is_empty() {
-            chain.retain(|&n| {
-                config.blocks[n]
-                    .cond
-                    .as_ref()
-                    .is_some_and(|c| c.field == Field::Host)
-            });
-            chain.reverse();
-            out.push((conds, chain));
+            hosts.reverse();
+            out.push((conds, hosts));
         }
     }
     out
