@@ -425,9 +425,13 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
     /// needed.
     fn head_step(&mut self) -> bool {
         let buf = &self.input[..];
+        // Only the first max_head bytes (and one more) are looked at: a
+        // head that does not end within them gets 431 whatever follows,
+        // however much of it has arrived.
+        let scan = &buf[..buf.len().min(self.max_head + 1)];
         // The request line first: empty lines before it, a bare LF, an
         // HTTP/0.9 request, an HTTP/2 preface.
-        let Some(first_end) = memchr::memchr(b'\n', buf) else {
+        let Some(first_end) = memchr::memchr(b'\n', scan) else {
             if buf.len() > self.max_head {
                 return self.refuse(431);
             }
@@ -463,7 +467,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         let from = self.scanned.max(first_end + 1);
         let mut end = None;
         let mut pos = from;
-        while let Some(i) = memchr::memchr(b'\n', &buf[pos..]) {
+        while let Some(i) = memchr::memchr(b'\n', &scan[pos..]) {
             let nl = pos + i;
             if nl == 0 || buf[nl - 1] != b'\r' {
                 let line = &buf[..first_end - 1];
@@ -829,6 +833,10 @@ mod tests {
         let long = format!("GET / HTTP/1.1\r\nX: {}\r\n\r\n", "v".repeat(9000));
         assert_eq!(through(long.as_bytes()).await, refused(431, None));
         assert_eq!(through(&long.as_bytes()[..8500]).await, refused(431, None));
+        // A fault past the limit does not matter: 431 either way.
+        let late = format!("GET / HTTP/1.1\r\nX: {}\nY: z\r\n\r\n", "v".repeat(9000));
+        assert_eq!(through(late.as_bytes()).await, refused(431, None));
+        assert_eq!(through(&late.as_bytes()[..8300]).await, refused(431, None));
         // Names with every token character pass.
         let ok = b"GET / HTTP/1.1\r\nX-a.b_c!#$%&'*+^`|~9: v\r\n\r\n";
         assert_eq!(through(ok).await, ok);
