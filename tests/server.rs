@@ -341,19 +341,31 @@ fn status_line(bytes: &[u8]) -> String {
 #[test]
 fn head_rules_lighttpd_applies() {
     let w = basic();
+    // (lighttpd's answer says HTTP/1.1 only when the request line did)
     let refused = [
         // empty lines before the request line
-        "\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        (
+            "\r\n\r\nGET /a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+            "HTTP/1.0 400",
+        ),
         // bare LF line ends
-        "GET /a.txt HTTP/1.1\nHost: a\n\n",
+        ("GET /a.txt HTTP/1.1\nHost: a\n\n", "HTTP/1.0 400"),
         // two lengths, even equal ones
-        "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+        (
+            "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
+            "HTTP/1.1 400",
+        ),
         // a length and chunked
-        "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        (
+            "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "HTTP/1.1 400",
+        ),
+        // a control byte in a header value, of an HTTP/1.0 request
+        ("GET /a.txt HTTP/1.0\r\nX: \x01\r\n\r\n", "HTTP/1.0 400"),
     ];
-    for req in refused {
+    for (req, want) in refused {
         let got = status_line(&w.raw(req));
-        assert!(got.starts_with("HTTP/1.1 400"), "{req:?}: {got}");
+        assert!(got.starts_with(want), "{req:?}: {got}");
     }
     // A coding other than chunked alone: 501.
     let got = status_line(&w.raw(
@@ -364,7 +376,7 @@ fn head_rules_lighttpd_applies() {
     // 1.4.69 waits for the empty line too); the connection ending before
     // it gets no answer.
     let got = status_line(&w.raw("GET /a.txt\r\n\r\n"));
-    assert!(got.starts_with("HTTP/1.1 400"), "{got}");
+    assert!(got.starts_with("HTTP/1.0 400"), "{got}");
     assert_eq!(w.raw("GET /a.txt\r\n"), b"");
     // obs-fold is unfolded and the request served.
     let got = status_line(

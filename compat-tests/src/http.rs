@@ -1275,6 +1275,21 @@ pub fn differences(req: &Req, l: &Response, l_port: u16, w: &Response, w_port: u
     if l.status != w.status {
         out.push(format!("status: lighttpd {} | wick {}", l.status, w.status));
     }
+    // The protocol version of the answer (HTTP/1.0 to an HTTP/1.0 request
+    // or to a request line that was not understood).
+    let version = |r: &Response| {
+        r.status_line
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    };
+    if version(l) != version(w) {
+        out.push(format!(
+            "status line: lighttpd {:?} | wick {:?}",
+            l.status_line, w.status_line
+        ));
+    }
     let values = COMPARED_VALUES
         .iter()
         .map(|s| s.to_string())

@@ -385,6 +385,14 @@ fn accesslog_default_format() {
         "GET /a.txt HTTP/1.1\r\nHo st: a\r\n\r\n",
         "POST /a.txt HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\nx",
         "GET /a.txt HTTP/1.0\r\nReferer: r\nX: y\r\n\r\n",
+        // the line as far as lighttpd understood it: no method for an
+        // unknown one, no target for a target of the wrong form, the raw
+        // target when only its bytes were at fault
+        "G(T /a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        "get /a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /a\x01.txt HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET http://a/a.txt HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n",
     ] {
         pair.check(Req::raw("GET", raw));
         lines += 1;

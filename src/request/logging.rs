@@ -133,17 +133,16 @@ impl Trail {
     }
 
     /// A request whose head was refused before it was parsed, logged as
-    /// lighttpd logs it: the request line when it was fine (a header was
-    /// not), else an empty method, target and protocol; no request headers.
+    /// lighttpd logs it: the request line as far as it was understood
+    /// (the gate's [`REFUSED_LINE`](crate::server::gate::REFUSED_LINE)
+    /// header), else an empty method, target and protocol; no request
+    /// headers.
     pub fn refused(&mut self, request_line: Option<&[u8]>) {
-        let mut words = request_line.unwrap_or_default().splitn(3, |&b| b == b' ');
-        self.method = BString::from(words.next().unwrap_or_default());
-        self.target = BString::from(words.next().unwrap_or_default());
-        self.protocol = match words.next() {
-            Some(b"HTTP/1.0") => b"HTTP/1.0",
-            Some(b"HTTP/1.1") => b"HTTP/1.1",
-            _ => b"",
-        };
+        let (method, target, protocol) =
+            crate::server::gate::refused_line(request_line.unwrap_or_default());
+        self.method = BString::from(method);
+        self.target = BString::from(target);
+        self.protocol = protocol;
         self.headers.clear();
     }
 

@@ -9,12 +9,24 @@
 //! | obs-fold (a header line starting with a blank) | unfolded, accepted | 400 | unfolded, accepted |
 //! | request line without ` HTTP/` (HTTP/0.9, garbage) | 400 once the head is complete | 400 | 400 once the head is complete |
 //! | request line starting with a CR not followed by LF | 400 (501 when the line arrived whole: its CR is part of the method) | 400 | 400 |
-//! | two `Content-Length` lines (even equal) | 400 | accepted when equal | 400 |
-//! | `Content-Length` and `Transfer-Encoding` | 400 | chunked wins | 400 |
-//! | a `Transfer-Encoding` other than one `chunked` | 501 | 400 (501 if it ends in chunked) | 501 |
 //! | version other than `HTTP/1.0` / `HTTP/1.1` | 505 (`D` or `D.D`), else 400 | 400 | the same as lighttpd |
+//! | method not one lighttpd knows (not a token, lower case, empty) | 501 | 400 or 501 | 501 |
+//! | target not `/…`, `*` (OPTIONS), `http(s)://host/…` or CONNECT's authority | 400 | some accepted | 400 |
+//! | two `Content-Length` lines (even equal), one not all digits | 400 | accepted when equal | 400 |
+//! | an empty `Content-Length` | as if absent | 400 | the line left out |
+//! | two `Host` lines with different values | 400 | accepted | 400 |
+//! | `Content-Length` and `Transfer-Encoding` | 400 | chunked wins | 400 |
+//! | a `Transfer-Encoding` other than `chunked` / twice / in HTTP/1.0 | 501 at its line / 501 / 400 | 400 (501 if it ends in chunked) | the same as lighttpd |
 //! | header line without a colon, name not a token | 400 | 400 | 400 |
+//! | control byte (not a tab) in a header line | 400 | 400 | 400 |
+//! | control byte or never-UTF-8 byte (C0, C1, F5–FF) in the target | 400 | 400 | 400 |
+//! | space, `"`, `<`, `>`, `` ` ``, non-UTF-8 in the target | encoded, accepted | 400 | encoded, accepted |
 //! | head longer than `server.max-request-field-size` | 431 | 431 | 431 |
+//!
+//! lighttpd judges the request line first, then the header lines in
+//! order, then the target's bytes; the first fault decides. Its answer
+//! says `HTTP/1.1` only when the request line did (a fault in the line
+//! itself: `HTTP/1.0`).
 //!
 //! Refusals come with lighttpd's error page (or `server.errorfile-prefix`),
 //! where hyper alone answers with an empty body.
@@ -30,11 +42,12 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::{Buf, BytesMut};
+use percent_encoding::{AsciiSet, CONTROLS, percent_decode, percent_encode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The method of the request the gate hands to hyper in place of a head
 /// it refuses; the target is `/<status>`, and a [`REFUSED_LINE`] header
-/// carries the client's request line when the refusal came after it. The
+/// carries the request line as far as it was understood. The
 /// request handler answers it with that status's error page
 /// (`server.errorfile-prefix` or the standard one) and closes the
 /// connection, as lighttpd does. A client's own request with this method
@@ -42,32 +55,90 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 /// handler.
 pub const REFUSED_METHOD: &str = "WICK-GATE-REFUSED";
 
-/// The header of a refusal that carries the request line (for the access
-/// log: lighttpd logs it when the request line was fine and a header was
-/// not, and logs an empty one otherwise).
+/// The header of a refusal that carries the request line for the access
+/// log, as lighttpd logs it: `HTTP/1.x METHOD TARGET`, the method and
+/// target percent-escaped ([`refused_line`] reads it back), either empty
+/// when lighttpd would not have taken it (an unknown method, a target of
+/// the wrong form). Without the header, the line itself was at fault and
+/// the log shows an empty one.
 pub const REFUSED_LINE: &str = "wick-request-line";
 
-/// The head that stands for a refusal with `status`, with the client's
-/// request line when it is known (and is a valid header value).
-fn refused(status: u16, line: Option<&[u8]>) -> Vec<u8> {
+/// Bytes a logged method or target escapes in the stand-in's
+/// [`REFUSED_LINE`] header: controls, blanks and `%` (and every
+/// non-ASCII byte), so the three words split apart again exactly.
+const LOG_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b'%');
+
+/// Bytes of a request-target that lighttpd takes (and encodes) but hyper
+/// refuses; non-ASCII bytes are encoded too when the target is not UTF-8.
+const TARGET_ESCAPES: &AsciiSet = &AsciiSet::EMPTY
+    .add(b' ')
+    .add(b'"')
+    .add(b'<')
+    .add(b'>')
+    .add(b'`');
+
+/// A request line's words, as the access log shows them for a refusal.
+#[derive(Debug, Clone, Copy)]
+struct Logged<'a> {
+    method: &'a [u8],
+    target: &'a [u8],
+    /// `HTTP/1.1` (else `HTTP/1.0`).
+    v11: bool,
+}
+
+/// The head that stands for a refusal with `status`. `line` is the
+/// request line as far as it was understood: without it (the line itself
+/// was at fault) the answer says `HTTP/1.0` and the log shows an empty
+/// request line, as lighttpd's do.
+fn refused(status: u16, line: Option<Logged<'_>>) -> Vec<u8> {
+    let version = if line.is_some_and(|l| l.v11) {
+        "HTTP/1.1"
+    } else {
+        "HTTP/1.0"
+    };
     let mut head =
-        format!("{REFUSED_METHOD} /{status} HTTP/1.1\r\nConnection: close\r\n").into_bytes();
-    if let Some(line) = line.filter(|l| {
-        l.iter()
-            .all(|&b| b == b'\t' || (b' '..0x7f).contains(&b) || b >= 0x80)
-    }) {
+        format!("{REFUSED_METHOD} /{status} {version}\r\nConnection: close\r\n").into_bytes();
+    if let Some(l) = line {
+        // The version first: a header value loses its leading and
+        // trailing blanks, and the method and target may be empty.
         head.extend_from_slice(REFUSED_LINE.as_bytes());
         head.extend_from_slice(b": ");
-        head.extend_from_slice(line);
+        head.extend_from_slice(version.as_bytes());
+        for word in [l.method, l.target] {
+            head.push(b' ');
+            for part in percent_encode(word, LOG_ESCAPES) {
+                head.extend_from_slice(part.as_bytes());
+            }
+        }
         head.extend_from_slice(b"\r\n");
     }
     head.extend_from_slice(b"\r\n");
     head
 }
 
-/// Whether `b` may appear in a header name (RFC 9110 `tchar`).
+/// The method, target and version of a [`REFUSED_LINE`] header (empty
+/// words where the request line was not understood).
+pub fn refused_line(value: &[u8]) -> (Vec<u8>, Vec<u8>, &'static [u8]) {
+    let mut words = value.splitn(3, |&b| b == b' ');
+    let version: &'static [u8] = match words.next() {
+        Some(b"HTTP/1.0") => b"HTTP/1.0",
+        Some(b"HTTP/1.1") => b"HTTP/1.1",
+        _ => b"",
+    };
+    let mut word = || -> Vec<u8> { percent_decode(words.next().unwrap_or_default()).collect() };
+    let (method, target) = (word(), word());
+    (method, target, version)
+}
+
+/// Whether `b` may appear in a header name or a method (RFC 9110 `tchar`).
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// Whether `b` is a control byte other than a tab (refused in header
+/// values and request-targets).
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
 /// The status for a request line's version (`HTTP/` and what follows):
@@ -82,6 +153,132 @@ fn version_refusal(version: &[u8]) -> Option<u16> {
         }
         _ => Some(400),
     }
+}
+
+/// A request line that passed [`check_line`].
+#[derive(Debug, Clone, Copy)]
+struct RequestLine<'a> {
+    method: &'a [u8],
+    target: &'a [u8],
+    v11: bool,
+}
+
+impl<'a> RequestLine<'a> {
+    /// The line as the access log shows it when a header is refused:
+    /// the target of an absolute URI without its scheme and authority.
+    fn logged(&self) -> Logged<'a> {
+        let target = match self.target.iter().position(|&b| b == b':') {
+            Some(i) if self.target[i..].starts_with(b"://") => {
+                let rest = &self.target[i + 3..];
+                memchr::memchr(b'/', rest).map_or(&b""[..], |j| &rest[j..])
+            }
+            _ => self.target,
+        };
+        Logged {
+            method: self.method,
+            target,
+            v11: self.v11,
+        }
+    }
+}
+
+/// The checks lighttpd makes on a request line (without its CRLF) before
+/// it looks at the headers, in its order: the version (505, or 400 for
+/// any other fault of the line; answered `HTTP/1.0`), the method (501:
+/// not a token), the form of the target (400: not `/…`, `*`, an `http`
+/// or `https` URI with a path, or CONNECT's authority).
+fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)> {
+    let Some(at) = memchr::memmem::rfind(line, b" HTTP/") else {
+        return Err((400, None));
+    };
+    if let Some(status) = version_refusal(&line[at + 6..]) {
+        return Err((status, None));
+    }
+    // Nothing before the version: not even a method.
+    if at == 0 {
+        return Err((400, None));
+    }
+    let v11 = line.ends_with(b"1.1");
+    let sp = memchr::memchr(b' ', line).unwrap_or(at);
+    let method = &line[..sp];
+    let unknown = Logged {
+        method: b"",
+        target: b"",
+        v11,
+    };
+    // Not one of lighttpd's methods (this includes the gate's own): 501.
+    if !crate::request::method::is_known(method) {
+        return Err((501, Some(unknown)));
+    }
+    let target = line.get(sp + 1..at).unwrap_or_default();
+    // The authority's bytes are judged with the target's, later.
+    let absolute = || {
+        let scheme = |p: &[u8]| {
+            (target.len() > p.len() && target[..p.len()].eq_ignore_ascii_case(p))
+                .then(|| &target[p.len()..])
+        };
+        // An authority, then a path.
+        scheme(b"http://")
+            .or_else(|| scheme(b"https://"))
+            .and_then(|rest| memchr::memchr(b'/', rest))
+            .is_some_and(|i| i > 0)
+    };
+    let form_ok = match target {
+        [] => false,
+        [b'/', ..] => true,
+        b"*" => method == b"OPTIONS",
+        _ => method == b"CONNECT" || absolute(),
+    };
+    if !form_ok {
+        return Err((400, Some(Logged { method, ..unknown })));
+    }
+    Ok(RequestLine {
+        method,
+        target,
+        v11,
+    })
+}
+
+/// The checks lighttpd makes on a request-target after the headers: 400
+/// for a control byte, or a byte that never occurs in UTF-8. `Ok(Some)`:
+/// the target with the bytes hyper would refuse (and lighttpd takes)
+/// percent-encoded, as lighttpd's normalisation encodes them.
+fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
+    // The host of an absolute URI or CONNECT: nothing to encode there.
+    let host = match memchr::memmem::find(target, b"://") {
+        Some(i) if target.first() != Some(&b'/') => {
+            let rest = &target[i + 3..];
+            &rest[..memchr::memchr(b'/', rest).unwrap_or(rest.len())]
+        }
+        _ if target.first() != Some(&b'/') => target,
+        _ => &[],
+    };
+    if !host
+        .iter()
+        .all(|&c| (0x21..0x7f).contains(&c) && !b"\"<>`".contains(&c))
+    {
+        return Err(400);
+    }
+    let mut unusual = false;
+    for &b in target {
+        if !(0x21..0x7f).contains(&b) || b"\"<>`".contains(&b) {
+            if b < 0x20 || matches!(b, 0x7f | 0xc0 | 0xc1 | 0xf5..=0xff) {
+                return Err(400);
+            }
+            unusual = true;
+        }
+    }
+    // UTF-8 hyper takes as it is (and so does the access log).
+    if !unusual
+        || (!target.iter().any(|b| b"\"<>` ".contains(b)) && std::str::from_utf8(target).is_ok())
+    {
+        return Ok(None);
+    }
+    Ok(Some(
+        percent_encode(target, TARGET_ESCAPES)
+            .flat_map(str::bytes)
+            .collect(),
+    ))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,10 +363,12 @@ struct HeadInfo {
     lines: usize,
 }
 
-/// Looks at a complete head (`bytes` ends with the empty line); returns
-/// the unfolded head when it had obs-fold lines (`None`: pass it as it
-/// is) and the framing, or the status to refuse it with.
-fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
+/// Looks at a complete head (`bytes` ends with the empty line) whose
+/// request line passed [`check_line`]; returns the unfolded head when it
+/// had obs-fold lines (`None`: pass it as it is) and the framing, or the
+/// status to refuse it with. Header lines are judged in order, as
+/// lighttpd does: the first fault decides between 400 and 501.
+fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
     let mut info = HeadInfo {
         length: None,
         chunked: false,
@@ -178,8 +377,11 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
     };
     // Built only when a line has to be unfolded.
     let mut out: Option<Vec<u8>> = None;
+    let mut host: Option<&[u8]> = None;
     let mut lengths = 0u32;
-    let mut other_coding = false;
+    let mut twice = false;
+    // The last line was left out (its folded rest goes too).
+    let mut dropped = false;
     let mut start = 0;
     let mut first = true;
     while start < bytes.len() {
@@ -201,7 +403,15 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
             }
             break;
         }
+        // A control byte (a lone CR, NUL, DEL…) anywhere in the line: 400.
+        if line.iter().fold(false, |bad, &b| bad | is_ctl(b)) {
+            return Err(400);
+        }
         if line[0] == b' ' || line[0] == b'\t' {
+            if dropped {
+                // The rest of a line left out.
+                continue;
+            }
             // obs-fold: continue the previous line.
             let o = out.get_or_insert_with(|| {
                 let mut v = Vec::with_capacity(bytes.len());
@@ -214,6 +424,7 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
             o.extend_from_slice(raw);
             continue;
         }
+        dropped = false;
         if let Some(o) = out.as_mut() {
             o.extend_from_slice(raw);
         }
@@ -224,23 +435,50 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
         if name.is_empty() || !name.iter().all(|&b| is_tchar(b)) {
             return Err(400);
         }
-        // Only three names matter here; their lengths rule out the rest.
+        let value = line[colon + 1..].trim_ascii_start();
+        // Only four names matter here; their lengths rule out the rest.
         match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                // A second Host with another value: 400 (the same again
+                // is let be).
+                let value = value.trim_ascii_end();
+                if host.is_some_and(|h| h != value) {
+                    return Err(400);
+                }
+                host = Some(value);
+            }
             14 if name.eq_ignore_ascii_case(b"content-length") => {
-                // A second Content-Length, even an equal one: 400 (lighttpd).
-                if lengths > 0 {
+                // A second Content-Length, even an equal one, or one that
+                // is not all digits: 400. An empty one counts as one but
+                // says nothing (lighttpd: as if absent; hyper would refuse
+                // it, so the line is left out).
+                let value = value.trim_ascii_end();
+                if lengths > 0 || !value.iter().all(u8::is_ascii_digit) {
                     return Err(400);
                 }
                 lengths += 1;
-                let value = line[colon + 1..].trim_ascii();
-                info.length = std::str::from_utf8(value).ok().and_then(|v| v.parse().ok());
+                if value.is_empty() {
+                    let o = out.get_or_insert_with(|| bytes[..start].to_vec());
+                    o.truncate(o.len() - raw.len());
+                    dropped = true;
+                    continue;
+                }
+                let n = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.parse::<i64>().ok());
+                info.length = Some(n.ok_or(400u16)?.unsigned_abs());
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                // Only one `chunked` is implemented (lighttpd: 501 else).
-                other_coding |= info.chunked
-                    || !line[colon + 1..]
-                        .trim_ascii()
-                        .eq_ignore_ascii_case(b"chunked");
+                // HTTP/1.0 has no codings (400); only `chunked` is
+                // implemented (501 at once), and only once (501 after
+                // the other lines).
+                if !v11 {
+                    return Err(400);
+                }
+                if !value.trim_ascii_end().eq_ignore_ascii_case(b"chunked") {
+                    return Err(501);
+                }
+                twice |= info.chunked;
                 info.chunked = true;
             }
             7 if name.eq_ignore_ascii_case(b"upgrade") => info.tunnel = true,
@@ -251,7 +489,7 @@ fn check_head(bytes: &[u8]) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
     if lengths > 0 && info.chunked {
         return Err(400);
     }
-    if other_coding {
+    if twice {
         return Err(501);
     }
     Ok((out, info))
@@ -433,36 +671,25 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         // HTTP/0.9 request, an HTTP/2 preface.
         let Some(first_end) = memchr::memchr(b'\n', scan) else {
             if buf.len() > self.max_head {
-                return self.refuse(431);
+                return self.refuse(refused(431, None));
             }
             if buf.starts_with(b"\r") && buf.len() >= 2 {
-                return self.refuse(400);
+                return self.refuse(refused(400, None));
             }
             return false;
         };
-        let line = &buf[..first_end];
-        let Some(line) = line.strip_suffix(b"\r") else {
-            return self.refuse(400);
+        let Some(line) = buf[..first_end].strip_suffix(b"\r") else {
+            return self.refuse(refused(400, None));
         };
         // An empty line, or a CR that does not end one (refused as soon
         // as the second byte shows it, above, whatever follows).
         if line.is_empty() || line[0] == b'\r' {
-            return self.refuse(400);
+            return self.refuse(refused(400, None));
         }
         if line.starts_with(b"PRI * HTTP/2.0") {
             self.state = State::Pass;
             return true;
         }
-        // No version (HTTP/0.9, or garbage): lighttpd waits for the whole
-        // head, then answers 400; an unsupported one gets 505.
-        let refusal = match memchr::memmem::rfind(line, b" HTTP/") {
-            None => Some(400),
-            Some(at) => version_refusal(&line[at + 6..]),
-        }
-        .or_else(|| {
-            let method = REFUSED_METHOD.as_bytes();
-            (line.starts_with(method) && line.get(method.len()) == Some(&b' ')).then_some(501)
-        });
         // The rest of the head.
         let from = self.scanned.max(first_end + 1);
         let mut end = None;
@@ -470,9 +697,13 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         while let Some(i) = memchr::memchr(b'\n', &scan[pos..]) {
             let nl = pos + i;
             if nl == 0 || buf[nl - 1] != b'\r' {
-                let line = &buf[..first_end - 1];
-                let line = line.to_vec();
-                return self.refuse_after_line(400, &line);
+                // A bare LF in a header line: 400, unless the request
+                // line has its own fault (lighttpd judges that first).
+                let standin = match check_line(line) {
+                    Ok(l) => refused(400, Some(l.logged())),
+                    Err((status, logged)) => refused(status, logged),
+                };
+                return self.refuse(standin);
             }
             if nl >= 3 && buf[nl - 3] == b'\r' && buf[nl - 2] == b'\n' {
                 end = Some(nl + 1);
@@ -482,27 +713,46 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         }
         let Some(end) = end else {
             if buf.len() > self.max_head {
-                return self.refuse(431);
+                return self.refuse(refused(431, None));
             }
             self.scanned = pos;
             return false;
         };
         self.scanned = 0;
         if end > self.max_head {
-            return self.refuse(431);
+            return self.refuse(refused(431, None));
         }
-        if let Some(status) = refusal {
-            return self.refuse(status);
-        }
-        let head = self.input.split_to(end);
-        let (unfolded, info) = match check_head(&head) {
+        // The whole head is in: the request line (no version, an
+        // unsupported one, a bad method or target form), the header
+        // lines in order, then the target's bytes.
+        let l = match check_line(line) {
+            Ok(l) => l,
+            Err((status, logged)) => return self.refuse(refused(status, logged)),
+        };
+        let (unfolded, info) = match check_head(&buf[..end], l.v11) {
             Ok(x) => x,
-            Err(status) => {
-                let line = &head[..first_end - 1];
-                return self.refuse_after_line(status, line);
+            Err(status) => return self.refuse(refused(status, Some(l.logged()))),
+        };
+        let target = match check_target(l.target) {
+            Ok(t) => t,
+            Err(status) => return self.refuse(refused(status, Some(l.logged()))),
+        };
+        let rewritten = match (target, unfolded) {
+            (None, unfolded) => unfolded,
+            (Some(t), unfolded) => {
+                // The target with the bytes hyper refuses encoded; the
+                // rest as it is (or unfolded).
+                let rest = unfolded.as_deref().unwrap_or(&buf[..end]);
+                let after = l.method.len() + 1 + l.target.len();
+                let mut h = Vec::with_capacity(rest.len() + t.len());
+                h.extend_from_slice(&rest[..=l.method.len()]);
+                h.extend_from_slice(&t);
+                h.extend_from_slice(&rest[after..]);
+                Some(h)
             }
         };
-        match unfolded {
+        let head = self.input.split_to(end);
+        match rewritten {
             Some(h) => self.out.extend_from_slice(&h),
             None => self.out.unsplit(head),
         }
@@ -520,19 +770,11 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         true
     }
 
-    /// Hands hyper the stand-in for a refusal with `status` instead of
-    /// what is left, and closes.
-    fn refuse(&mut self, status: u16) -> bool {
+    /// Hands hyper `standin` (see [`refused`]) instead of what is left,
+    /// and closes.
+    fn refuse(&mut self, standin: Vec<u8>) -> bool {
         self.input.clear();
-        self.out.extend_from_slice(&refused(status, None));
-        self.state = State::Refused;
-        true
-    }
-
-    /// [`Gate::refuse`] for a head whose request line `line` was fine.
-    fn refuse_after_line(&mut self, status: u16, line: &[u8]) -> bool {
-        self.input.clear();
-        self.out.extend_from_slice(&refused(status, Some(line)));
+        self.out.extend_from_slice(&standin);
         self.state = State::Refused;
         true
     }
@@ -717,6 +959,18 @@ mod tests {
         out
     }
 
+    /// The words of `line` (`METHOD TARGET HTTP/x.y`; the target may
+    /// hold blanks) as a refusal logs them.
+    fn line(line: &'static [u8]) -> Option<Logged<'static>> {
+        let first = memchr::memchr(b' ', line).expect("method");
+        let last = memchr::memrchr(b' ', line).expect("version");
+        Some(Logged {
+            method: &line[..first],
+            target: line.get(first + 1..last).unwrap_or_default(),
+            v11: line.ends_with(b"HTTP/1.1"),
+        })
+    }
+
     /// What the gate hands out, read `chunk` bytes at a time, up to a
     /// refusal with 400 (after which it hands out nothing more); fails at
     /// EOF before one.
@@ -751,17 +1005,17 @@ mod tests {
         );
         assert_eq!(
             through(b"GET / HTTP/1.1\r\nHost: a\n\r\n").await,
-            refused(400, Some(b"GET / HTTP/1.1"))
+            refused(400, line(b"GET / HTTP/1.1"))
         );
         // Body bytes are not heads: a bare LF inside a body is fine.
         let body = b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\na\nbGET / HTTP/1.1\r\n\r\n";
         assert_eq!(through(body).await, body);
         // Framing a proxy and its backend could read differently.
         let dup = b"POST / HTTP/1.1\r\nContent-Length: 1\r\ncontent-length: 1\r\n\r\na";
-        assert_eq!(through(dup).await, refused(400, Some(b"POST / HTTP/1.1")));
+        assert_eq!(through(dup).await, refused(400, line(b"POST / HTTP/1.1")));
         let both =
             b"POST / HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        assert_eq!(through(both).await, refused(400, Some(b"POST / HTTP/1.1")));
+        assert_eq!(through(both).await, refused(400, line(b"POST / HTTP/1.1")));
     }
 
     #[tokio::test]
@@ -805,8 +1059,8 @@ mod tests {
     /// sends the gate's own method.
     #[tokio::test]
     async fn refusal_statuses() {
-        let get: Option<&[u8]> = Some(b"GET / HTTP/1.1");
-        let post: Option<&[u8]> = Some(b"POST / HTTP/1.1");
+        let get = line(b"GET / HTTP/1.1");
+        let post = line(b"POST / HTTP/1.1");
         // (the request line comes along when the refusal is about a header)
         for (head, status, line) in [
             (&b"GET / HTTP/1.2\r\n\r\n"[..], 505, None),
@@ -820,12 +1074,12 @@ mod tests {
             (b"GET / HTTP/1.1\r\nX\x01: a\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\n: a\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\nno colon\r\n\r\n", 400, get),
-            (b"WICK-GATE-REFUSED /200 HTTP/1.1\r\n\r\n", 501, None),
+            (b"WICK-GATE-REFUSED /200 HTTP/1.1\r\n\r\n", 501, line(b"  HTTP/1.1")),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, post),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, post),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501, post),
-            // a request line a header cannot carry: left out
-            (b"GET /\x01 HTTP/1.1\r\nno colon\r\n\r\n", 400, None),
+            // the target's bytes are judged after the headers
+            (b"GET /\x01 HTTP/1.1\r\nno colon\r\n\r\n", 400, line(b"GET /\x01 HTTP/1.1")),
         ] {
             assert_eq!(through(head).await, refused(status, line), "{head:?}");
         }
@@ -840,6 +1094,169 @@ mod tests {
         // Names with every token character pass.
         let ok = b"GET / HTTP/1.1\r\nX-a.b_c!#$%&'*+^`|~9: v\r\n\r\n";
         assert_eq!(through(ok).await, ok);
+    }
+
+    /// lighttpd's order: the request line (version, then method, then the
+    /// target's form), the header lines in order, the target's bytes. The
+    /// answer says `HTTP/1.1` only when the line did; the log gets the
+    /// line as far as it was understood.
+    #[tokio::test]
+    async fn request_line_and_header_bytes() {
+        let get = line(b"GET / HTTP/1.1");
+        let unknown = line(b"  HTTP/1.1");
+        for (head, status, logged) in [
+            // control bytes (and a lone CR) in a header value or a fold
+            (&b"GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n"[..], 400, get),
+            (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nX: a\r\n \x00b\r\n\r\n", 400, get),
+            // the target's bytes: controls (a tab too), never-UTF-8 bytes
+            (b"GET /a\tb HTTP/1.1\r\n\r\n", 400, line(b"GET /a\tb HTTP/1.1")),
+            (b"GET /?\xc0 HTTP/1.1\r\n\r\n", 400, line(b"GET /?\xc0 HTTP/1.1")),
+            (b"GET /\xff HTTP/1.0\r\n\r\n", 400, line(b"GET /\xff HTTP/1.0")),
+            // methods: not a token, unknown, empty
+            (b"G(T / HTTP/1.1\r\n\r\n", 501, unknown),
+            (b"get / HTTP/1.1\r\n\r\n", 501, unknown),
+            (b" / HTTP/1.1\r\n\r\n", 501, unknown),
+            (b"GET\t/ HTTP/1.1\r\n\r\n", 501, unknown),
+            // nothing before the version
+            (b" HTTP/1.1\r\n\r\n", 400, None),
+            // target forms
+            (b"GET HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            (b"GET a HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            (b"GET * HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            (b"GET ftp://a/ HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            (b"GET http://a HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            (b"GET http:///b HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
+            // an absolute URI's host is judged with the target's bytes
+            (b"GET http://a b/c HTTP/1.1\r\n\r\n", 400, line(b"GET /c HTTP/1.1")),
+            (b"CONNECT a b:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT a b:80 HTTP/1.1")),
+            // HTTP/1.0: answered so, and no Transfer-Encoding
+            (b"GET / HTTP/1.0\r\nX\r\n\r\n", 400, line(b"GET / HTTP/1.0")),
+            (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, line(b"POST / HTTP/1.0")),
+            // Content-Length: digits only, within 63 bits
+            (b"POST / HTTP/1.1\r\nContent-Length: +5\r\n\r\n", 400, line(b"POST / HTTP/1.1")),
+            (b"POST / HTTP/1.1\r\nContent-Length:\r\nContent-Length: 1\r\n\r\n", 400, line(b"POST / HTTP/1.1")),
+            (b"POST / HTTP/1.1\r\nContent-Length: \r\nTransfer-Encoding: chunked\r\n\r\n", 400, line(b"POST / HTTP/1.1")),
+            (b"POST / HTTP/1.1\r\nContent-Length: 1 1\r\n\r\n", 400, line(b"POST / HTTP/1.1")),
+            (b"POST / HTTP/1.1\r\nContent-Length: 9223372036854775808\r\n\r\n", 400, line(b"POST / HTTP/1.1")),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400, get),
+            // order: the version before a bare LF, the method before a
+            // header, a coding (at its line) before the target's bytes, a
+            // second `chunked` after the other lines
+            (b"GET / HTTP/3.0\r\nHost: a\nX: b\r\n\r\n", 505, None),
+            (b"G(T / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n", 501, unknown),
+            (b"G(T / HTTP/1.1\r\nX\r\n\r\n", 501, unknown),
+            (b"GET /\x01 HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, line(b"GET /\x01 HTTP/1.1")),
+            (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\nX\r\n\r\n", 501, get),
+            (b"GET / HTTP/1.1\r\nX: \x01\r\nTransfer-Encoding: gzip\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\nX\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\nTransfer-Encoding: gzip\r\n\r\n", 400, get),
+        ] {
+            assert_eq!(through(head).await, refused(status, logged), "{head:?}");
+        }
+        // The status line follows the request's version.
+        assert!(
+            refused(400, line(b"GET / HTTP/1.0"))
+                .starts_with(b"WICK-GATE-REFUSED /400 HTTP/1.0\r\n")
+        );
+        assert!(refused(400, get).starts_with(b"WICK-GATE-REFUSED /400 HTTP/1.1\r\n"));
+        assert!(refused(505, None).starts_with(b"WICK-GATE-REFUSED /505 HTTP/1.0\r\n"));
+    }
+
+    /// What the log header carries comes back word for word, blanks,
+    /// control bytes and `%` included.
+    #[test]
+    fn refused_line_round_trip() {
+        for l in [
+            &b"GET /a b%20\x01\xff HTTP/1.1"[..],
+            b"  HTTP/1.1",
+            b"GET  HTTP/1.0",
+        ] {
+            let logged = line(l).expect("line");
+            let head = refused(400, Some(logged));
+            let at = memchr::memmem::find(&head, REFUSED_LINE.as_bytes()).expect("header");
+            let value = &head[at + REFUSED_LINE.len() + 2..];
+            let value = &value[..memchr::memchr(b'\r', value).expect("CRLF")];
+            assert!(
+                value
+                    .iter()
+                    .all(|&b| (0x21..0x7f).contains(&b) || b == b' ')
+            );
+            let (m, t, v) = refused_line(value.trim_ascii());
+            assert_eq!((&m[..], &t[..]), (logged.method, logged.target), "{l:?}");
+            assert_eq!(v, &l[l.len() - 8..]);
+        }
+    }
+
+    /// Bytes lighttpd takes in a target and hyper would refuse are
+    /// percent-encoded, as lighttpd's normalisation encodes them; UTF-8
+    /// alone passes as it is.
+    #[tokio::test]
+    async fn unusual_targets_are_encoded() {
+        for (head, want) in [
+            (
+                &b"GET /a b?x y HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+                &b"GET /a%20b?x%20y HTTP/1.1\r\nHost: h\r\n\r\n"[..],
+            ),
+            (
+                b"GET /a<b>`\"?<\"`> HTTP/1.0\r\n\r\n",
+                b"GET /a%3Cb%3E%60%22?%3C%22%60%3E HTTP/1.0\r\n\r\n",
+            ),
+            (
+                b"GET /\xc3\xa9?\xc3\xa9 HTTP/1.1\r\n\r\n",
+                b"GET /\xc3\xa9?\xc3\xa9 HTTP/1.1\r\n\r\n",
+            ),
+            (
+                b"GET /a\x80\xc3\xa9 HTTP/1.1\r\n\r\n",
+                b"GET /a%80%C3%A9 HTTP/1.1\r\n\r\n",
+            ),
+            (
+                b"GET http://h/a b HTTP/1.1\r\n\r\n",
+                b"GET http://h/a%20b HTTP/1.1\r\n\r\n",
+            ),
+            (
+                b"GET /a b HTTP/1.1\r\nX: 1\r\n 2\r\n\r\n",
+                b"GET /a%20b HTTP/1.1\r\nX: 1 2\r\n\r\n",
+            ),
+            (
+                b"GET /{|}\\^ HTTP/1.1\r\n\r\n",
+                b"GET /{|}\\^ HTTP/1.1\r\n\r\n",
+            ),
+        ] {
+            assert_eq!(through(head).await, want, "{head:?}");
+        }
+    }
+
+    /// What lighttpd lets be: a Content-Length with blanks around its
+    /// digits, an empty one (as if absent: the line is left out, with its
+    /// folded rest), the same Host twice.
+    #[tokio::test]
+    async fn tolerated_header_lines() {
+        for (head, want) in [
+            (
+                &b"POST / HTTP/1.1\r\nContent-Length: 1\t\r\n\r\nx"[..],
+                &b"POST / HTTP/1.1\r\nContent-Length: 1\t\r\n\r\nx"[..],
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX: a\r\nContent-Length:\r\nY: b\r\n\r\n",
+                b"GET / HTTP/1.1\r\nX: a\r\nY: b\r\n\r\n",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nContent-Length: \r\n\r\n",
+                b"GET / HTTP/1.1\r\n\r\n",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nX: a\r\nContent-Length:\r\n 1\r\nY: b\r\n c\r\n\r\n",
+                b"GET / HTTP/1.1\r\nX: a\r\nY: b c\r\n\r\n",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: a\r\nHOST: a \r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: a\r\nHOST: a \r\n\r\n",
+            ),
+        ] {
+            assert_eq!(through(head).await, want, "{head:?}");
+        }
     }
 
     /// A chunk-size line cut across reads is read whole: the gate keeps
