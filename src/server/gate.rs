@@ -244,21 +244,6 @@ fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)>
 /// the target with the bytes hyper would refuse (and lighttpd takes)
 /// percent-encoded, as lighttpd's normalisation encodes them.
 fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
-    // The host of an absolute URI or CONNECT: nothing to encode there.
-    let host = match memchr::memmem::find(target, b"://") {
-        Some(i) if target.first() != Some(&b'/') => {
-            let rest = &target[i + 3..];
-            &rest[..memchr::memchr(b'/', rest).unwrap_or(rest.len())]
-        }
-        _ if target.first() != Some(&b'/') => target,
-        _ => &[],
-    };
-    if !host
-        .iter()
-        .all(|&c| (0x21..0x7f).contains(&c) && !b"\"<>`".contains(&c))
-    {
-        return Err(400);
-    }
     let mut unusual = false;
     for &b in target {
         if !(0x21..0x7f).contains(&b) || b"\"<>`".contains(&b) {
@@ -269,16 +254,32 @@ fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
         }
     }
     // UTF-8 hyper takes as it is (and so does the access log).
-    if !unusual
-        || (!target.iter().any(|b| b"\"<>` ".contains(b)) && std::str::from_utf8(target).is_ok())
-    {
-        return Ok(None);
-    }
-    Ok(Some(
+    let encoded = (unusual
+        && (target.iter().any(|b| b"\"<>` ".contains(b)) || std::str::from_utf8(target).is_err()))
+    .then(|| {
         percent_encode(target, TARGET_ESCAPES)
             .flat_map(str::bytes)
-            .collect(),
-    ))
+            .collect::<Vec<u8>>()
+    });
+    if target.first() == Some(&b'/') {
+        return Ok(encoded);
+    }
+    // An absolute URI's host or CONNECT's authority: nothing to encode
+    // there, and it has to be one (hyper parses these targets whole).
+    let host = match memchr::memmem::find(target, b"://") {
+        Some(i) => {
+            let rest = &target[i + 3..];
+            &rest[..memchr::memchr(b'/', rest).unwrap_or(rest.len())]
+        }
+        None => target,
+    };
+    let plain = host
+        .iter()
+        .all(|&c| (0x21..0x7f).contains(&c) && !b"\"<>`".contains(&c));
+    if !plain || http::Uri::try_from(encoded.as_deref().unwrap_or(target)).is_err() {
+        return Err(400);
+    }
+    Ok(encoded)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -411,6 +412,10 @@ fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u1
             if dropped {
                 // The rest of a line left out.
                 continue;
+            }
+            // Nothing to continue: the request line is not a header.
+            if info.lines == 0 {
+                return Err(400);
             }
             // obs-fold: continue the previous line.
             let o = out.get_or_insert_with(|| {
@@ -670,11 +675,13 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         // The request line first: empty lines before it, a bare LF, an
         // HTTP/0.9 request, an HTTP/2 preface.
         let Some(first_end) = memchr::memchr(b'\n', scan) else {
-            if buf.len() > self.max_head {
-                return self.refuse(refused(431, None));
-            }
+            // A CR first that does not end a line: 400, decided by the
+            // second byte, before the length is (however the bytes came).
             if buf.starts_with(b"\r") && buf.len() >= 2 {
                 return self.refuse(refused(400, None));
+            }
+            if buf.len() > self.max_head {
+                return self.refuse(refused(431, None));
             }
             return false;
         };
@@ -1091,6 +1098,10 @@ mod tests {
         let late = format!("GET / HTTP/1.1\r\nX: {}\nY: z\r\n\r\n", "v".repeat(9000));
         assert_eq!(through(late.as_bytes()).await, refused(431, None));
         assert_eq!(through(&late.as_bytes()[..8300]).await, refused(431, None));
+        // A CR first: 400 whether the rest is long or not.
+        let cr = format!("\r6 {}", "v".repeat(9000));
+        assert_eq!(through(cr.as_bytes()).await, refused(400, None));
+        assert_eq!(through(&cr.as_bytes()[..20]).await, refused(400, None));
         // Names with every token character pass.
         let ok = b"GET / HTTP/1.1\r\nX-a.b_c!#$%&'*+^`|~9: v\r\n\r\n";
         assert_eq!(through(ok).await, ok);
@@ -1110,6 +1121,8 @@ mod tests {
             (b"GET / HTTP/1.1\r\nX: a\rb\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\nX: a\x7f\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\nX: a\r\n \x00b\r\n\r\n", 400, get),
+            // a fold with no header line to continue
+            (b"GET / HTTP/1.1\r\n cd\r\nX: a\r\n\r\n", 400, get),
             // the target's bytes: controls (a tab too), never-UTF-8 bytes
             (b"GET /a\tb HTTP/1.1\r\n\r\n", 400, line(b"GET /a\tb HTTP/1.1")),
             (b"GET /?\xc0 HTTP/1.1\r\n\r\n", 400, line(b"GET /?\xc0 HTTP/1.1")),
@@ -1131,6 +1144,8 @@ mod tests {
             // an absolute URI's host is judged with the target's bytes
             (b"GET http://a b/c HTTP/1.1\r\n\r\n", 400, line(b"GET /c HTTP/1.1")),
             (b"CONNECT a b:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT a b:80 HTTP/1.1")),
+            (b"CONNECT P/x HTTP/1.1\r\n\r\n", 400, line(b"CONNECT P/x HTTP/1.1")),
+            (b"GET http://a:b:c/ HTTP/1.1\r\n\r\n", 400, line(b"GET / HTTP/1.1")),
             // HTTP/1.0: answered so, and no Transfer-Encoding
             (b"GET / HTTP/1.0\r\nX\r\n\r\n", 400, line(b"GET / HTTP/1.0")),
             (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400, line(b"POST / HTTP/1.0")),
