@@ -141,6 +141,38 @@ fn is_ctl(b: u8) -> bool {
     (b < 0x20 && b != b'\t') || b == 0x7f
 }
 
+/// Whether `line` has a control byte other than a tab. Eight bytes at a
+/// time: a word with no byte below 0x20 and no DEL is passed over whole
+/// (the test can only err towards looking at a word byte by byte).
+fn has_ctl(line: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let mut words = line.chunks_exact(8);
+    for w in &mut words {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(w);
+        let x = u64::from_ne_bytes(bytes);
+        let del = x ^ (0x7f * ONES);
+        let suspect = (x.wrapping_sub(0x20 * ONES) & !x) | (del.wrapping_sub(ONES) & !del);
+        if suspect & HIGH != 0 && w.iter().any(|&b| is_ctl(b)) {
+            return true;
+        }
+    }
+    words.remainder().iter().any(|&b| is_ctl(b))
+}
+
+/// Bytes a request-target may hold as hyper takes them, lighttpd's
+/// rules aside (`0x21..0x7f` but `"`, `<`, `>`, `` ` ``).
+static PLAIN_TARGET: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0x21;
+    while b < 0x7f {
+        t[b] = !matches!(b as u8, b'"' | b'<' | b'>' | b'`');
+        b += 1;
+    }
+    t
+};
+
 /// The status for a request line's version (`HTTP/` and what follows):
 /// `None` for 1.0 and 1.1, 505 for another `D` or `D.D`, 400 otherwise.
 fn version_refusal(version: &[u8]) -> Option<u16> {
@@ -188,8 +220,14 @@ impl<'a> RequestLine<'a> {
 /// not a token), the form of the target (400: not `/…`, `*`, an `http`
 /// or `https` URI with a path, or CONNECT's authority).
 fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)> {
-    let Some(at) = memchr::memmem::rfind(line, b" HTTP/") else {
-        return Err((400, None));
+    // (the usual endings first: no searching)
+    let at = if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
+        line.len() - 9
+    } else {
+        match memchr::memmem::rfind(line, b" HTTP/") {
+            Some(at) => at,
+            None => return Err((400, None)),
+        }
     };
     if let Some(status) = version_refusal(&line[at + 6..]) {
         return Err((status, None));
@@ -244,9 +282,13 @@ fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)>
 /// the target with the bytes hyper would refuse (and lighttpd takes)
 /// percent-encoded, as lighttpd's normalisation encodes them.
 fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
+    // The usual case first.
+    if target.first() == Some(&b'/') && target.iter().all(|&b| PLAIN_TARGET[usize::from(b)]) {
+        return Ok(None);
+    }
     let mut unusual = false;
     for &b in target {
-        if !(0x21..0x7f).contains(&b) || b"\"<>`".contains(&b) {
+        if !PLAIN_TARGET[usize::from(b)] {
             if b < 0x20 || matches!(b, 0x7f | 0xc0 | 0xc1 | 0xf5..=0xff) {
                 return Err(400);
             }
@@ -273,9 +315,7 @@ fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
         }
         None => target,
     };
-    let plain = host
-        .iter()
-        .all(|&c| (0x21..0x7f).contains(&c) && !b"\"<>`".contains(&c));
+    let plain = host.iter().all(|&c| PLAIN_TARGET[usize::from(c)]);
     if !plain || http::Uri::try_from(encoded.as_deref().unwrap_or(target)).is_err() {
         return Err(400);
     }
@@ -405,7 +445,7 @@ fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u1
             break;
         }
         // A control byte (a lone CR, NUL, DEL…) anywhere in the line: 400.
-        if line.iter().fold(false, |bad, &b| bad | is_ctl(b)) {
+        if has_ctl(line) {
             return Err(400);
         }
         if line[0] == b' ' || line[0] == b'\t' {
@@ -1177,6 +1217,22 @@ mod tests {
         );
         assert!(refused(400, get).starts_with(b"WICK-GATE-REFUSED /400 HTTP/1.1\r\n"));
         assert!(refused(505, None).starts_with(b"WICK-GATE-REFUSED /505 HTTP/1.0\r\n"));
+    }
+
+    /// The word-at-a-time test finds every control byte (not a tab) at
+    /// any position, and nothing in printable, tab or non-ASCII bytes.
+    #[test]
+    fn has_ctl_every_byte_and_position() {
+        for b in 0..=255u8 {
+            for len in [1usize, 7, 8, 9, 16, 23] {
+                for at in 0..len {
+                    let mut line = vec![b'a'; len];
+                    line[at] = b;
+                    assert_eq!(has_ctl(&line), is_ctl(b), "{b:#x} at {at} of {len}");
+                }
+            }
+        }
+        assert!(!has_ctl(b"\t\x80\xff ~ x: y\t\x7e\x20\x21"));
     }
 
     /// What the log header carries comes back word for word, blanks,
