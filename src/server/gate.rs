@@ -130,7 +130,7 @@ pub fn refused_line(value: &[u8]) -> (Vec<u8>, Vec<u8>, &'static [u8]) {
     (method, target, version)
 }
 
-/// Whether `b` may appear in a header name or a method (RFC 9110 `tchar`).
+/// Whether `b` may appear in a header name (RFC 9110 `tchar`).
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
@@ -217,7 +217,7 @@ impl<'a> RequestLine<'a> {
 /// The checks lighttpd makes on a request line (without its CRLF) before
 /// it looks at the headers, in its order: the version (505, or 400 for
 /// any other fault of the line; answered `HTTP/1.0`), the method (501:
-/// not a token), the form of the target (400: not `/…`, `*`, an `http`
+/// not one lighttpd knows), the form of the target (400: not `/…`, `*`, an `http`
 /// or `https` URI with a path, or CONNECT's authority).
 fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)> {
     // (the usual endings first: no searching)
