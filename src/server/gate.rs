@@ -68,29 +68,27 @@ pub const REFUSED_LINE: &str = "wick-request-line";
 /// non-ASCII byte), so the three words split apart again exactly.
 const LOG_ESCAPES: &AsciiSet = &CONTROLS.add(b' ').add(b'%');
 
-/// Bytes of a request-target that lighttpd takes (and encodes) but hyper
-/// refuses; non-ASCII bytes are encoded too when the target is not UTF-8.
-const TARGET_ESCAPES: &AsciiSet = &AsciiSet::EMPTY
-    .add(b' ')
-    .add(b'"')
-    .add(b'<')
-    .add(b'>')
-    .add(b'`');
+/// The printable ASCII bytes (and the blank) of a request-target that
+/// lighttpd takes and encodes but hyper refuses.
+const HYPER_REFUSES: &[u8] = b" \"<>`";
 
-/// A request line's words, as the access log shows them for a refusal.
-#[derive(Debug, Clone, Copy)]
-struct Logged<'a> {
-    method: &'a [u8],
-    target: &'a [u8],
-    /// `HTTP/1.1` (else `HTTP/1.0`).
-    v11: bool,
-}
+/// [`HYPER_REFUSES`] for the encoder (non-ASCII bytes are encoded too, when
+/// the target is not UTF-8).
+const TARGET_ESCAPES: &AsciiSet = &{
+    let mut set = AsciiSet::EMPTY;
+    let mut i = 0;
+    while i < HYPER_REFUSES.len() {
+        set = set.add(HYPER_REFUSES[i]);
+        i += 1;
+    }
+    set
+};
 
 /// The head that stands for a refusal with `status`. `line` is the
 /// request line as far as it was understood: without it (the line itself
 /// was at fault) the answer says `HTTP/1.0` and the log shows an empty
-/// request line, as lighttpd's do.
-fn refused(status: u16, line: Option<Logged<'_>>) -> Vec<u8> {
+/// request line, as lighttpd's do. An absolute URI is logged as its path.
+fn refused(status: u16, line: Option<RequestLine<'_>>) -> Vec<u8> {
     let version = if line.is_some_and(|l| l.v11) {
         "HTTP/1.1"
     } else {
@@ -104,7 +102,8 @@ fn refused(status: u16, line: Option<Logged<'_>>) -> Vec<u8> {
         head.extend_from_slice(REFUSED_LINE.as_bytes());
         head.extend_from_slice(b": ");
         head.extend_from_slice(version.as_bytes());
-        for word in [l.method, l.target] {
+        let target = split_absolute(l.target).map_or(l.target, |(_, path)| path);
+        for word in [l.method, target] {
             head.push(b' ');
             for part in percent_encode(word, LOG_ESCAPES) {
                 head.extend_from_slice(part.as_bytes());
@@ -162,13 +161,18 @@ fn has_ctl(line: &[u8]) -> bool {
 }
 
 /// Bytes a request-target may hold as hyper takes them, lighttpd's
-/// rules aside (`0x21..0x7f` but `"`, `<`, `>`, `` ` ``).
+/// rules aside: printable ASCII but [`HYPER_REFUSES`].
 static PLAIN_TARGET: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0x21;
     while b < 0x7f {
-        t[b] = !matches!(b as u8, b'"' | b'<' | b'>' | b'`');
+        t[b] = true;
         b += 1;
+    }
+    let mut i = 0;
+    while i < HYPER_REFUSES.len() {
+        t[HYPER_REFUSES[i] as usize] = false;
+        i += 1;
     }
     t
 };
@@ -187,39 +191,37 @@ fn version_refusal(version: &[u8]) -> Option<u16> {
     }
 }
 
-/// A request line that passed [`check_line`].
+/// A request line's words: one that passed [`check_line`], or, for a
+/// refusal, as far as it was understood (an empty method or target where
+/// lighttpd would not have taken it).
 #[derive(Debug, Clone, Copy)]
 struct RequestLine<'a> {
     method: &'a [u8],
     target: &'a [u8],
+    /// `HTTP/1.1` (else `HTTP/1.0`).
     v11: bool,
 }
 
-impl<'a> RequestLine<'a> {
-    /// The line as the access log shows it when a header is refused:
-    /// the target of an absolute URI without its scheme and authority.
-    fn logged(&self) -> Logged<'a> {
-        let target = match self.target.iter().position(|&b| b == b':') {
-            Some(i) if self.target[i..].starts_with(b"://") => {
-                let rest = &self.target[i + 3..];
-                memchr::memchr(b'/', rest).map_or(&b""[..], |j| &rest[j..])
-            }
-            _ => self.target,
-        };
-        Logged {
-            method: self.method,
-            target,
-            v11: self.v11,
-        }
+/// The authority and path of an `http://` or `https://` target (any
+/// case) with a non-empty authority followed by a path.
+fn split_absolute(target: &[u8]) -> Option<(&[u8], &[u8])> {
+    let scheme = |p: &[u8]| {
+        (target.len() > p.len() && target[..p.len()].eq_ignore_ascii_case(p))
+            .then(|| &target[p.len()..])
+    };
+    let rest = scheme(b"http://").or_else(|| scheme(b"https://"))?;
+    match memchr::memchr(b'/', rest) {
+        Some(i) if i > 0 => Some(rest.split_at(i)),
+        _ => None,
     }
 }
 
 /// The checks lighttpd makes on a request line (without its CRLF) before
 /// it looks at the headers, in its order: the version (505, or 400 for
 /// any other fault of the line; answered `HTTP/1.0`), the method (501:
-/// not one lighttpd knows), the form of the target (400: not `/…`, `*`, an `http`
-/// or `https` URI with a path, or CONNECT's authority).
-fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)> {
+/// not one lighttpd knows), the form of the target (400: not `/…`, `*`,
+/// an `http` or `https` URI with a path, or CONNECT's authority).
+fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<RequestLine<'_>>)> {
     // (the usual endings first: no searching)
     let at = if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
         line.len() - 9
@@ -239,7 +241,7 @@ fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)>
     let v11 = line.ends_with(b"1.1");
     let sp = memchr::memchr(b' ', line).unwrap_or(at);
     let method = &line[..sp];
-    let unknown = Logged {
+    let unknown = RequestLine {
         method: b"",
         target: b"",
         v11,
@@ -249,26 +251,15 @@ fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<Logged<'_>>)>
         return Err((501, Some(unknown)));
     }
     let target = line.get(sp + 1..at).unwrap_or_default();
-    // The authority's bytes are judged with the target's, later.
-    let absolute = || {
-        let scheme = |p: &[u8]| {
-            (target.len() > p.len() && target[..p.len()].eq_ignore_ascii_case(p))
-                .then(|| &target[p.len()..])
-        };
-        // An authority, then a path.
-        scheme(b"http://")
-            .or_else(|| scheme(b"https://"))
-            .and_then(|rest| memchr::memchr(b'/', rest))
-            .is_some_and(|i| i > 0)
-    };
+    // (the authority's bytes are judged with the target's, later)
     let form_ok = match target {
         [] => false,
         [b'/', ..] => true,
         b"*" => method == b"OPTIONS",
-        _ => method == b"CONNECT" || absolute(),
+        _ => method == b"CONNECT" || split_absolute(target).is_some(),
     };
     if !form_ok {
-        return Err((400, Some(Logged { method, ..unknown })));
+        return Err((400, Some(RequestLine { method, ..unknown })));
     }
     Ok(RequestLine {
         method,
@@ -297,7 +288,8 @@ fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
     }
     // UTF-8 hyper takes as it is (and so does the access log).
     let encoded = (unusual
-        && (target.iter().any(|b| b"\"<>` ".contains(b)) || std::str::from_utf8(target).is_err()))
+        && (target.iter().any(|b| HYPER_REFUSES.contains(b))
+            || std::str::from_utf8(target).is_err()))
     .then(|| {
         percent_encode(target, TARGET_ESCAPES)
             .flat_map(str::bytes)
@@ -308,13 +300,7 @@ fn check_target(target: &[u8]) -> Result<Option<Vec<u8>>, u16> {
     }
     // An absolute URI's host or CONNECT's authority: nothing to encode
     // there, and it has to be one (hyper parses these targets whole).
-    let host = match memchr::memmem::find(target, b"://") {
-        Some(i) => {
-            let rest = &target[i + 3..];
-            &rest[..memchr::memchr(b'/', rest).unwrap_or(rest.len())]
-        }
-        None => target,
-    };
+    let host = split_absolute(target).map_or(target, |(authority, _)| authority);
     let plain = host.iter().all(|&c| PLAIN_TARGET[usize::from(c)]);
     if !plain || http::Uri::try_from(encoded.as_deref().unwrap_or(target)).is_err() {
         return Err(400);
@@ -405,15 +391,15 @@ struct HeadInfo {
 }
 
 /// Looks at a complete head (`bytes` ends with the empty line) whose
-/// request line passed [`check_line`]; returns the unfolded head when it
+/// request line `l` passed [`check_line`]; returns the unfolded head when it
 /// had obs-fold lines (`None`: pass it as it is) and the framing, or the
 /// status to refuse it with. Header lines are judged in order, as
 /// lighttpd does: the first fault decides between 400 and 501.
-fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
+fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, HeadInfo), u16> {
     let mut info = HeadInfo {
         length: None,
         chunked: false,
-        tunnel: false,
+        tunnel: l.method == b"CONNECT",
         lines: 0,
     };
     // Built only when a line has to be unfolded.
@@ -432,10 +418,8 @@ fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u1
         let line_start = start;
         start = end;
         if first {
+            // (the request line: judged by check_line)
             first = false;
-            if line.starts_with(b"CONNECT ") {
-                info.tunnel = true;
-            }
             continue;
         }
         if line.is_empty() {
@@ -517,7 +501,7 @@ fn check_head(bytes: &[u8], v11: bool) -> Result<(Option<Vec<u8>>, HeadInfo), u1
                 // HTTP/1.0 has no codings (400); only `chunked` is
                 // implemented (501 at once), and only once (501 after
                 // the other lines).
-                if !v11 {
+                if !l.v11 {
                     return Err(400);
                 }
                 if !value.trim_ascii_end().eq_ignore_ascii_case(b"chunked") {
@@ -747,7 +731,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                 // A bare LF in a header line: 400, unless the request
                 // line has its own fault (lighttpd judges that first).
                 let standin = match check_line(line) {
-                    Ok(l) => refused(400, Some(l.logged())),
+                    Ok(l) => refused(400, Some(l)),
                     Err((status, logged)) => refused(status, logged),
                 };
                 return self.refuse(standin);
@@ -776,17 +760,17 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             Ok(l) => l,
             Err((status, logged)) => return self.refuse(refused(status, logged)),
         };
-        let (unfolded, info) = match check_head(&buf[..end], l.v11) {
+        let (unfolded, info) = match check_head(&buf[..end], &l) {
             Ok(x) => x,
-            Err(status) => return self.refuse(refused(status, Some(l.logged()))),
+            Err(status) => return self.refuse(refused(status, Some(l))),
         };
         let target = match check_target(l.target) {
             Ok(t) => t,
-            Err(status) => return self.refuse(refused(status, Some(l.logged()))),
+            Err(status) => return self.refuse(refused(status, Some(l))),
         };
-        let rewritten = match (target, unfolded) {
-            (None, unfolded) => unfolded,
-            (Some(t), unfolded) => {
+        let rewritten = match target {
+            None => unfolded,
+            Some(t) => {
                 // The target with the bytes hyper refuses encoded; the
                 // rest as it is (or unfolded).
                 let rest = unfolded.as_deref().unwrap_or(&buf[..end]);
@@ -1008,10 +992,10 @@ mod tests {
 
     /// The words of `line` (`METHOD TARGET HTTP/x.y`; the target may
     /// hold blanks) as a refusal logs them.
-    fn line(line: &'static [u8]) -> Option<Logged<'static>> {
+    fn line(line: &'static [u8]) -> Option<RequestLine<'static>> {
         let first = memchr::memchr(b' ', line).expect("method");
         let last = memchr::memrchr(b' ', line).expect("version");
-        Some(Logged {
+        Some(RequestLine {
             method: &line[..first],
             target: line.get(first + 1..last).unwrap_or_default(),
             v11: line.ends_with(b"HTTP/1.1"),
@@ -1247,6 +1231,31 @@ mod tests {
             let (m, t, v) = refused_line(value.trim_ascii());
             assert_eq!((&m[..], &t[..]), (logged.method, logged.target), "{l:?}");
             assert_eq!(v, &l[l.len() - 8..]);
+        }
+    }
+
+    /// An absolute URI is logged as its path (as lighttpd logs it); a
+    /// path that only looks like one is logged whole.
+    #[tokio::test]
+    async fn refusal_logs_absolute_uri_path() {
+        for (l, want) in [
+            (&b"GET http://a/b?c HTTP/1.1"[..], &b"HTTP/1.1 GET /b?c"[..]),
+            (b"GET HTTPS://a:1/ HTTP/1.0", b"HTTP/1.0 GET /"),
+            (b"GET /x://y/z HTTP/1.1", b"HTTP/1.1 GET /x://y/z"),
+            (b"CONNECT a:80 HTTP/1.1", b"HTTP/1.1 CONNECT a:80"),
+        ] {
+            // a header line without a colon: refused after the line
+            let mut head = l.to_vec();
+            head.extend_from_slice(b"\r\nX\r\n\r\n");
+            let out = through(&head).await;
+            let mut header = format!("{REFUSED_LINE}: ").into_bytes();
+            header.extend_from_slice(want);
+            header.extend_from_slice(b"\r\n");
+            assert!(
+                memchr::memmem::find(&out, &header).is_some(),
+                "{:?}",
+                String::from_utf8_lossy(&out)
+            );
         }
     }
 
