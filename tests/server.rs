@@ -385,6 +385,30 @@ fn head_rules_lighttpd_applies() {
     assert!(got.starts_with("HTTP/1.1 200"), "{got}");
 }
 
+/// A request with `Upgrade` answered without switching protocols leaves
+/// the connection HTTP/1: the next head on it is judged as any other,
+/// refused with the standard page (not hyper's bare 400).
+#[test]
+fn head_rules_after_an_upgrade_not_taken() {
+    let w = basic();
+    let mut s = w.connect();
+    s.write_all(
+        b"GET /a.txt HTTP/1.1\r\nHost: a\r\nUpgrade: foo\r\nConnection: upgrade\r\n\r\n\
+          GET /a.txt HTTP/1.1\r\nHost: a\r\nX: \x01\r\n\r\n",
+    )
+    .expect("send");
+    let rs = parse_responses(&read_all(&mut s), false);
+    assert_eq!(rs.len(), 2, "{rs:?}");
+    assert_eq!(rs[0].status, 200);
+    assert_eq!(rs[0].body, b"hello world\n");
+    assert_eq!(rs[1].status_line, "HTTP/1.1 400 Bad Request");
+    assert_eq!(rs[1].header("content-type"), Some("text/html"));
+    assert!(
+        String::from_utf8_lossy(&rs[1].body).contains("<title>400 Bad Request</title>"),
+        "{rs:?}"
+    );
+}
+
 /// lighttpd limits a head's bytes, not its lines: 300 short header lines
 /// are served. A later head on the same connection may have at most as
 /// many lines as hyper's table was sized for by the first (KNOWN-DIFFERENCES).

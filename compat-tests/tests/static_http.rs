@@ -1106,6 +1106,33 @@ fn error_handlers_and_request_errors() {
     ] {
         pair.check(req);
     }
+    // A request with Upgrade (or a CONNECT) answered without switching
+    // protocols: the connection stays HTTP/1, and a later head on it is
+    // judged as the first was. (Missing files: the sessions compare
+    // whole answers, and the two servers' ETags of a file differ.)
+    let upgrade = Req::get("/missing.txt")
+        .keep_alive()
+        .header("Upgrade", "foo")
+        .header("Connection", "upgrade");
+    let connect = Req::raw(
+        "GET",
+        "CONNECT a.example:80 HTTP/1.1\r\nHost: a.example\r\n\r\n",
+    );
+    let faulty = Req::raw("GET", "GET /a.txt HTTP/1.1\r\nHost: a\r\nX: a\x01b\r\n\r\n");
+    let served = Req::get("/missing.txt");
+    for pipelined in [false, true] {
+        pair.check_session(
+            "upgrade not taken, then a control byte",
+            &[upgrade.clone(), faulty.clone()],
+            pipelined,
+        );
+        pair.check_session(
+            "upgrade not taken, then a plain request",
+            &[upgrade.clone(), served.clone()],
+            pipelined,
+        );
+    }
+    pair.check_session("CONNECT refused, then a request", &[connect, served], true);
     pair.finish();
 }
 

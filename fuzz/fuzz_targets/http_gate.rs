@@ -6,18 +6,43 @@
 //! a refusal) is one hyper's parser takes: every refusal is the gate's,
 //! with lighttpd's status and page, never hyper's bare 400.
 //!
-//! Input: `[max_head, cut seed, read size, pending flag, bytes...]`.
+//! Where the gate waits for the answer to a head that may switch
+//! protocols (`Upgrade`, CONNECT), the server's answer is written through
+//! it (whole, or a few bytes a write): a switch, a plain answer, or an
+//! interim `100 Continue` before either; the output may not depend on
+//! how the answer was written either.
+//!
+//! Input: `[max_head, cut seed, read size, flags, bytes...]`; flags: bit 0
+//! the socket is unready every other poll, bits 1–3 the answer
+//! ([`ANSWERS`]).
 #![no_main]
 
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use wick::server::gate::Gate;
 
+/// What the server answers a head the gate waits on (none: the gate
+/// waits for good).
+const ANSWERS: [&[u8]; 8] = [
+    b"",
+    b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\n\r\n",
+    b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 400 Bad Request\r\n\r\n",
+    b"HTTP/1.0 101 X\r\n\r\n",
+    b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+];
+
+/// How many answers one input gets at most (one per head waited on).
+const MAX_ANSWERS: usize = 16;
+
 /// A client socket that delivers `data` in pieces ending at `cuts`, and
-/// is not ready every other poll when `pending` is set.
+/// is not ready every other poll when `pending` is set; it takes at most
+/// `per_write` bytes of a write.
 struct Pieces<'a> {
     data: &'a [u8],
     cuts: Vec<usize>,
@@ -26,6 +51,35 @@ struct Pieces<'a> {
     ready: bool,
     /// Times it was not ready.
     pendings: usize,
+    per_write: usize,
+}
+
+impl AsyncWrite for Pieces<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Poll::Ready(Ok(data.len().min(self.per_write)))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Writes `answer` whole through the gate, as many writes as it takes.
+fn answer(gate: &mut Gate<Pieces<'_>>, cx: &mut Context<'_>, mut answer: &[u8]) {
+    while !answer.is_empty() {
+        match Pin::new(&mut *gate).poll_write(cx, answer) {
+            Poll::Ready(Ok(n)) if n > 0 => answer = &answer[n..],
+            other => panic!("write through the gate: {other:?}"),
+        }
+    }
 }
 
 impl AsyncRead for Pieces<'_> {
@@ -56,21 +110,32 @@ impl AsyncRead for Pieces<'_> {
 }
 
 /// Everything the gate hands out until EOF (or until it waits for good
-/// after a refusal), read `read` bytes at a time.
-fn drain(mut gate: Gate<Pieces<'_>>, read: usize) -> Vec<u8> {
+/// after a refusal, or for an answer none comes to), read `read` bytes at
+/// a time; `reply` is written each time it waits, [`MAX_ANSWERS`] times
+/// at most.
+fn drain(mut gate: Gate<Pieces<'_>>, read: usize, reply: &[u8]) -> Vec<u8> {
     let mut cx = Context::from_waker(Waker::noop());
     let mut out = Vec::new();
     let mut buf = vec![0u8; read];
+    let mut replies = 0;
     let len = gate.get_ref().data.len();
-    // Every poll either moves input along or is one of the Pending ones.
-    let limit = 4 * (len + 16) * (1 + len / read.max(1));
+    // Every poll either moves input along or is one of the Pending ones
+    // (or an answer's).
+    let limit = 4 * (len + 16) * (1 + len / read.max(1)) + 2 * MAX_ANSWERS;
     for _ in 0..limit {
         let mut rb = ReadBuf::new(&mut buf);
         let before = gate.get_ref().pendings;
         match Pin::new(&mut gate).poll_read(&mut cx, &mut rb) {
             // Waiting without the socket being unready: the gate stopped
-            // reading, as it does for good after a refusal.
-            Poll::Pending if gate.get_ref().pendings == before => return out,
+            // reading, as it does for good after a refusal, and until the
+            // answer after a head that may switch protocols.
+            Poll::Pending if gate.get_ref().pendings == before => {
+                if reply.is_empty() || replies == MAX_ANSWERS {
+                    return out;
+                }
+                replies += 1;
+                answer(&mut gate, &mut cx, reply);
+            }
             Poll::Pending => continue,
             Poll::Ready(Err(e)) => panic!("gate read error: {e}"),
             Poll::Ready(Ok(())) => {
@@ -128,10 +193,11 @@ fn hyper_takes_first_head(out: &[u8]) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let [max_head, seed, read, pending, ref input @ ..] = *data else {
+    let [max_head, seed, read, flags, ref input @ ..] = *data else {
         return;
     };
     let max_head = 256 * usize::from(max_head);
+    let reply = ANSWERS[usize::from(flags >> 1 & 7)];
     let whole = Pieces {
         data: input,
         cuts: Vec::new(),
@@ -139,8 +205,9 @@ fuzz_target!(|data: &[u8]| {
         pending: false,
         ready: false,
         pendings: 0,
+        per_write: usize::MAX,
     };
-    let expected = drain(Gate::new(whole, max_head), 1 << 16);
+    let expected = drain(Gate::new(whole, max_head), 1 << 16, reply);
     hyper_takes_first_head(&expected);
     // Cut points from a small generator seeded by the input.
     let mut x = u32::from(seed) | 0x100;
@@ -155,12 +222,13 @@ fuzz_target!(|data: &[u8]| {
         data: input,
         cuts,
         pos: 0,
-        pending: pending & 1 == 1,
+        pending: flags & 1 == 1,
         ready: false,
         pendings: 0,
+        per_write: 1 + usize::from(seed % 13),
     };
     let read = 1 + usize::from(read) * 33;
-    let got = drain(Gate::new(pieces, max_head), read);
+    let got = drain(Gate::new(pieces, max_head), read, reply);
     assert!(
         got == expected,
         "output depends on how the input arrived:\n whole: {:?}\n split: {:?}",

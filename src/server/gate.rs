@@ -32,14 +32,17 @@
 //! where hyper alone answers with an empty body.
 //!
 //! The gate follows the framing of each request (Content-Length, chunked)
-//! to find the next head; after an `Upgrade`, a CONNECT or an HTTP/2
-//! preface it steps aside. A head it refuses is replaced by a request for
+//! to find the next head. After an HTTP/2 preface it steps aside. After a
+//! head that may switch protocols (`Upgrade`, CONNECT) it holds what
+//! follows until the answer's status line goes out through it: a switch
+//! (101; 2xx to a CONNECT) makes it step aside for the tunnel, any other
+//! answer sends it on judging heads. A head it refuses is replaced by a request for
 //! the refusal ([`REFUSED_METHOD`]), which the request handler answers
 //! with the status's page before the connection closes.
 
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, BytesMut};
 use percent_encoding::{AsciiSet, CONTROLS, percent_decode, percent_encode};
@@ -352,6 +355,72 @@ pub struct Gate<IO> {
     max_head: usize,
     /// The most header lines seen in one head.
     head_lines: usize,
+    /// After a head that may switch protocols: its answer, as far as it
+    /// has been written. The next head waits for it.
+    answer: Option<Answer>,
+    /// The reader waiting for that answer.
+    waiting: Option<Waker>,
+}
+
+/// The start of the answer to a head that may switch protocols, read
+/// from the bytes written to the client: its status decides whether the
+/// connection goes on as HTTP/1 (hyper's rule: an upgrade needs 101, a
+/// CONNECT 2xx).
+#[derive(Debug, Default)]
+struct Answer {
+    connect: bool,
+    /// The status line's first bytes (`HTTP/1.1 NNN`) so far.
+    start: [u8; 12],
+    len: usize,
+    /// In an interim (1xx) answer: how much of the empty line ending it
+    /// has been seen.
+    interim: Option<usize>,
+}
+
+impl Answer {
+    /// Takes written bytes: whether the connection switched protocols,
+    /// once the status of the final answer is known.
+    fn feed(&mut self, mut bytes: &[u8]) -> Option<bool> {
+        const END: &[u8] = b"\r\n\r\n";
+        while let Some((&b, rest)) = bytes.split_first() {
+            if let Some(k) = self.interim {
+                let k = if b == END[k] {
+                    k + 1
+                } else {
+                    usize::from(b == b'\r')
+                };
+                self.interim = if k == END.len() {
+                    self.len = 0;
+                    None
+                } else {
+                    Some(k)
+                };
+                bytes = rest;
+                continue;
+            }
+            let take = (self.start.len() - self.len).min(bytes.len());
+            self.start[self.len..self.len + take].copy_from_slice(&bytes[..take]);
+            self.len += take;
+            bytes = &bytes[take..];
+            if self.len < self.start.len() {
+                return None;
+            }
+            let code = &self.start[9..];
+            if self.connect {
+                return Some(code[0] == b'2');
+            }
+            if code == b"101" {
+                return Some(true);
+            }
+            if code[0] != b'1' {
+                return Some(false);
+            }
+            // 100 Continue (or another interim answer): the final one
+            // follows its empty line.
+            self.interim = Some(0);
+        }
+        None
+    }
 }
 
 impl<IO> Gate<IO> {
@@ -367,6 +436,8 @@ impl<IO> Gate<IO> {
             size: SizeLine::default(),
             max_head: max_head.max(1024),
             head_lines: 0,
+            answer: None,
+            waiting: None,
         }
     }
 
@@ -609,12 +680,17 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                     self.state = next;
                 }
                 State::Head => {
-                    if !self.head_step() {
+                    if self.answer.is_some() || !self.head_step() {
                         return;
                     }
                 }
             }
         }
+    }
+
+    /// Whether the next head waits for the answer to the last one.
+    fn holding(&self) -> bool {
+        self.state == State::Head && self.answer.is_some()
     }
 
     /// Advances the chunked-body scanner over the start of `input`: the
@@ -782,15 +858,18 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
                 Some(h)
             }
         };
+        let answer = info.tunnel.then(|| Answer {
+            connect: l.method == b"CONNECT",
+            ..Answer::default()
+        });
         let head = self.input.split_to(end);
         match rewritten {
             Some(h) => self.out.extend_from_slice(&h),
             None => self.out.unsplit(head),
         }
         self.head_lines = self.head_lines.max(info.lines);
-        self.state = if info.tunnel {
-            State::Pass
-        } else if info.chunked {
+        self.answer = answer;
+        self.state = if info.chunked {
             State::Chunked(Chunk::Size)
         } else {
             match info.length {
@@ -882,6 +961,11 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
                 // The connection closes once the refusal is answered.
                 return Poll::Pending;
             }
+            if this.holding() {
+                // Woken by the answer's status line (see `written`).
+                this.waiting = Some(cx.waker().clone());
+                return Poll::Pending;
+            }
             // Body bytes and tunnels go straight to the reader.
             if this.input.is_empty() {
                 if this.state == State::Pass && this.input.capacity() > 0 && this.out.is_empty() {
@@ -930,13 +1014,43 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
     }
 }
 
+impl<IO> Gate<IO> {
+    /// Looks at bytes that went out to the client while an answer is
+    /// awaited: once its status is known, the held input goes on, to
+    /// hyper's parser or (switched) to the tunnel.
+    fn written<'a>(&mut self, parts: impl Iterator<Item = &'a [u8]>, mut n: usize) {
+        let Some(answer) = self.answer.as_mut() else {
+            return;
+        };
+        for part in parts {
+            if n == 0 {
+                break;
+            }
+            let part = &part[..part.len().min(n)];
+            n -= part.len();
+            if let Some(switched) = answer.feed(part) {
+                self.answer = None;
+                if switched {
+                    self.state = State::Pass;
+                }
+                if let Some(w) = self.waiting.take() {
+                    w.wake();
+                }
+                return;
+            }
+        }
+    }
+}
+
 impl<IO: AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, data)
+        let n = ready!(Pin::new(&mut self.io).poll_write(cx, data))?;
+        self.written(std::iter::once(data), n);
+        Poll::Ready(Ok(n))
     }
 
     fn poll_write_vectored(
@@ -944,7 +1058,9 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, bufs)
+        let n = ready!(Pin::new(&mut self.io).poll_write_vectored(cx, bufs))?;
+        self.written(bufs.iter().map(|b| &**b), n);
+        Poll::Ready(Ok(n))
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -968,13 +1084,17 @@ mod tests {
     /// What the gate hands out for `input`: up to EOF, or up to where it
     /// stops after a refusal (the input itself never waits).
     async fn through(input: &[u8]) -> Vec<u8> {
-        let mut g = Gate::new(input, 8192);
+        drain(&mut Gate::new(input, 8192)).await
+    }
+
+    /// What the gate hands out before it waits (or ends).
+    async fn drain<IO: AsyncRead + Unpin>(g: &mut Gate<IO>) -> Vec<u8> {
         let mut out = Vec::new();
         let mut buf = [0u8; 1024];
         std::future::poll_fn(|cx| {
             loop {
                 let mut rb = ReadBuf::new(&mut buf);
-                match Pin::new(&mut g).poll_read(cx, &mut rb) {
+                match Pin::new(&mut *g).poll_read(cx, &mut rb) {
                     Poll::Pending => return Poll::Ready(()),
                     Poll::Ready(r) => {
                         r.expect("read");
@@ -988,6 +1108,79 @@ mod tests {
         })
         .await;
         out
+    }
+
+    /// A connection whose client sent `input` (and waits), and that takes
+    /// at most `per_write` bytes a write, however many slices they span.
+    struct Wire {
+        input: Vec<u8>,
+        per_write: usize,
+    }
+
+    impl AsyncRead for Wire {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            if self.input.is_empty() {
+                return Poll::Pending;
+            }
+            let n = self.input.len().min(buf.remaining());
+            buf.put_slice(&self.input[..n]);
+            self.input.drain(..n);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for Wire {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            Poll::Ready(Ok(data.len().min(self.per_write)))
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let all = bufs.iter().map(|b| b.len()).sum::<usize>();
+            Poll::Ready(Ok(all.min(self.per_write)))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A client sends `input`; the server writes `answer` (in these
+    /// pieces) through the gate. What the gate hands out before the
+    /// answer, and after it.
+    async fn answered(input: &[u8], answer: &[&[u8]]) -> (Vec<u8>, Vec<u8>) {
+        use tokio::io::AsyncWriteExt;
+        let mut g = Gate::new(
+            Wire {
+                input: input.to_vec(),
+                per_write: usize::MAX,
+            },
+            8192,
+        );
+        let before = drain(&mut g).await;
+        for piece in answer {
+            g.write_all(piece).await.expect("answer");
+        }
+        (before, drain(&mut g).await)
     }
 
     /// The words of `line` (`METHOD TARGET HTTP/x.y`; the target may
@@ -1082,8 +1275,80 @@ mod tests {
         );
         let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04";
         assert_eq!(through(h2).await, h2);
+        // What follows a head that may switch protocols waits for the
+        // answer (below).
         let ws = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello\nraw\n";
-        assert_eq!(through(ws).await, ws);
+        assert_eq!(through(ws).await, &ws[..38]);
+    }
+
+    /// After a head with `Upgrade` or a CONNECT, the answer's status
+    /// decides what the rest is: a tunnel's bytes (101; 2xx to a CONNECT)
+    /// or the next request, judged as any other (lighttpd's page for a
+    /// fault, not hyper's bare 400).
+    #[tokio::test]
+    async fn the_answer_decides_after_an_upgrade() {
+        let ws = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n";
+        let frames = b"\x81\x05hello\nraw\n\x01";
+        let bad = b"GET /b HTTP/1.1\r\nX: \x01\r\n\r\n";
+        let refusal = refused(400, line(b"GET /b HTTP/1.1"));
+        let switched: &[u8] = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n";
+        let not_found: &[u8] = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let cont: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
+        // (head, what follows it, the answer's writes, what the gate then hands out)
+        type Case<'a> = (&'a [u8], &'a [u8], Vec<&'a [u8]>, &'a [u8]);
+        let cases: [Case<'_>; 7] = [
+            (ws, frames, vec![switched], frames),
+            (ws, bad, vec![not_found], &refusal),
+            // the status line written a byte at a time
+            (ws, frames, switched.chunks(1).collect(), frames),
+            // an interim answer first: the final one decides
+            (ws, frames, vec![cont, switched], frames),
+            (
+                ws,
+                bad,
+                vec![cont, &not_found[..10], &not_found[10..]],
+                &refusal,
+            ),
+            // a CONNECT switches with any 2xx
+            (
+                b"CONNECT a:80 HTTP/1.1\r\n\r\n",
+                frames,
+                vec![b"HTTP/1.1 200 OK\r\n\r\n"],
+                frames,
+            ),
+            (
+                b"CONNECT a:80 HTTP/1.1\r\n\r\n",
+                bad,
+                vec![b"HTTP/1.1 405 Method Not Allowed\r\n\r\n"],
+                &refusal,
+            ),
+        ];
+        for (head, rest, answer, want) in cases {
+            let input = [head, rest].concat();
+            let (before, after) = answered(&input, &answer).await;
+            assert_eq!(before, head, "{input:?}");
+            assert_eq!(after, want, "{input:?} {answer:?}");
+        }
+        // The status comes from the bytes the connection took, not the
+        // ones offered: `HTTP/1.1 ` goes out (across two slices), `101`
+        // does not, and `404 Not Found` follows.
+        use tokio::io::AsyncWriteExt;
+        let mut g = Gate::new(
+            Wire {
+                input: [&ws[..], bad].concat(),
+                per_write: 9,
+            },
+            8192,
+        );
+        assert_eq!(drain(&mut g).await, ws);
+        let n = g
+            .write_vectored(&[io::IoSlice::new(b"HTTP/1.1"), io::IoSlice::new(b" 101 X")])
+            .await
+            .expect("write");
+        assert_eq!(n, 9, "the wire takes 9 bytes a write");
+        assert_eq!(drain(&mut g).await, b"");
+        g.write_all(&not_found[9..]).await.expect("write");
+        assert_eq!(drain(&mut g).await, refusal);
     }
 
     /// Versions, methods, target forms and bytes, header lines, the head
