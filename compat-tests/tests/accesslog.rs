@@ -393,6 +393,11 @@ fn accesslog_default_format() {
         "GET a.txt HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET /a\x01.txt HTTP/1.1\r\nHost: a\r\n\r\n",
         "GET http://a/a.txt HTTP/1.1\r\nHost: a\r\nX: \x7f\r\n\r\n",
+        // a CONNECT to a name (lighttpd takes numeric authorities only),
+        // and one to a number (405 without mod_proxy: the Host header is
+        // the host)
+        "CONNECT a.example:443 HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+        "CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: a.example\r\nConnection: close\r\n\r\n",
     ] {
         pair.check(Req::raw("GET", raw));
         lines += 1;

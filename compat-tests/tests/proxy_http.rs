@@ -1080,20 +1080,54 @@ fn upgrade_and_connect() {
         "CONNECT",
         "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\nConnection: close\r\n\r\n",
     ));
-    pair.observe("CONNECT enabled: 200, then a raw tunnel", |_, server| {
-        let mut c = server.connect()?;
-        c.send(b"CONNECT 127.0.0.2:80 HTTP/1.1\r\nHost: 127.0.0.2:80\r\n\r\n")?;
-        c.wait_for(b"\r\n\r\n", Duration::from_secs(3))?;
-        let head = c.take_buffered();
-        let end = head
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .ok_or("no head")?;
-        let r = compat_tests::http::parse_response(&head[..end + 4], true)?;
-        c.send(b"tunnelled bytes")?;
-        c.wait_for(b"tunnelled bytes", Duration::from_secs(3))?;
-        Ok((head_summary(&r), c.take_buffered()))
-    });
+    // The request's host is the Host header, not the authority (which
+    // need not match it), and HTTP/1.1 needs one; the authority must be
+    // numeric (not a name, not a bracketed IPv6 address); origin- and
+    // absolute-form targets are CONNECTs too.
+    for raw in [
+        "CONNECT 127.0.0.1:80 HTTP/1.1\r\n\r\n",
+        "CONNECT [::1]:80 HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+        "CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.2:81\r\nConnection: close\r\n\r\n",
+        "CONNECT /a HTTP/1.1\r\nHost: 127.0.0.1:80\r\nConnection: close\r\n\r\n",
+        "CONNECT http://127.0.0.1:80/a HTTP/1.1\r\nHost: 127.0.0.1:80\r\nConnection: close\r\n\r\n",
+    ] {
+        pair.check_full(Req::raw("CONNECT", raw));
+    }
+    for (label, head) in [
+        (
+            "CONNECT enabled: 200, then a raw tunnel",
+            &b"CONNECT 127.0.0.2:80 HTTP/1.1\r\nHost: 127.0.0.2:80\r\n\r\n"[..],
+        ),
+        (
+            "CONNECT enabled by the Host header, another authority",
+            b"CONNECT 10.9.9.9:443 HTTP/1.1\r\nHost: 127.0.0.2:80\r\n\r\n",
+        ),
+        (
+            "CONNECT enabled, an origin-form target",
+            b"CONNECT /x HTTP/1.1\r\nHost: 127.0.0.2:80\r\n\r\n",
+        ),
+        (
+            "CONNECT enabled, HTTP/1.0 without Host",
+            b"CONNECT 127.0.0.2:80 HTTP/1.0\r\n\r\n",
+        ),
+    ] {
+        pair.observe(label, |_, server| {
+            let mut c = server.connect()?;
+            c.send(head)?;
+            c.wait_for(b"\r\n\r\n", Duration::from_secs(3))?;
+            let head = c.take_buffered();
+            let end = head
+                .windows(4)
+                .position(|w| w == b"\r\n\r\n")
+                .ok_or("no head")?;
+            let r = compat_tests::http::parse_response(&head[..end + 4], true)?;
+            if r.status == 200 {
+                c.send(b"tunnelled bytes")?;
+                c.wait_for(b"tunnelled bytes", Duration::from_secs(3))?;
+            }
+            Ok((head_summary(&r), c.take_buffered()))
+        });
+    }
     pair.finish();
 }
 

@@ -704,6 +704,9 @@ fn methods_and_standard_error_pages() {
         Req::new("PROPFIND", "/a.txt"),
         Req::new("TRACE", "/a.txt"),
         Req::new("CONNECT", "example.org:443"),
+        Req::new("CONNECT", "127.0.0.1:443"),
+        Req::new("CONNECT", "/a.txt"),
+        Req::new("CONNECT", "http://example.org/a.txt"),
         // OPTIONS
         Req::new("OPTIONS", "*").also("allow"),
         Req::new("OPTIONS", "/missing.txt").also("allow"),

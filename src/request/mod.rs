@@ -834,9 +834,11 @@ fn client_connection(
     response
 }
 
-/// CONNECT (authority-form target): refused with 400 unless the authority
-/// is numeric (lighttpd's core check); then mod_proxy with
-/// `proxy.header "connect"`, else 405.
+/// CONNECT: an authority-form target must be numeric (lighttpd's core
+/// check, 400 otherwise; the gate applies it to HTTP/1 request lines);
+/// origin- and absolute-form targets are taken too. Then mod_proxy with
+/// `proxy.header "connect"` (the target is not where it connects), else
+/// 405.
 async fn connect<B>(
     mut parts: http::request::Parts,
     body: B,
@@ -850,20 +852,21 @@ where
     B::Error: std::fmt::Display + Send,
 {
     let base = &site.routing.base;
-    let authority = parts
-        .uri
-        .authority()
-        .map(|a| a.as_str().as_bytes().to_vec())
-        .unwrap_or_default();
-    if !authority
-        .first()
-        .is_some_and(|b| b.is_ascii_digit() || *b == b':' || *b == b'[')
-    {
-        return refuse(StatusCode::BAD_REQUEST, false, base);
-    }
+    let url = match authority_form(&parts.uri) {
+        Some(authority) => {
+            if !authority
+                .first()
+                .is_some_and(|b| b.is_ascii_digit() || *b == b':')
+            {
+                return refuse(StatusCode::BAD_REQUEST, false, base);
+            }
+            authority.to_vec()
+        }
+        None => parts.uri.path().as_bytes().to_vec(),
+    };
     let target = target::Target {
-        path: authority.clone(),
-        path_raw: authority.clone(),
+        path: url.clone(),
+        path_raw: url,
         query: None,
     };
     let input = CondInput {
@@ -902,6 +905,15 @@ where
     client_connection(r, &parts, settings, n)
 }
 
+/// The target of a CONNECT in authority form (`host:port`: no scheme, no
+/// path).
+fn authority_form(uri: &http::Uri) -> Option<&[u8]> {
+    match (uri.scheme(), uri.authority()) {
+        (None, Some(a)) => Some(a.as_str().as_bytes()),
+        _ => None,
+    }
+}
+
 /// Reads and discards a request body, failing with 413 past `limit` bytes
 /// (0: no limit) and 400 when the body is broken.
 async fn drain<B>(mut body: B, limit: u64) -> Result<(), StatusCode>
@@ -935,7 +947,13 @@ fn request_host(
             return Err(StatusCode::BAD_REQUEST);
         }
     }
-    let from_uri = parts.uri.authority().map(|a| a.as_str().as_bytes());
+    // (CONNECT's authority-form target is where to tunnel to, not the
+    // request's host: lighttpd takes the Host header, and requires it in
+    // HTTP/1.1, as for an origin-form target.)
+    let from_uri = match parts.uri.authority() {
+        Some(_) if parts.version != Version::HTTP_2 && authority_form(&parts.uri).is_some() => None,
+        a => a.map(|a| a.as_str().as_bytes()),
+    };
     let raw = match (from_uri, header) {
         (Some(a), Some(h)) if parts.version != Version::HTTP_2 && a != h.as_bytes() => {
             return Err(StatusCode::BAD_REQUEST);

@@ -11,7 +11,7 @@
 //! | request line starting with a CR not followed by LF | 400 (501 when the line arrived whole: its CR is part of the method) | 400 | 400 |
 //! | version other than `HTTP/1.0` / `HTTP/1.1` | 505 (`D` or `D.D`), else 400 | 400 | the same as lighttpd |
 //! | method not one lighttpd knows (not a token, lower case, empty) | 501 | 400 or 501 | 501 |
-//! | target not `/…`, `*` (OPTIONS), `http(s)://host/…` or CONNECT's authority | 400 | some accepted | 400 |
+//! | target not `/…`, `*` (OPTIONS), `http(s)://host/…` or a numeric authority (CONNECT: `1.2.3.4:443`, not `a:443`, not `[::1]:443`) | 400 | some accepted | 400 |
 //! | two `Content-Length` lines (even equal), one not all digits | 400 | accepted when equal | 400 |
 //! | an empty `Content-Length` | as if absent | 400 | the line left out |
 //! | two `Host` lines with different values | 400 | accepted | 400 |
@@ -222,8 +222,9 @@ fn split_absolute(target: &[u8]) -> Option<(&[u8], &[u8])> {
 /// The checks lighttpd makes on a request line (without its CRLF) before
 /// it looks at the headers, in its order: the version (505, or 400 for
 /// any other fault of the line; answered `HTTP/1.0`), the method (501:
-/// not one lighttpd knows), the form of the target (400: not `/…`, `*`,
-/// an `http` or `https` URI with a path, or CONNECT's authority).
+/// not one lighttpd knows), the form of the target (400: not `/…`, `*`
+/// (OPTIONS), an `http` or `https` URI with a path, or a numeric
+/// authority (CONNECT)).
 fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<RequestLine<'_>>)> {
     // (the usual endings first: no searching)
     let at = if line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0") {
@@ -259,7 +260,9 @@ fn check_line(line: &[u8]) -> Result<RequestLine<'_>, (u16, Option<RequestLine<'
         [] => false,
         [b'/', ..] => true,
         b"*" => method == b"OPTIONS",
-        _ => method == b"CONNECT" || split_absolute(target).is_some(),
+        // CONNECT's authority form: lighttpd takes a numeric one only
+        [b'0'..=b'9' | b':', ..] if method == b"CONNECT" => true,
+        _ => split_absolute(target).is_some(),
     };
     if !form_ok {
         return Err((400, Some(RequestLine { method, ..unknown })));
@@ -1311,13 +1314,13 @@ mod tests {
             ),
             // a CONNECT switches with any 2xx
             (
-                b"CONNECT a:80 HTTP/1.1\r\n\r\n",
+                b"CONNECT 10.0.0.1:80 HTTP/1.1\r\n\r\n",
                 frames,
                 vec![b"HTTP/1.1 200 OK\r\n\r\n"],
                 frames,
             ),
             (
-                b"CONNECT a:80 HTTP/1.1\r\n\r\n",
+                b"CONNECT 10.0.0.1:80 HTTP/1.1\r\n\r\n",
                 bad,
                 vec![b"HTTP/1.1 405 Method Not Allowed\r\n\r\n"],
                 &refusal,
@@ -1407,8 +1410,12 @@ mod tests {
             (b"GET http:///b HTTP/1.1\r\n\r\n", 400, line(b"GET  HTTP/1.1")),
             // an absolute URI's host is judged with the target's bytes
             (b"GET http://a b/c HTTP/1.1\r\n\r\n", 400, line(b"GET /c HTTP/1.1")),
-            (b"CONNECT a b:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT a b:80 HTTP/1.1")),
-            (b"CONNECT P/x HTTP/1.1\r\n\r\n", 400, line(b"CONNECT P/x HTTP/1.1")),
+            (b"CONNECT 1 b:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT 1 b:80 HTTP/1.1")),
+            (b"CONNECT 1/x HTTP/1.1\r\n\r\n", 400, line(b"CONNECT 1/x HTTP/1.1")),
+            // CONNECT's authority: numeric only (as the line's form)
+            (b"CONNECT a:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT  HTTP/1.1")),
+            (b"CONNECT [::1]:80 HTTP/1.1\r\n\r\n", 400, line(b"CONNECT  HTTP/1.1")),
+            (b"CONNECT * HTTP/1.1\r\n\r\n", 400, line(b"CONNECT  HTTP/1.1")),
             (b"GET http://a:b:c/ HTTP/1.1\r\n\r\n", 400, line(b"GET / HTTP/1.1")),
             // HTTP/1.0: answered so, and no Transfer-Encoding
             (b"GET / HTTP/1.0\r\nX\r\n\r\n", 400, line(b"GET / HTTP/1.0")),
@@ -1507,7 +1514,10 @@ mod tests {
             (&b"GET http://a/b?c HTTP/1.1"[..], &b"HTTP/1.1 GET /b?c"[..]),
             (b"GET HTTPS://a:1/ HTTP/1.0", b"HTTP/1.0 GET /"),
             (b"GET /x://y/z HTTP/1.1", b"HTTP/1.1 GET /x://y/z"),
-            (b"CONNECT a:80 HTTP/1.1", b"HTTP/1.1 CONNECT a:80"),
+            (
+                b"CONNECT 10.0.0.1:80 HTTP/1.1",
+                b"HTTP/1.1 CONNECT 10.0.0.1:80",
+            ),
         ] {
             // a header line without a colon: refused after the line
             let mut head = l.to_vec();
