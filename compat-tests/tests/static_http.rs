@@ -1219,6 +1219,22 @@ $HTTP["host"] == "example.org" {
         Req::get("http://EXAMPLE.org:80/a.txt"),
         Req::get("http://example.org/a.txt").host("other.example"),
         Req::get("http://other.example/a.txt").host("other.example"),
+        // the Host header against the authority, in any case; an empty
+        // Host header is none at all
+        Req::get("http://EXAMPLE.org/a.txt").host("example.ORG"),
+        Req::get("HTTP://example.org/a.txt").host("EXAMPLE.org"),
+        Req::get("http://example.org/a.txt").host(""),
+        Req::get("/a.txt").host(""),
+        Req::get("/a.txt").http10().host(""),
+        // two Host lines: the same name in any case, or one empty
+        Req::get("/a.txt")
+            .host("example.org")
+            .header("Host", "EXAMPLE.org"),
+        Req::get("/a.txt").host("").header("Host", "example.org"),
+        Req::get("/a.txt").host("example.org").header("Host", ""),
+        Req::get("/a.txt")
+            .host("example.org")
+            .header("Host", "other.example"),
     ] {
         pair.check(req);
     }

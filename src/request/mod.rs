@@ -940,10 +940,11 @@ fn request_host(
     opts: &ParseOpts,
     default_port: u16,
 ) -> Result<Vec<u8>, StatusCode> {
-    let mut hosts = parts.headers.get_all(HOST).iter();
+    // (an empty Host line is as if absent; names compare in any case)
+    let mut hosts = parts.headers.get_all(HOST).iter().filter(|v| !v.is_empty());
     let header = hosts.next();
-    if let Some(second) = hosts.next() {
-        if Some(second) != header {
+    if let (Some(first), Some(second)) = (header, hosts.next()) {
+        if !first.as_bytes().eq_ignore_ascii_case(second.as_bytes()) {
             return Err(StatusCode::BAD_REQUEST);
         }
     }
@@ -955,7 +956,9 @@ fn request_host(
         a => a.map(|a| a.as_str().as_bytes()),
     };
     let raw = match (from_uri, header) {
-        (Some(a), Some(h)) if parts.version != Version::HTTP_2 && a != h.as_bytes() => {
+        (Some(a), Some(h))
+            if parts.version != Version::HTTP_2 && !a.eq_ignore_ascii_case(h.as_bytes()) =>
+        {
             return Err(StatusCode::BAD_REQUEST);
         }
         (Some(a), _) => a,

@@ -542,10 +542,13 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
         // Only four names matter here; their lengths rule out the rest.
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => {
-                // A second Host with another value: 400 (the same again
-                // is let be).
+                // A second Host with another value: 400 (the same again,
+                // in any case, is let be; an empty one is as if absent).
                 let value = value.trim_ascii_end();
-                if host.is_some_and(|h| h != value) {
+                if value.is_empty() {
+                    continue;
+                }
+                if host.is_some_and(|h| !h.eq_ignore_ascii_case(value)) {
                     return Err(400);
                 }
                 host = Some(value);
@@ -1539,7 +1542,7 @@ mod tests {
     /// encodes them (UTF-8 alone passes as it is). And what lighttpd lets
     /// be: a Content-Length with blanks around its digits, an empty one (as
     /// if absent: the line is left out, with its folded rest), the same
-    /// Host twice.
+    /// Host twice (in any case), an empty Host besides another.
     #[tokio::test]
     async fn heads_handed_on() {
         for (head, want) in [
@@ -1591,6 +1594,15 @@ mod tests {
             (
                 b"GET / HTTP/1.1\r\nHost: a\r\nHOST: a \r\n\r\n",
                 b"GET / HTTP/1.1\r\nHost: a\r\nHOST: a \r\n\r\n",
+            ),
+            // (a host name in any case is the same; an empty Host is none)
+            (
+                b"GET / HTTP/1.1\r\nHost: a.EXAMPLE\r\nHost: A.example\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: a.EXAMPLE\r\nHost: A.example\r\n\r\n",
+            ),
+            (
+                b"GET / HTTP/1.1\r\nHost: \r\nHost: b\r\nHost:\r\n\r\n",
+                b"GET / HTTP/1.1\r\nHost: \r\nHost: b\r\nHost:\r\n\r\n",
             ),
         ] {
             assert_eq!(through(head).await, want, "{head:?}");
