@@ -31,7 +31,6 @@ use http::header::{
     CONNECTION, CONTENT_LENGTH, CONTENT_TYPE, HOST, HeaderValue, TRANSFER_ENCODING, UPGRADE,
 };
 use http::{Method, Request, Response, StatusCode, Version};
-use http_body_util::BodyExt;
 
 use crate::modules::staticfile::{self, FileRequest, Served};
 use crate::routing::{Client, CondInput, ConnConds, RoutingTable, Settings, SocketId};
@@ -357,267 +356,280 @@ where
             }
         };
     }
-    loop {
-        let input = cond_input!();
-        let conds = own_conds.as_ref().unwrap_or(&conn.conds);
-        let route = site.routing.route(conds, &input);
-        let settings = &route.settings;
-        if let Some(t) = trail.as_mut() {
-            t.log.clone_from(&settings.accesslog);
-            t.remote.clone_from(&peer.remote_text);
-            t.host = BString::from(host.as_slice());
-            t.uri_path = BString::from(target.path_raw.as_slice());
-            t.query = BString::from(target.query.as_deref().unwrap_or_default());
-            t.server_name = BString::from(&settings.server_name[..]);
-            t.own_server.clone_from(&settings.server_header);
-        }
-        if settings.log_condition_handling {
-            for i in 1..site.routing.blocks.len() {
-                let holds = route.holds.contains(i);
-                tracing::info!(
-                    "cond[{i}] {} {}",
-                    site.routing.blocks[i].text,
-                    if holds { "true" } else { "false" }
-                );
+    let response = 'served: {
+        loop {
+            let input = cond_input!();
+            let conds = own_conds.as_ref().unwrap_or(&conn.conds);
+            let route = site.routing.route(conds, &input);
+            let settings = &route.settings;
+            if let Some(t) = trail.as_mut() {
+                t.log.clone_from(&settings.accesslog);
+                t.remote.clone_from(&peer.remote_text);
+                t.host = BString::from(host.as_slice());
+                t.uri_path = BString::from(target.path_raw.as_slice());
+                t.query = BString::from(target.query.as_deref().unwrap_or_default());
+                t.server_name = BString::from(&settings.server_name[..]);
+                t.own_server.clone_from(&settings.server_header);
             }
-        }
-
-        // mod_extforward: a trusted proxy's client, then decide again
-        if !forwarded_checked {
-            forwarded_checked = true;
-            if let Some(f) = settings
-                .extforward
-                .forwarded(&conn.peer.client, &parts.headers)
-            {
-                let client = Client::Ip(f.client);
-                let p = Peer {
-                    remote_text: client.text(),
-                    client,
-                    scheme: f.scheme.unwrap_or(conn.peer.scheme),
-                };
-                let fresh = CondInput {
-                    remote: &p.client,
-                    remote_text: &p.remote_text,
-                    scheme: p.scheme,
-                    ..input
-                };
-                own_conds = Some(site.routing.connection(&fresh));
-                peer = std::borrow::Cow::Owned(p);
-                continue;
-            }
-        }
-
-        // mod_rewrite (before anything else)
-        if rewriting {
-            if let Some(list) = &settings.rewrite.rules {
-                let ctx = rewrite_ctx!(input);
-                if let Some((result, once)) = ctx.apply(list, &mut rewrites, || true) {
-                    rewriting = !once;
-                    match result {
-                        Ok(t) => {
-                            target = t;
-                            continue;
-                        }
-                        Err(status) => {
-                            let r = error_page(status, head_only, settings);
-                            return done(r, &parts, settings, n);
-                        }
-                    }
-                }
-            }
-        }
-        let limit = u64::from(settings.max_request_size_kib) * 1024;
-        if limit > 0 && content_length.is_some_and(|l| l > limit) {
-            return finish(
-                refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only, settings),
-                settings,
-            );
-        }
-
-        // mod_setenv (request headers), mod_access, mod_redirect
-        // mod_setenv runs where server.modules puts it: after mod_access
-        // or mod_redirect, their answers go without its headers
-        if site.order.setenv_before_access {
-            request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
-        }
-        if !settings.access.is_off()
-            && !settings
-                .access
-                .allows(&target.path, settings.force_lowercase_filenames)
-        {
-            if settings.log_request_handling {
-                tracing::info!(
-                    "url denied as we match: {}",
-                    String::from_utf8_lossy(&target.path)
-                );
-            }
-            let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
-            return done_by(r, &parts, settings, n, headers_set);
-        }
-        if site.order.setenv_before_redirect {
-            request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
-        }
-        let input = cond_input!();
-        if let Some(list) = &settings.redirect.rules {
-            let subject = target.uri();
-            if let Some((rule, groups)) = list.first_match(&subject) {
-                let cond = cond_groups(&site.routing, list.block, &input, &rule.template);
-                let url = url_parts(&target, &host, peer.scheme, &conn.socket);
-                let location = rule.template.expand(&groups, &cond, &url);
-                let mut r = redirect(settings.redirect.code, &location, head_only);
-                if r.status() == StatusCode::OK && settings.range_requests {
-                    r.headers_mut().insert(
-                        http::header::ACCEPT_RANGES,
-                        HeaderValue::from_static("bytes"),
+            if settings.log_condition_handling {
+                for i in 1..site.routing.blocks.len() {
+                    let holds = route.holds.contains(i);
+                    tracing::info!(
+                        "cond[{i}] {} {}",
+                        site.routing.blocks[i].text,
+                        if holds { "true" } else { "false" }
                     );
                 }
-                return done_by(r, &parts, settings, n, headers_set);
             }
-        }
 
-        request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
-        let input = cond_input!();
-        if let (Some(t), Some(root)) = (trail.as_mut(), settings.document_root.as_deref()) {
-            t.physical = Some(BString::from(staticfile::join(root, &target.path)));
-        }
+            // mod_extforward: a trusted proxy's client, then decide again
+            if !forwarded_checked {
+                forwarded_checked = true;
+                if let Some(f) = settings
+                    .extforward
+                    .forwarded(&conn.peer.client, &parts.headers)
+                {
+                    let client = Client::Ip(f.client);
+                    let p = Peer {
+                        remote_text: client.text(),
+                        client,
+                        scheme: f.scheme.unwrap_or(conn.peer.scheme),
+                    };
+                    let fresh = CondInput {
+                        remote: &p.client,
+                        remote_text: &p.remote_text,
+                        scheme: p.scheme,
+                        ..input
+                    };
+                    own_conds = Some(site.routing.connection(&fresh));
+                    peer = std::borrow::Cow::Owned(p);
+                    continue;
+                }
+            }
 
-        // 5. handle: mod_wstunnel takes WebSocket upgrades on its
-        // extensions, mod_proxy its extensions, before static files
-        if let Some(ext) = settings
-            .wstunnel
-            .server
-            .as_ref()
-            .filter(|_| crate::modules::wstunnel::wants(&parts))
-            .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
-        {
-            if settings.log_request_handling {
-                tracing::info!(
-                    "-- handling {} {} (mod_wstunnel)",
-                    parts.method,
-                    String::from_utf8_lossy(&target.path)
-                );
-            }
-            let wreq = crate::modules::wstunnel::WsRequest {
-                parts: &mut parts,
-                conn: &conn,
-                peer: &peer,
-                settings,
-                ext,
-                registry: &site.registry,
-                path: &target.path,
-            };
-            let response = crate::modules::wstunnel::handle(wreq).await;
-            return done(response, &parts, settings, n);
-        }
-        if let Some(ext) = settings
-            .proxy
-            .server
-            .as_ref()
-            .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
-        {
-            if settings.log_request_handling {
-                tracing::info!(
-                    "-- handling {} {} (mod_proxy)",
-                    parts.method,
-                    String::from_utf8_lossy(&target.path)
-                );
-            }
-            let Some(body) = body.take() else {
-                return done(
-                    refuse(StatusCode::INTERNAL_SERVER_ERROR, head_only, settings),
-                    &parts,
-                    settings,
-                    n,
-                );
-            };
-            if let Some(t) = trail.as_mut() {
-                // a proxied request's body is read (a static file's is not
-                // counted, as in lighttpd)
-                t.body_in = content_length.unwrap_or(0);
-            }
-            let preq = crate::modules::proxy::ProxyRequest {
-                parts: &mut parts,
-                target: &target,
-                host: &host,
-                conn: &conn,
-                peer: &peer,
-                settings,
-                ext,
-                registry: &site.registry,
-                files: &site.files,
-            };
-            let response = crate::modules::proxy::handle(preq, body).await;
-            return done(response, &parts, settings, n);
-        }
-
-        // 6. the physical path: mod_alias, then url.rewrite-if-not-file
-        let lower = settings.force_lowercase_filenames;
-        let alias = match crate::modules::alias::map(&settings.alias, &target.path, lower) {
-            crate::modules::alias::Mapped::Forbidden => {
-                let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
-                return done(r, &parts, settings, n);
-            }
-            crate::modules::alias::Mapped::Alias { root, rest } => Some((root, rest)),
-            crate::modules::alias::Mapped::None => None,
-        };
-        if rewriting {
-            if let Some(list) = &settings.rewrite.if_not_file {
-                let ctx = rewrite_ctx!(input);
-                let not_file = || !is_regular_file(settings, alias, &target.path, &site.files);
-                if let Some((result, once)) = ctx.apply(list, &mut rewrites, not_file) {
-                    rewriting = !once;
-                    match result {
-                        Ok(t) => {
-                            target = t;
-                            continue;
-                        }
-                        Err(status) => {
-                            let r = error_page(status, head_only, settings);
-                            return done(r, &parts, settings, n);
+            // mod_rewrite (before anything else)
+            if rewriting {
+                if let Some(list) = &settings.rewrite.rules {
+                    let ctx = rewrite_ctx!(input);
+                    if let Some((result, once)) = ctx.apply(list, &mut rewrites, || true) {
+                        rewriting = !once;
+                        match result {
+                            Ok(t) => {
+                                target = t;
+                                continue;
+                            }
+                            Err(status) => {
+                                let r = error_page(status, head_only, settings);
+                                break 'served done(r, &parts, settings, n);
+                            }
                         }
                     }
                 }
             }
-        }
+            let limit = u64::from(settings.max_request_size_kib) * 1024;
+            if limit > 0 && content_length.is_some_and(|l| l > limit) {
+                break 'served finish(
+                    refuse(StatusCode::PAYLOAD_TOO_LARGE, head_only, settings),
+                    settings,
+                );
+            }
 
-        // A static file does not read the body; consume it (within the
-        // limit) so the connection can carry the next request.
-        if content_length.unwrap_or(0) > 0 || chunked {
-            if let Some(body) = body.take() {
-                if let Err(status) = drain(body, limit).await {
-                    return done(refuse(status, head_only, settings), &parts, settings, n);
+            // mod_setenv (request headers), mod_access, mod_redirect
+            // mod_setenv runs where server.modules puts it: after mod_access
+            // or mod_redirect, their answers go without its headers
+            if site.order.setenv_before_access {
+                request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
+            }
+            if !settings.access.is_off()
+                && !settings
+                    .access
+                    .allows(&target.path, settings.force_lowercase_filenames)
+            {
+                if settings.log_request_handling {
+                    tracing::info!(
+                        "url denied as we match: {}",
+                        String::from_utf8_lossy(&target.path)
+                    );
+                }
+                let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
+                break 'served done_by(r, &parts, settings, n, headers_set);
+            }
+            if site.order.setenv_before_redirect {
+                request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
+            }
+            let input = cond_input!();
+            if let Some(list) = &settings.redirect.rules {
+                let subject = target.uri();
+                if let Some((rule, groups)) = list.first_match(&subject) {
+                    let cond = cond_groups(&site.routing, list.block, &input, &rule.template);
+                    let url = url_parts(&target, &host, peer.scheme, &conn.socket);
+                    let location = rule.template.expand(&groups, &cond, &url);
+                    let mut r = redirect(settings.redirect.code, &location, head_only);
+                    if r.status() == StatusCode::OK && settings.range_requests {
+                        r.headers_mut().insert(
+                            http::header::ACCEPT_RANGES,
+                            HeaderValue::from_static("bytes"),
+                        );
+                    }
+                    break 'served done_by(r, &parts, settings, n, headers_set);
                 }
             }
+
+            request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
+            let input = cond_input!();
+            if let (Some(t), Some(root)) = (trail.as_mut(), settings.document_root.as_deref()) {
+                t.physical = Some(BString::from(staticfile::join(root, &target.path)));
+            }
+
+            // 5. handle: mod_wstunnel takes WebSocket upgrades on its
+            // extensions, mod_proxy its extensions, before static files
+            if let Some(ext) = settings
+                .wstunnel
+                .server
+                .as_ref()
+                .filter(|_| crate::modules::wstunnel::wants(&parts))
+                .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
+            {
+                if settings.log_request_handling {
+                    tracing::info!(
+                        "-- handling {} {} (mod_wstunnel)",
+                        parts.method,
+                        String::from_utf8_lossy(&target.path)
+                    );
+                }
+                let wreq = crate::modules::wstunnel::WsRequest {
+                    parts: &mut parts,
+                    conn: &conn,
+                    peer: &peer,
+                    settings,
+                    ext,
+                    registry: &site.registry,
+                    path: &target.path,
+                };
+                let response = crate::modules::wstunnel::handle(wreq).await;
+                break 'served done(response, &parts, settings, n);
+            }
+            if let Some(ext) = settings
+                .proxy
+                .server
+                .as_ref()
+                .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
+            {
+                if settings.log_request_handling {
+                    tracing::info!(
+                        "-- handling {} {} (mod_proxy)",
+                        parts.method,
+                        String::from_utf8_lossy(&target.path)
+                    );
+                }
+                let Some(body) = body.take() else {
+                    break 'served done(
+                        refuse(StatusCode::INTERNAL_SERVER_ERROR, head_only, settings),
+                        &parts,
+                        settings,
+                        n,
+                    );
+                };
+                if let Some(t) = trail.as_mut() {
+                    // a proxied request's body is read (a static file's is not
+                    // counted, as in lighttpd)
+                    t.body_in = content_length.unwrap_or(0);
+                }
+                let preq = crate::modules::proxy::ProxyRequest {
+                    parts: &mut parts,
+                    target: &target,
+                    host: &host,
+                    conn: &conn,
+                    peer: &peer,
+                    settings,
+                    ext,
+                    registry: &site.registry,
+                    files: &site.files,
+                };
+                let response = crate::modules::proxy::handle(preq, body).await;
+                break 'served done(response, &parts, settings, n);
+            }
+
+            // 6. the physical path: mod_alias, then url.rewrite-if-not-file
+            let lower = settings.force_lowercase_filenames;
+            let alias = match crate::modules::alias::map(&settings.alias, &target.path, lower) {
+                crate::modules::alias::Mapped::Forbidden => {
+                    let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
+                    break 'served done(r, &parts, settings, n);
+                }
+                crate::modules::alias::Mapped::Alias { root, rest } => Some((root, rest)),
+                crate::modules::alias::Mapped::None => None,
+            };
+            if rewriting {
+                if let Some(list) = &settings.rewrite.if_not_file {
+                    let ctx = rewrite_ctx!(input);
+                    let not_file = || !is_regular_file(settings, alias, &target.path, &site.files);
+                    if let Some((result, once)) = ctx.apply(list, &mut rewrites, not_file) {
+                        rewriting = !once;
+                        match result {
+                            Ok(t) => {
+                                target = t;
+                                continue;
+                            }
+                            Err(status) => {
+                                let r = error_page(status, head_only, settings);
+                                break 'served done(r, &parts, settings, n);
+                            }
+                        }
+                    }
+                }
+            }
+
+            if let (Some(t), Some((root, rest))) = (trail.as_mut(), alias) {
+                // as mod_alias builds it: the target and the rest, as written
+                t.physical = Some(BString::from([root, rest].concat()));
+            }
+            let file_req = FileRequest {
+                method: &parts.method,
+                version: parts.version,
+                path: &target.path,
+                path_raw: &target.path_raw,
+                query: target.query.as_deref(),
+                headers: &parts.headers,
+                settings,
+                cache: &site.files,
+                alias,
+                dir_steps: &site.order.dir_steps,
+            };
+            if settings.log_request_handling {
+                tracing::info!(
+                    "-- handling {} {}",
+                    parts.method,
+                    String::from_utf8_lossy(&target.path)
+                );
+            }
+            let response = match staticfile::serve(&file_req) {
+                Served::Response(r) => r,
+                Served::Error(status) => error(status, &file_req),
+            };
+            break 'served done(response, &parts, settings, n);
         }
-        if let (Some(t), Some((root, rest))) = (trail.as_mut(), alias) {
-            // as mod_alias builds it: the target and the rest, as written
-            t.physical = Some(BString::from([root, rest].concat()));
-        }
-        let file_req = FileRequest {
-            method: &parts.method,
-            version: parts.version,
-            path: &target.path,
-            path_raw: &target.path_raw,
-            query: target.query.as_deref(),
-            headers: &parts.headers,
-            settings,
-            cache: &site.files,
-            alias,
-            dir_steps: &site.order.dir_steps,
-        };
-        if settings.log_request_handling {
-            tracing::info!(
-                "-- handling {} {}",
-                parts.method,
-                String::from_utf8_lossy(&target.path)
-            );
-        }
-        let response = match staticfile::serve(&file_req) {
-            Served::Response(r) => r,
-            Served::Error(status) => error(status, &file_req),
-        };
-        return done(response, &parts, settings, n);
+    };
+    // A body nobody read (a static file, an error page, a redirect):
+    // lighttpd answers without waiting for it (no 100 Continue) and
+    // closes the connection after the answer (the gate lingers for what
+    // the client still sends).
+    if body.is_some() && (content_length.unwrap_or(0) > 0 || chunked) {
+        unread_body_closes(response, parts.version)
+    } else {
+        response
     }
+}
+
+/// The answer to a request whose body was announced and not read: the
+/// connection closes after it (HTTP/1; an HTTP/2 stream just ends).
+fn unread_body_closes(mut response: Response<Body>, version: Version) -> Response<Body> {
+    if matches!(version, Version::HTTP_10 | Version::HTTP_11) {
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// The last steps of a routed request's response: mod_setenv's response
@@ -912,25 +924,6 @@ fn authority_form(uri: &http::Uri) -> Option<&[u8]> {
         (None, Some(a)) => Some(a.as_str().as_bytes()),
         _ => None,
     }
-}
-
-/// Reads and discards a request body, failing with 413 past `limit` bytes
-/// (0: no limit) and 400 when the body is broken.
-async fn drain<B>(mut body: B, limit: u64) -> Result<(), StatusCode>
-where
-    B: http_body::Body<Data = Bytes> + Unpin,
-{
-    let mut seen = 0u64;
-    while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|_| StatusCode::BAD_REQUEST)?;
-        if let Some(d) = frame.data_ref() {
-            seen += d.len() as u64;
-            if limit > 0 && seen > limit {
-                return Err(StatusCode::PAYLOAD_TOO_LARGE);
-            }
-        }
-    }
-    Ok(())
 }
 
 /// The request's authority: the absolute-form target's, else the Host

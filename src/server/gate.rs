@@ -363,6 +363,8 @@ pub struct Gate<IO> {
     answer: Option<Answer>,
     /// The reader waiting for that answer.
     waiting: Option<Waker>,
+    /// Closing: our side is shut, and the time left to linger.
+    closing: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 /// The start of the answer to a head that may switch protocols, read
@@ -441,6 +443,7 @@ impl<IO> Gate<IO> {
             head_lines: 0,
             answer: None,
             waiting: None,
+            closing: None,
         }
     }
 
@@ -604,6 +607,13 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
 /// The longest chunk-size or trailer line the gate follows; past it,
 /// hyper judges the body.
 const MAX_CHUNK_LINE: usize = 8192;
+
+/// How long a closing HTTP/1 connection goes on reading (and dropping)
+/// what the client still sends after our side is shut: closing a socket
+/// with unread bytes resets the connection, and a reset can destroy the
+/// answer before the client read it (a body nobody wanted, still on its
+/// way). lighttpd lingers as long.
+const LINGER: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The leading hex digits of a chunk-size line, read piece by piece as
 /// the line arrives.
@@ -1048,7 +1058,7 @@ impl<IO> Gate<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
+impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -1077,14 +1087,41 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
         Pin::new(&mut self.io).poll_flush(cx)
     }
 
+    /// Shuts our side, then (HTTP/1) reads and drops what the client
+    /// still sends until it closes too, for [`LINGER`] at most.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_shutdown(cx)
+        let this = &mut *self;
+        if this.closing.is_none() {
+            ready!(Pin::new(&mut this.io).poll_shutdown(cx))?;
+            if this.state == State::Pass {
+                // A tunnel or HTTP/2: not ours to drain.
+                return Poll::Ready(Ok(()));
+            }
+            this.closing = Some(Box::pin(tokio::time::sleep(LINGER)));
+        }
+        let Some(timer) = this.closing.as_mut() else {
+            return Poll::Ready(Ok(()));
+        };
+        let mut buf = [0u8; 4096];
+        loop {
+            if timer.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(()));
+            }
+            let mut rb = ReadBuf::new(&mut buf);
+            match Pin::new(&mut this.io).poll_read(cx, &mut rb) {
+                Poll::Ready(Ok(())) if !rb.filled().is_empty() => {}
+                // The client closed (or the connection failed): done.
+                Poll::Ready(_) => return Poll::Ready(Ok(())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
     use tokio::io::AsyncReadExt;
 
     /// What the gate hands out for `input`: up to EOF, or up to where it
@@ -1607,6 +1644,58 @@ mod tests {
         ] {
             assert_eq!(through(head).await, want, "{head:?}");
         }
+    }
+
+    /// Closing an HTTP/1 connection shuts our side at once, then reads
+    /// and drops what the client still sends until it closes: the client
+    /// sees the end of the answer, and its last bytes are not met with a
+    /// reset.
+    #[tokio::test]
+    async fn closing_lingers_for_what_the_client_still_sends() {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server) = tokio::io::duplex(1024);
+        client
+            .write_all(b"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n")
+            .await
+            .expect("head");
+        let mut g = Gate::new(server, 8192);
+        let mut head = [0u8; 64];
+        let n = g.read(&mut head).await.expect("head");
+        assert!(head[..n].starts_with(b"POST"));
+        let sender = tokio::spawn(async move {
+            let sent = client.write_all(&vec![b'x'; 70_000]).await;
+            let mut rest = Vec::new();
+            let eof = client.read_to_end(&mut rest).await;
+            (sent.is_ok(), eof.is_ok() && rest.is_empty())
+        });
+        // (the body would fill the pipe 68 times over: without lingering,
+        // the sender's write fails once the gate is gone)
+        tokio::time::timeout(Duration::from_secs(5), g.shutdown())
+            .await
+            .expect("shutdown ends with the client's close")
+            .expect("shutdown");
+        drop(g);
+        assert_eq!(sender.await.expect("sender"), (true, true));
+    }
+
+    /// A tunnel's close does not linger: the other side's bytes are the
+    /// tunnel's business.
+    #[tokio::test]
+    async fn a_tunnel_closes_without_lingering() {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server) = tokio::io::duplex(1024);
+        client
+            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+            .await
+            .expect("send");
+        let mut g = Gate::new(server, 8192);
+        let mut buf = [0u8; 64];
+        let _ = g.read(&mut buf).await.expect("preface");
+        tokio::time::timeout(Duration::from_millis(500), g.shutdown())
+            .await
+            .expect("no lingering")
+            .expect("shutdown");
+        drop(client);
     }
 
     /// A chunk-size line cut across reads is read whole: the gate keeps
