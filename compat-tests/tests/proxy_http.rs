@@ -1314,3 +1314,50 @@ fn echo_with_canonical_chunks(body: &[u8]) -> String {
         _ => text,
     }
 }
+
+// ---------------------------------------------------------------------------
+// server.max-request-size through the proxy, and where nothing reads
+
+/// With `server.max-request-size = 1` (KiB): a body over the limit on its
+/// way to a backend gets 413 and a close, however it is framed (a length,
+/// with or without `Expect: 100-continue`, or chunks counted as they
+/// come); a chunked body to a static file is never read, so the file is
+/// served and the connection closes.
+#[test]
+fn request_size_limit() {
+    let scratch = Scratch::new("px").expect("scratch dir");
+    let a = PyBackend::http(scratch.path(), "A");
+    let conf = format!(
+        "{NO_UPSTREAM_KEEP_ALIVE}server.max-request-size = 1\n\
+         mimetype.assign = ( \".txt\" => \"text/plain\" )\n\
+         proxy.server = ( \"/plain\" => ( {} ) )\n",
+        host(&a)
+    );
+    let Some(mut pair) = Pair::start_opts(
+        "request_size_limit",
+        &format!("server.modules = ( \"mod_proxy\" )\nserver.document-root = \"{{root}}\"\n{conf}"),
+        |dir| put(&dir.join("htdocs/a.txt"), "static\n"),
+        opts(scratch),
+    ) else {
+        return;
+    };
+    let chunked = |path: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\
+             Connection: close\r\n\r\n800\r\n{}\r\n0\r\n\r\n",
+            "c".repeat(2048)
+        )
+    };
+    for raw in [
+        chunked("/plain/big"),
+        "POST /plain/big HTTP/1.1\r\nHost: example.org\r\nContent-Length: 2048\r\n\r\n".to_string(),
+        "POST /plain/big HTTP/1.1\r\nHost: example.org\r\nExpect: 100-continue\r\n\
+         Content-Length: 2048\r\n\r\n"
+            .to_string(),
+        chunked("/missing.txt"),
+    ] {
+        pair.check_full(Req::raw("POST", raw));
+    }
+    pair.check(Req::raw("POST", chunked("/a.txt")));
+    pair.finish();
+}
