@@ -694,6 +694,17 @@ fn post_to_static_file() {
             false,
         );
     }
+    pair.check_session(
+        "unread body: OPTIONS *",
+        &[
+            Req::raw(
+                "OPTIONS",
+                "OPTIONS * HTTP/1.1\r\nHost: example.org\r\nContent-Length: 2\r\n\r\nab",
+            ),
+            next.clone(),
+        ],
+        false,
+    );
     pair.finish();
 }
 

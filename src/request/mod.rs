@@ -277,6 +277,8 @@ where
         .uri
         .path_and_query()
         .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
+    // (before mod_setenv may change the headers)
+    let announced = body_announced(&parts.headers);
     if parts.method == Method::OPTIONS && raw_target == b"*" {
         let mut r = staticfile::options();
         // mod_setenv runs for it with the top-level settings
@@ -287,7 +289,13 @@ where
             t.uri_path = BString::from("*");
             t.server_name = BString::from(&base.server_name[..]);
         }
-        return finish(keep_alive(r, base, n), base);
+        let r = finish(keep_alive(r, base, n), base);
+        // (its body is not read either)
+        return if announced {
+            unread_body_closes(r, parts.version)
+        } else {
+            r
+        };
     }
     let target = match target::normalize(raw_target, &site.parse) {
         Ok(t) => t,
@@ -614,11 +622,21 @@ where
     // lighttpd answers without waiting for it (no 100 Continue) and
     // closes the connection after the answer (the gate lingers for what
     // the client still sends).
-    if body.is_some() && (content_length.unwrap_or(0) > 0 || chunked) {
+    if body.is_some() && announced {
         unread_body_closes(response, parts.version)
     } else {
         response
     }
+}
+
+/// Whether the request announced a body: a length above 0, or chunks.
+fn body_announced(headers: &http::HeaderMap) -> bool {
+    headers.contains_key(TRANSFER_ENCODING)
+        || headers
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .is_some_and(|n| n > 0)
 }
 
 /// The answer to a request whose body was announced and not read: the
