@@ -707,12 +707,15 @@ fn start_errors(test: &str) -> Option<(Pair, PyBackend, RefusingPort)> {
     let conf_a = a.addr.conf();
     let conf = format!(
         "{NO_UPSTREAM_KEEP_ALIVE}proxy.server = ( \"/plain\" => ( {} ), \"/down\" => ( ( {} ) ),\n  \
+         \"/dn0\" => ( ( {down}, \"disable-time\" => 0 ) ),\n  \
+         \"/dn60\" => ( ( {down}, \"disable-time\" => 60 ) ),\n  \
          \"/rt\" => ( ( {conf_a}, \"read-timeout\" => 2 ) ),\n  \
          \"/s1rt\" => ( ( {conf_a}, \"read-timeout\" => 2 ) ),\n  \"/s1\" => ( {} ) )\n\
          $HTTP[\"url\"] =^ \"/s1\" {{\n  server.stream-response-body = 1\n}}\n",
         host(&a),
         down.addr.conf(),
         host(&a),
+        down = down.addr.conf(),
     );
     let pair = start(test, scratch, &conf)?;
     Some((pair, a, down))
@@ -742,11 +745,22 @@ fn gateway_errors_keep_the_connection() {
         &[Req::get("/plain/x?garbage=1").keep_alive(), next()],
         false,
     );
-    // a POST refused with 503 before its body was read: lighttpd closes
-    // the connection (`Connection: close`)
+    // a POST refused with 503 while every backend is down, before its
+    // body was read: lighttpd closes the connection (`Connection: close`)
     pair.check_session(
-        "POST 503 then another request",
-        &[Req::new("POST", "/down/p").keep_alive().body("abc"), next()],
+        "POST 503 (all down) then another request",
+        &[
+            Req::get("/dn60/a").keep_alive(),
+            Req::new("POST", "/dn60/p").keep_alive().body("abc"),
+            next(),
+        ],
+        false,
+    );
+    // a POST whose backend connect failed: lighttpd read the body first
+    // (buffered), and the connection goes on
+    pair.check_session(
+        "POST 503 (connect failed) then another request",
+        &[Req::new("POST", "/dn0/p").keep_alive().body("abc"), next()],
         false,
     );
     // error pages for HEAD and HTTP/1.0

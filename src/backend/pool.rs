@@ -373,8 +373,9 @@ pub fn idle_count(proc: &Proc) -> usize {
 /// Why no backend connection could be had.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcquireError {
-    /// No usable host, or every try failed: 503.
-    Unavailable,
+    /// No usable host, or every try failed: 503. `tried`: a connect was
+    /// attempted (not every host was already down).
+    Unavailable { tried: bool },
 }
 
 /// Options of one acquisition.
@@ -402,6 +403,7 @@ pub async fn acquire(
     let mut tries = 0;
     let mut timeouts = 0;
     let mut demanded = false;
+    let mut tried = false;
     while tries < MAX_TRIES {
         let Some(host) = select_host(ext, want.balance, &want.input, &[]) else {
             if !demanded && on_demand(ext, registry).await {
@@ -427,6 +429,7 @@ pub async fn acquire(
         let timeout =
             (cfg.connect_timeout > 0).then(|| Duration::from_secs(u64::from(cfg.connect_timeout)));
         // The proc's load counts the connect in progress.
+        tried = true;
         proc.load.fetch_add(1, Ordering::Relaxed);
         let r = connect(&proc.addr, timeout).await;
         proc.load.fetch_sub(1, Ordering::Relaxed);
@@ -458,7 +461,7 @@ pub async fn acquire(
             }
         }
     }
-    Err(AcquireError::Unavailable)
+    Err(AcquireError::Unavailable { tried })
 }
 
 /// The OS's wording of an error, without Rust's `(os error N)` suffix.

@@ -534,15 +534,18 @@ async fn acquire(
 ) -> Result<(Conn, HostGuard), Response<Body>> {
     match pool::acquire(req.ext, req.registry, want).await {
         Ok(x) => Ok(x),
-        Err(AcquireError::Unavailable) => {
+        Err(AcquireError::Unavailable { tried }) => {
             req.ext.report_down(
                 &req.target.path,
                 Some(req.target.query.as_deref().unwrap_or_default()),
             );
             let mut r = page(StatusCode::SERVICE_UNAVAILABLE, req);
-            if has_request_body(&req.parts.headers) {
-                // lighttpd gives up on a request body it never forwarded
-                // and ends the connection.
+            // lighttpd answers at once when every backend is down, before
+            // it reads a request body, and ends the connection; it reads
+            // a buffered body before it connects, so a failed connect
+            // leaves the connection usable (a streamed body is unread).
+            let unread = !tried || req.settings.stream_request_body & 3 != 0;
+            if unread && has_request_body(&req.parts.headers) {
                 r.headers_mut()
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }

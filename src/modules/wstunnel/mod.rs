@@ -189,7 +189,7 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     };
     let (conn, host) = match pool::acquire(req.ext, req.registry, &want).await {
         Ok(x) => x,
-        Err(AcquireError::Unavailable) => {
+        Err(AcquireError::Unavailable { .. }) => {
             req.ext.report_down(req.path, None);
             return page(StatusCode::SERVICE_UNAVAILABLE, &req, false);
         }
