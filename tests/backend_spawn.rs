@@ -151,6 +151,18 @@ fn pids(h: &Host) -> Vec<u32> {
         .collect()
 }
 
+/// Waits until child `pid` has only its main thread left: the logger
+/// serves each connection on a thread of its own, and a process signal
+/// that lands on such a thread leaves Python's handler waiting for the
+/// main thread (blocked in accept) to run it, which it may never do.
+async fn main_thread_only(pid: u32) {
+    until("the child's connection threads to end", || {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?.count();
+        (tasks == 1).then_some(())
+    })
+    .await;
+}
+
 /// The logger's record of child `pid`, once fully written.
 fn record(dir: &Path, pid: u32) -> Option<Value> {
     let text = std::fs::read_to_string(dir.join(format!("binpath-{pid}.json"))).ok()?;
@@ -435,6 +447,9 @@ async fn kill_signal_10_is_delivered_as_sigusr1_at_shutdown() {
         wait_echo_tcp(([127, 0, 0, 1], p).into()).await;
     }
     let all = pids(&h);
+    for &pid in &all {
+        main_thread_only(pid).await;
+    }
     m.shutdown(Duration::from_secs(5)).await;
     for pid in all {
         let ev = events(s.dir.path(), pid);
@@ -461,6 +476,7 @@ async fn child_ignoring_sigterm_is_sigkilled_and_reaped_at_shutdown() {
     wait_echo_tcp(([127, 0, 0, 1], port).into()).await;
     let pid = pids(&h)[0];
     let mut guard = KillOnDrop(pid);
+    main_thread_only(pid).await;
     let t = Instant::now();
     m.shutdown(Duration::from_secs(1)).await;
     guard.0 = 0;
@@ -606,8 +622,10 @@ fn dropped_manager_signals_its_children() {
     let pid = rt.block_on(async {
         let m = start(std::slice::from_ref(&h)).await.expect("starts");
         wait_echo_tcp(([127, 0, 0, 1], port).into()).await;
+        let pid = pids(&h)[0];
+        main_thread_only(pid).await;
         std::mem::forget(m);
-        pids(&h)[0]
+        pid
     });
     let _guard = KillOnDrop(pid);
     drop(rt);
