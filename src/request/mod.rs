@@ -630,7 +630,7 @@ where
 }
 
 /// Whether the request announced a body: a length above 0, or chunks.
-fn body_announced(headers: &http::HeaderMap) -> bool {
+pub(crate) fn body_announced(headers: &http::HeaderMap) -> bool {
     headers.contains_key(TRANSFER_ENCODING)
         || headers
             .get(CONTENT_LENGTH)

@@ -545,22 +545,13 @@ async fn acquire(
             // a buffered body before it connects, so a failed connect
             // leaves the connection usable (a streamed body is unread).
             let unread = !tried || req.settings.stream_request_body & 3 != 0;
-            if unread && has_request_body(&req.parts.headers) {
+            if unread && crate::request::body_announced(&req.parts.headers) {
                 r.headers_mut()
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
             Err(r)
         }
     }
-}
-
-/// The request announced a body (Content-Length > 0 or chunked).
-fn has_request_body(h: &http::HeaderMap) -> bool {
-    h.contains_key(TRANSFER_ENCODING)
-        || h.get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
 }
 
 fn timeouts(host: &HostGuard) -> Timeouts {
