@@ -14,7 +14,7 @@
 //! | target not `/…`, `*` (OPTIONS), `http(s)://host/…` or a numeric authority (CONNECT: `1.2.3.4:443`, not `a:443`, not `[::1]:443`) | 400 | some accepted | 400 |
 //! | two `Content-Length` lines (even equal), one not all digits | 400 | accepted when equal | 400 |
 //! | an empty `Content-Length` | as if absent | 400 | the line left out |
-//! | two `Host` lines with different values | 400 | accepted | 400 |
+//! | two `Host` lines with different values (not in case; an empty one is none) | 400 | accepted | 400 |
 //! | `Content-Length` and `Transfer-Encoding` | 400 | chunked wins | 400 |
 //! | a `Transfer-Encoding` other than `chunked` / twice / in HTTP/1.0 | 501 at its line / 501 / 400 | 400 (501 if it ends in chunked) | the same as lighttpd |
 //! | header line without a colon, name not a token | 400 | 400 | 400 |
@@ -369,8 +369,7 @@ pub struct Gate<IO> {
 
 /// The start of the answer to a head that may switch protocols, read
 /// from the bytes written to the client: its status decides whether the
-/// connection goes on as HTTP/1 (hyper's rule: an upgrade needs 101, a
-/// CONNECT 2xx).
+/// connection goes on as HTTP/1.
 #[derive(Debug, Default)]
 struct Answer {
     connect: bool,
@@ -410,18 +409,16 @@ impl Answer {
             if self.len < self.start.len() {
                 return None;
             }
+            // hyper's rule: 101 switches, and so does a 2xx to a CONNECT;
+            // another 1xx (its own 100 Continue) is followed by the final
+            // answer after its empty line.
             let code = &self.start[9..];
-            if self.connect {
-                return Some(code[0] == b'2');
-            }
-            if code == b"101" {
+            if code == b"101" || (self.connect && code[0] == b'2') {
                 return Some(true);
             }
             if code[0] != b'1' {
                 return Some(false);
             }
-            // 100 Continue (or another interim answer): the final one
-            // follows its empty line.
             self.interim = Some(0);
         }
         None
@@ -1339,7 +1336,7 @@ mod tests {
         let cont: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
         // (head, what follows it, the answer's writes, what the gate then hands out)
         type Case<'a> = (&'a [u8], &'a [u8], Vec<&'a [u8]>, &'a [u8]);
-        let cases: [Case<'_>; 7] = [
+        let cases: [Case<'_>; 8] = [
             (ws, frames, vec![switched], frames),
             (ws, bad, vec![not_found], &refusal),
             // the status line written a byte at a time
@@ -1364,6 +1361,13 @@ mod tests {
                 bad,
                 vec![b"HTTP/1.1 405 Method Not Allowed\r\n\r\n"],
                 &refusal,
+            ),
+            // (its body's 100 Continue first, then the 2xx)
+            (
+                b"CONNECT 10.0.0.1:80 HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+                frames,
+                vec![cont, b"HTTP/1.1 200 OK\r\n\r\n"],
+                frames,
             ),
         ];
         for (head, rest, answer, want) in cases {
@@ -1649,8 +1653,9 @@ mod tests {
     /// Closing an HTTP/1 connection shuts our side at once, then reads
     /// and drops what the client still sends until it closes: the client
     /// sees the end of the answer, and its last bytes are not met with a
-    /// reset.
-    #[tokio::test]
+    /// reset. (Paused time: the deadlines are virtual, and run out only
+    /// when nothing else can move.)
+    #[tokio::test(start_paused = true)]
     async fn closing_lingers_for_what_the_client_still_sends() {
         use tokio::io::AsyncWriteExt;
         let (mut client, server) = tokio::io::duplex(1024);
@@ -1679,8 +1684,9 @@ mod tests {
     }
 
     /// A tunnel's close does not linger: the other side's bytes are the
-    /// tunnel's business.
-    #[tokio::test]
+    /// tunnel's business. (Paused time: a linger would pass the virtual
+    /// deadline at once.)
+    #[tokio::test(start_paused = true)]
     async fn a_tunnel_closes_without_lingering() {
         use tokio::io::AsyncWriteExt;
         let (mut client, server) = tokio::io::duplex(1024);
@@ -1691,7 +1697,7 @@ mod tests {
         let mut g = Gate::new(server, 8192);
         let mut buf = [0u8; 64];
         let _ = g.read(&mut buf).await.expect("preface");
-        tokio::time::timeout(Duration::from_millis(500), g.shutdown())
+        tokio::time::timeout(Duration::from_secs(1), g.shutdown())
             .await
             .expect("no lingering")
             .expect("shutdown");
