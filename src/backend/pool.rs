@@ -428,8 +428,8 @@ pub async fn acquire(
         let cfg = &guard.0.cfg;
         let timeout =
             (cfg.connect_timeout > 0).then(|| Duration::from_secs(u64::from(cfg.connect_timeout)));
-        // The proc's load counts the connect in progress.
         tried = true;
+        // The proc's load counts the connect in progress.
         proc.load.fetch_add(1, Ordering::Relaxed);
         let r = connect(&proc.addr, timeout).await;
         proc.load.fetch_sub(1, Ordering::Relaxed);

@@ -278,7 +278,9 @@ where
         .path_and_query()
         .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
     // (before mod_setenv may change the headers)
-    let announced = body_announced(&parts.headers);
+    let content_length = content_length(&parts.headers);
+    let chunked = parts.headers.contains_key(TRANSFER_ENCODING);
+    let announced = content_length.unwrap_or(0) > 0 || chunked;
     if parts.method == Method::OPTIONS && raw_target == b"*" {
         let mut r = staticfile::options();
         // mod_setenv runs for it with the top-level settings
@@ -310,12 +312,6 @@ where
             );
         }
     };
-    let content_length = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    let chunked = parts.headers.contains_key(TRANSFER_ENCODING);
     if content_length.unwrap_or(0) > 0 && matches!(parts.method, Method::GET | Method::HEAD) {
         return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
@@ -629,14 +625,18 @@ where
     }
 }
 
+/// The request's Content-Length (all digits: the gate refused any other
+/// for HTTP/1).
+pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+}
+
 /// Whether the request announced a body: a length above 0, or chunks.
 pub(crate) fn body_announced(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(TRANSFER_ENCODING)
-        || headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .is_some_and(|n| n > 0)
+    headers.contains_key(TRANSFER_ENCODING) || content_length(headers).unwrap_or(0) > 0
 }
 
 /// The answer to a request whose body was announced and not read: the
@@ -962,9 +962,10 @@ fn request_host(
     // (CONNECT's authority-form target is where to tunnel to, not the
     // request's host: lighttpd takes the Host header, and requires it in
     // HTTP/1.1, as for an origin-form target.)
-    let from_uri = match parts.uri.authority() {
-        Some(_) if parts.version != Version::HTTP_2 && authority_form(&parts.uri).is_some() => None,
-        a => a.map(|a| a.as_str().as_bytes()),
+    let from_uri = if parts.version != Version::HTTP_2 && authority_form(&parts.uri).is_some() {
+        None
+    } else {
+        parts.uri.authority().map(|a| a.as_str().as_bytes())
     };
     let raw = match (from_uri, header) {
         (Some(a), Some(h))

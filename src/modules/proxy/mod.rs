@@ -343,12 +343,7 @@ where
     let force10 = px.force_http10();
 
     // 1. the request body
-    let content_length = req
-        .parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
+    let content_length = crate::request::content_length(&req.parts.headers);
     let chunked = req.parts.headers.contains_key(TRANSFER_ENCODING);
     let unknown_len = content_length.is_none()
         && (chunked || (version == Version::HTTP_2 && !body.is_end_stream()));
