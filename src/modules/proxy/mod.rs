@@ -536,11 +536,12 @@ async fn acquire(
             );
             let mut r = page(StatusCode::SERVICE_UNAVAILABLE, req);
             // lighttpd answers at once when every backend is down, before
-            // it reads a request body, and ends the connection; it reads
-            // a buffered body before it connects, so a failed connect
-            // leaves the connection usable (a streamed body is unread).
-            let unread = !tried || req.settings.stream_request_body & 3 != 0;
-            if unread && crate::request::body_announced(&req.parts.headers) {
+            // it reads a request body, and ends the connection. After a
+            // failed connect, the connection goes on when the whole body
+            // has come (buffered: it was read first; streamed: hyper
+            // drains a body that is all there when it is dropped, and
+            // closes the connection otherwise, as lighttpd does).
+            if !tried && crate::request::body_announced(&req.parts.headers) {
                 r.headers_mut()
                     .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
