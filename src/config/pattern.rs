@@ -6,7 +6,11 @@
 //! possessive quantifiers. `\Q…\E` quoting is rewritten into escapes first.
 //! A pattern neither accepts is refused with the reason, never ignored.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+
+use bstr::BString;
 
 /// A compiled condition regex.
 #[derive(Clone)]
@@ -115,7 +119,7 @@ pub fn validate(pattern: &[u8]) -> Result<(), PatternError> {
 impl Pattern {
     /// Compiles a condition pattern.
     pub fn new(pattern: &[u8]) -> Result<Pattern, PatternError> {
-        let compiled = Pattern::new_unchecked(pattern)?;
+        let compiled = Pattern::for_rule(pattern)?;
         let groups = compiled.captures_len().saturating_sub(1);
         if groups > 9 {
             return Err(PatternError::TooManyCaptures(groups));
@@ -123,8 +127,9 @@ impl Pattern {
         Ok(compiled)
     }
 
-    /// Compiles a pattern without the limit of 9 groups.
-    pub(crate) fn new_unchecked(pattern: &[u8]) -> Result<Pattern, PatternError> {
+    /// Compiles the regex of a rewrite or redirect rule: unlike a condition
+    /// it may have any number of groups (only `$0`–`$9` can be used).
+    pub fn for_rule(pattern: &[u8]) -> Result<Pattern, PatternError> {
         let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
         let p = expand_quoting(p);
         match regex::bytes::Regex::new(&p) {
@@ -175,6 +180,43 @@ impl Pattern {
                 .and_then(|t| r.is_match(t).ok())
                 .unwrap_or(false),
         }
+    }
+}
+
+/// The patterns compiled while one configuration is compiled, by their
+/// text: a regex written many times (the same rewrite rule in every virtual
+/// host, the same condition in many blocks) is compiled once and shared.
+/// Compiling dominates loading a large configuration.
+#[derive(Default)]
+pub struct Patterns {
+    compiled: HashMap<BString, Result<Arc<Pattern>, PatternError>>,
+}
+
+impl Patterns {
+    /// An empty cache.
+    pub fn new() -> Patterns {
+        Patterns::default()
+    }
+
+    /// The pattern of a condition: at most 9 groups (`%1`–`%9`).
+    pub fn condition(&mut self, pattern: &[u8]) -> Result<Arc<Pattern>, PatternError> {
+        let p = self.any(pattern)?;
+        let groups = p.captures_len().saturating_sub(1);
+        if groups > 9 {
+            return Err(PatternError::TooManyCaptures(groups));
+        }
+        Ok(p)
+    }
+
+    /// The pattern of a rewrite or redirect rule (or any other rule whose
+    /// groups are numbered by `$0`–`$9` only): any number of groups.
+    pub fn any(&mut self, pattern: &[u8]) -> Result<Arc<Pattern>, PatternError> {
+        if let Some(r) = self.compiled.get(pattern) {
+            return r.clone();
+        }
+        let r = Pattern::for_rule(pattern).map(Arc::new);
+        self.compiled.insert(BString::from(pattern), r.clone());
+        r
     }
 }
 
@@ -238,5 +280,28 @@ mod tests {
         );
         assert!(Pattern::new(b"(?<n>a)(b)(c)(d)(e)(f)(g)(h)(i)").is_ok());
         assert_eq!(Pattern::new(b"\xff").unwrap_err(), PatternError::NotUtf8);
+    }
+
+    /// A pattern written many times is compiled once; the group limit is
+    /// the caller's, whichever asked first.
+    #[test]
+    fn patterns_compile_each_text_once() {
+        let mut ps = Patterns::new();
+        let a = ps.any(b"^/(.*)$").unwrap();
+        let b = ps.condition(b"^/(.*)$").unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(!Arc::ptr_eq(&a, &ps.any(b"^/(.+)$").unwrap()));
+        let ten = b"(a)(b)(c)(d)(e)(f)(g)(h)(i)(j)";
+        assert_eq!(
+            ps.condition(ten).unwrap_err(),
+            PatternError::TooManyCaptures(10)
+        );
+        assert_eq!(ps.any(ten).unwrap().captures_len(), 11);
+        assert_eq!(
+            ps.condition(ten).unwrap_err(),
+            PatternError::TooManyCaptures(10)
+        );
+        assert_eq!(ps.any(b"(").unwrap_err(), ps.condition(b"(").unwrap_err());
+        assert_eq!(ps.compiled.len(), 4);
     }
 }

@@ -22,7 +22,7 @@ use base64::Engine as _;
 use bstr::BString;
 
 use crate::config::Diagnostic;
-use crate::config::pattern::{Pattern, PatternError};
+use crate::config::pattern::{Pattern, Patterns};
 use crate::config::value::{Entry, Value};
 
 /// A part of the request a template can name.
@@ -331,8 +331,14 @@ impl RuleList {
     }
 }
 
-/// Compiles a `url.rewrite*` / `url.redirect` value set in block `block`.
-pub fn compile_rules(key: &str, entry: &Entry, block: usize) -> Result<RuleList, Vec<Diagnostic>> {
+/// Compiles a `url.rewrite*` / `url.redirect` value set in block `block`,
+/// each regex through `patterns`.
+pub fn compile_rules(
+    key: &str,
+    entry: &Entry,
+    block: usize,
+    patterns: &mut Patterns,
+) -> Result<RuleList, Vec<Diagnostic>> {
     let Value::Array(a) = &entry.value else {
         return Err(vec![
             Diagnostic::error(format!(
@@ -353,9 +359,9 @@ pub fn compile_rules(key: &str, entry: &Entry, block: usize) -> Result<RuleList,
             );
             continue;
         };
-        match Pattern::for_rule(k) {
-            Ok(p) => rules.push(Rule {
-                pattern: Arc::new(p),
+        match patterns.any(k) {
+            Ok(pattern) => rules.push(Rule {
+                pattern,
                 template: Template::parse(v),
             }),
             Err(err) => errors.push(
@@ -374,17 +380,6 @@ pub fn compile_rules(key: &str, entry: &Entry, block: usize) -> Result<RuleList,
         rules: rules.into(),
         block,
     })
-}
-
-impl Pattern {
-    /// Compiles the regex of a rewrite or redirect rule: unlike a condition
-    /// it may have any number of groups (only `$0`–`$9` can be used).
-    pub fn for_rule(pattern: &[u8]) -> Result<Pattern, PatternError> {
-        match Pattern::new(pattern) {
-            Err(PatternError::TooManyCaptures(_)) => Pattern::new_unchecked(pattern),
-            other => other,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -470,7 +465,8 @@ mod tests {
             .get(b"url.rewrite-once")
             .expect("set")
             .clone();
-        let list = compile_rules("url.rewrite-once", &entry, 0).expect("compiles");
+        let list =
+            compile_rules("url.rewrite-once", &entry, 0, &mut Patterns::new()).expect("compiles");
         let (rule, groups) = list.first_match(b"/a/x").expect("matches");
         assert_eq!(rule.template.expand(&groups, &Vec::new(), &URL), b"/b/x");
         let (rule, groups) = list.first_match(b"/z").expect("matches");

@@ -13,7 +13,7 @@ use http::HeaderMap;
 
 use crate::config::ast::CondOp;
 use crate::config::cond::{Field, RemoteAddr, parse_remote_addr};
-use crate::config::pattern::Pattern;
+use crate::config::pattern::{Pattern, Patterns};
 use crate::config::tree::BlockCond;
 
 /// How a compiled condition tests its field.
@@ -62,10 +62,7 @@ impl CompiledCond {
     /// Compiles a condition of the evaluated configuration; `patterns`
     /// holds the regexes compiled so far, so each distinct pattern is
     /// compiled once.
-    pub fn compile(
-        c: &BlockCond,
-        patterns: &mut std::collections::HashMap<BString, std::sync::Arc<Pattern>>,
-    ) -> Result<CompiledCond, CondError> {
+    pub fn compile(c: &BlockCond, patterns: &mut Patterns) -> Result<CompiledCond, CondError> {
         let negated = matches!(
             c.op,
             CondOp::Ne | CondOp::NoMatch | CondOp::NotPrefix | CondOp::NotSuffix
@@ -82,16 +79,11 @@ impl CompiledCond {
             },
             CondOp::Prefix | CondOp::NotPrefix => Matcher::Prefix(v),
             CondOp::Suffix | CondOp::NotSuffix => Matcher::Suffix(v),
-            CondOp::Match | CondOp::NoMatch => match patterns.get(&c.value) {
-                Some(p) => Matcher::Regex(p.clone()),
-                None => {
-                    let p = std::sync::Arc::new(
-                        Pattern::new(&c.value).map_err(|e| CondError::Regex(e.to_string()))?,
-                    );
-                    patterns.insert(c.value.clone(), p.clone());
-                    Matcher::Regex(p)
-                }
-            },
+            CondOp::Match | CondOp::NoMatch => Matcher::Regex(
+                patterns
+                    .condition(&c.value)
+                    .map_err(|e| CondError::Regex(e.to_string()))?,
+            ),
         };
         Ok(CompiledCond {
             field: c.field.clone(),

@@ -20,6 +20,7 @@ pub mod mime;
 pub mod settings;
 pub mod support;
 
+use crate::config::pattern::Patterns;
 use crate::config::tree::BlockKind;
 use crate::config::{Config, Diagnostic};
 use crate::modules::proxy::config::GwContext;
@@ -131,7 +132,7 @@ impl RoutingTable {
     ) -> Result<RoutingTable, Vec<Diagnostic>> {
         let mut errors = Vec::new();
         let mut blocks = Vec::with_capacity(config.blocks.len());
-        let mut patterns = std::collections::HashMap::new();
+        let mut patterns = Patterns::new();
         for (number, b) in config.blocks.iter().enumerate() {
             let cond = match (&b.kind, &b.cond) {
                 (BlockKind::Cond, Some(c)) => match CompiledCond::compile(c, &mut patterns) {
@@ -148,7 +149,14 @@ impl RoutingTable {
             let mut patch = Vec::new();
             for e in b.entries.entries() {
                 let Some(key) = &e.key else { continue };
-                match settings::compile_entry(key, e, number, loaded, gw.as_deref_mut()) {
+                match settings::compile_entry(
+                    key,
+                    e,
+                    number,
+                    loaded,
+                    &mut patterns,
+                    gw.as_deref_mut(),
+                ) {
                     Ok(Some(set)) => patch.push(set),
                     Ok(None) => {}
                     Err(d) => errors.extend(d),

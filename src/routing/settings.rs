@@ -13,6 +13,7 @@ use bstr::BString;
 
 use crate::config::Diagnostic;
 use crate::config::keys::{self, KeyType};
+use crate::config::pattern::Patterns;
 use crate::config::value::{Entry, Value};
 
 use super::mime::MimeTable;
@@ -477,6 +478,7 @@ pub fn compile_entry(
     entry: &Entry,
     block: usize,
     loaded: &Loaded,
+    patterns: &mut Patterns,
     gw: Option<&mut GwContext<'_>>,
 ) -> Result<Option<Set>, Vec<Diagnostic>> {
     let v = &entry.value;
@@ -498,7 +500,7 @@ pub fn compile_entry(
             _ => Ok(None),
         };
     }
-    if let Some(set) = compile_module_entry(&lc, entry, block, loaded)? {
+    if let Some(set) = compile_module_entry(&lc, entry, block, loaded, patterns)? {
         return Ok(Some(set));
     }
     let set = match lc.as_slice() {
@@ -553,6 +555,7 @@ fn compile_module_entry(
     entry: &Entry,
     block: usize,
     loaded: &Loaded,
+    patterns: &mut Patterns,
 ) -> Result<Option<Set>, Vec<Diagnostic>> {
     use crate::modules::{access, alias, extforward, redirect, rewrite, setenv, subst};
     let name = String::from_utf8_lossy(lc).into_owned();
@@ -565,7 +568,7 @@ fn compile_module_entry(
         }
         b"alias.url" if loaded.alias => Set::Alias(alias::compile(entry)?),
         b"url.redirect" if loaded.redirect => Set::Redirect(redirect::RedirectSet::Rules(
-            subst::compile_rules(&name, entry, block)?,
+            subst::compile_rules(&name, entry, block, patterns)?,
         )),
         b"url.redirect-code" if loaded.redirect => {
             let code = to_number(&entry.value);
@@ -584,7 +587,10 @@ fn compile_module_entry(
             let Some((nf, once, rank)) = rewrite::key_kind(lc) else {
                 return Ok(None);
             };
-            let list = rewrite::RewriteList::new(subst::compile_rules(&name, entry, block)?, once);
+            let list = rewrite::RewriteList::new(
+                subst::compile_rules(&name, entry, block, patterns)?,
+                once,
+            );
             Set::Rewrite(if nf {
                 rewrite::RewriteSet::IfNotFile(list, rank)
             } else {

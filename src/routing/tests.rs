@@ -127,3 +127,36 @@ fn server_socket() {
     );
     assert_eq!(&*route(&t, &req("/", "h")).settings.server_tag, b"8080");
 }
+
+/// A rewrite or redirect regex written in many blocks (and as a
+/// condition) is compiled once for the whole table.
+#[test]
+fn repeated_patterns_are_shared() {
+    let t = table(
+        r#"server.modules = ("mod_rewrite", "mod_redirect")
+$HTTP["host"] == "a" { url.rewrite-once = ( "^/(.*)$" => "/a/$1" ) }
+$HTTP["host"] == "b" { url.rewrite-once = ( "^/(.*)$" => "/b/$1" ) }
+$HTTP["host"] == "c" { url.redirect = ( "^/(.*)$" => "http://c/$1" ) }
+$HTTP["url"] =~ "^/(.*)$" { }
+"#,
+    );
+    let mut seen = Vec::new();
+    for b in &t.blocks {
+        for set in &b.patch {
+            let list = match set {
+                settings::Set::Rewrite(
+                    crate::modules::rewrite::RewriteSet::Rules(l, _)
+                    | crate::modules::rewrite::RewriteSet::IfNotFile(l, _),
+                ) => &l.list,
+                settings::Set::Redirect(crate::modules::redirect::RedirectSet::Rules(l)) => l,
+                _ => continue,
+            };
+            seen.extend(list.rules.iter().map(|r| r.pattern.clone()));
+        }
+        if let Some(cond::Matcher::Regex(p)) = b.cond.as_ref().map(|c| &c.matcher) {
+            seen.push(p.clone());
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    assert!(seen.iter().all(|p| std::sync::Arc::ptr_eq(p, &seen[0])));
+}
