@@ -37,8 +37,8 @@ use std::time::Duration;
 use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
 use http::header::{
-    ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName, HeaderValue, RANGE,
-    TRANSFER_ENCODING,
+    ACCEPT_RANGES, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName,
+    HeaderValue, RANGE, TRANSFER_ENCODING,
 };
 use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -439,10 +439,18 @@ where
     };
     let read_size = read_size(s.stream_response_body);
     let buffered_body = match req_body {
-        ReqBody::Stream(b, f) => {
+        ReqBody::Stream(mut b, f) => {
             let (conn, host) = match acquire(&req, &want).await {
                 Ok(x) => x,
-                Err(r) => return r,
+                Err(mut r) => {
+                    // A connect failed (when every backend was down, the
+                    // answer already ends the connection).
+                    if !r.headers().contains_key(CONNECTION) && !streamed_body_came(&mut b).await {
+                        r.headers_mut()
+                            .insert(CONNECTION, HeaderValue::from_static("close"));
+                    }
+                    return r;
+                }
             };
             let (head, _, remembered) = build_head(&host.0.cfg.label);
             let rs_remap = response_remap(&px.header, req.host, https, remembered);
@@ -537,15 +545,59 @@ async fn acquire(
             let mut r = page(StatusCode::SERVICE_UNAVAILABLE, req);
             // lighttpd answers at once when every backend is down, before
             // it reads a request body, and ends the connection. After a
-            // failed connect, the connection goes on when the whole body
-            // has come (buffered: it was read first; streamed: hyper
-            // drains a body that is all there when it is dropped, and
-            // closes the connection otherwise, as lighttpd does).
+            // failed connect, a buffered body was read first and the
+            // connection goes on; for a streamed one see
+            // `streamed_body_came`.
             if !tried && crate::request::body_announced(&req.parts.headers) {
                 r.headers_mut()
-                    .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                    .insert(CONNECTION, HeaderValue::from_static("close"));
             }
             Err(r)
+        }
+    }
+}
+
+/// Whether a streamed request body refused with 503 after a failed connect
+/// has all come, so that the connection can go on. lighttpd 1.4.69 (probed,
+/// `server.stream-request-body` 1 and 2 alike) keeps the connection when the
+/// whole body, Content-Length or chunked, came with the head, and otherwise
+/// ends it with `Connection: close`. What has come is read here without
+/// waiting for more, and dropped. A client waiting for `100 Continue` gets
+/// it first, as from lighttpd.
+async fn streamed_body_came<B>(body: &mut B) -> bool
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
+    // At most this much is read to find the end.
+    const LIMIT: usize = 64 * 1024;
+    let mut read = 0;
+    // hyper reads the socket for the body between polls of this handler,
+    // so a body that is not ready may be ready after a yield; after a yield
+    // that brought nothing, what has come has been read.
+    let mut yielded = false;
+    loop {
+        if body.is_end_stream() {
+            return true;
+        }
+        let polled = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(std::pin::Pin::new(&mut *body).poll_frame(cx))
+        })
+        .await;
+        match polled {
+            std::task::Poll::Ready(Some(Ok(frame))) => {
+                read += frame.data_ref().map_or(0, Bytes::len);
+                if read > LIMIT {
+                    return false;
+                }
+                yielded = false;
+            }
+            std::task::Poll::Ready(None) => return true,
+            std::task::Poll::Ready(Some(Err(_))) => return false,
+            std::task::Poll::Pending if yielded => return false,
+            std::task::Poll::Pending => {
+                tokio::task::yield_now().await;
+                yielded = true;
+            }
         }
     }
 }
