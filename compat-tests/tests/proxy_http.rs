@@ -714,6 +714,7 @@ fn start_errors(test: &str) -> Option<(Pair, PyBackend, RefusingPort)> {
          \"/sdc1\" => ( ( {down}, \"disable-time\" => 0 ) ),\n  \
          \"/sd2e\" => ( ( {down}, \"disable-time\" => 0 ) ),\n  \
          \"/sd2b\" => ( ( {down}, \"disable-time\" => 0 ) ),\n  \
+         \"/dz0\" => ( ( {down}, \"disable-time\" => 0 ) ),\n  \
          \"/rt\" => ( ( {conf_a}, \"read-timeout\" => 2 ) ),\n  \
          \"/s1rt\" => ( ( {conf_a}, \"read-timeout\" => 2 ) ),\n  \"/s1\" => ( {} ) )\n\
          $HTTP[\"url\"] =^ \"/s1\" {{\n  server.stream-response-body = 1\n}}\n\
@@ -821,6 +822,25 @@ fn gateway_errors_keep_the_connection() {
             false,
         );
     }
+    // disable-time 0: lighttpd's one-second timer keeps a proc whose
+    // connect failed out until the next whole second, so a request right
+    // after the failure is answered as "all down" (a POST at once, before
+    // its body is read, with Connection: close). Up to three tries, in
+    // case a second ends between the two requests.
+    pair.observe("disable-time 0: out for the rest of the second", |_, s| {
+        let post = |path: &str| Req::new("POST", path).keep_alive().body("abc").bytes(&[]);
+        for _ in 0..3 {
+            let mut c = s.connect()?;
+            c.send(&post("/dz0/a"))?;
+            let first = c.response(false)?;
+            c.send(&post("/dz0/b"))?;
+            let second = c.response(false)?;
+            if second.header("connection") == Some("close") {
+                return Ok((first.status_line, second.status_line, true));
+            }
+        }
+        Ok((String::new(), String::new(), false))
+    });
     // error pages for HEAD and HTTP/1.0
     pair.check_full(Req::head("/down/h"));
     pair.check_full(Req::get("/down/h10").http10());

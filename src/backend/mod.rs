@@ -159,12 +159,16 @@ impl Proc {
 
     /// Disables it for `seconds` after a connect failure on a connection
     /// opened to child `generation` (ignored when a newer child took over).
+    /// As lighttpd, whose once-a-second timer re-enables a proc when the
+    /// clock's whole second has passed `now + seconds`: the proc is back at
+    /// the start of the second after that, `seconds` to `seconds + 1` later
+    /// (`disable-time` 0 still keeps it out for the rest of the second).
     pub fn disable(&self, now_ms: u64, seconds: u16, generation: u64) {
         if self.generation.load(Ordering::Acquire) != generation {
             return;
         }
-        self.disabled_until
-            .store(now_ms + u64::from(seconds) * 1000, Ordering::Relaxed);
+        let until_s = now_ms / 1000 + u64::from(seconds) + 1;
+        self.disabled_until.store(until_s * 1000, Ordering::Relaxed);
         let _ = self.state.compare_exchange(
             ProcState::Running as u8,
             ProcState::Overloaded as u8,
@@ -399,4 +403,34 @@ impl Registry {
 /// True when two host configurations start the same children the same way.
 fn same_program(a: &HostConfig, b: &HostConfig) -> bool {
     a.addr == b.addr && a.bin == b.bin
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A failed connect keeps the proc out until the start of the second
+    /// after `now + disable-time`, as lighttpd's one-second timer does.
+    #[test]
+    fn disabled_until_the_next_whole_second() {
+        let p = Proc::new(0, ProcAddr::Tcp("127.0.0.1:9".parse().expect("addr")));
+        let g = p.generation.load(Ordering::Acquire);
+        for (now, seconds, back) in [
+            (10_300, 0, 11_000),
+            (10_999, 0, 11_000),
+            (10_000, 0, 11_000),
+            (10_300, 1, 12_000),
+            (10_300, 5, 16_000),
+        ] {
+            p.set_state(ProcState::Running);
+            p.disable(now, seconds, g);
+            assert!(!p.is_active_at(now), "{now} {seconds}");
+            assert!(!p.is_active_at(back - 1), "{now} {seconds}");
+            assert!(p.is_active_at(back), "{now} {seconds}");
+            assert_eq!(p.state(), ProcState::Running);
+        }
+        // a connection to an older child does not disable the new one
+        p.disable(10_300, 1, g + 1);
+        assert!(p.is_active_at(10_300));
+    }
 }
