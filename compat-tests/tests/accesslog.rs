@@ -402,6 +402,21 @@ fn accesslog_default_format() {
         pair.check(Req::raw("GET", raw));
         lines += 1;
     }
+    // Targets with bytes lighttpd accepts and encodes (hyper is handed an
+    // encoded copy): `%r` shows them as they came, of an absolute URI the
+    // path; on a keep-alive connection, pipelined, between plain ones.
+    let encoded = [
+        Req::raw("GET", "GET /a b.txt HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Req::get("/a.txt").keep_alive(),
+        Req::raw("GET", "GET /x\"<y>`?q=a b HTTP/1.1\r\nHost: a\r\n\r\n"),
+        Req::raw(
+            "GET",
+            "GET http://a/b c.txt?d e HTTP/1.1\r\nHost: a\r\n\r\n",
+        ),
+        Req::head("/a.txt"),
+    ];
+    pair.check_session("encoded targets, pipelined", &encoded, true);
+    lines += encoded.len();
     let session = [
         Req::get("/a.txt").keep_alive(),
         Req::get("/missing.txt").keep_alive(),

@@ -54,7 +54,8 @@ pub struct Trail {
 }
 
 impl Trail {
-    /// Starts the trail of a request.
+    /// Starts the trail of request `n` of its connection; `raw_target` is
+    /// its target as it came when hyper was handed an encoded copy.
     pub fn new<B>(
         req: &http::Request<B>,
         log: &AccessLog,
@@ -62,14 +63,16 @@ impl Trail {
         remote_port: u16,
         socket: &SocketId,
         n: u32,
+        raw_target: Option<Vec<u8>>,
     ) -> Trail {
-        let target = match req.uri().path_and_query() {
-            Some(pq) => pq.as_str().as_bytes(),
-            None if req.method() == http::Method::CONNECT => req
+        let target = match (&raw_target, req.uri().path_and_query()) {
+            (Some(raw), _) => raw.as_slice(),
+            (None, Some(pq)) => pq.as_str().as_bytes(),
+            (None, None) if req.method() == http::Method::CONNECT => req
                 .uri()
                 .authority()
                 .map_or(&b""[..], |a| a.as_str().as_bytes()),
-            None => b"",
+            (None, None) => b"",
         };
         let protocol: &'static [u8] = match req.version() {
             Version::HTTP_10 => b"HTTP/1.0",
@@ -289,7 +292,7 @@ mod tests {
             ip: Some("127.0.0.1".parse().expect("ip")),
         };
         let log = crate::modules::accesslog::AccessLog::default();
-        Trail::new(&req, &log, b"127.0.0.1", 1, &socket, 1)
+        Trail::new(&req, &log, b"127.0.0.1", 1, &socket, 1, None)
     }
 
     #[test]

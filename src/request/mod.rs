@@ -113,6 +113,9 @@ pub struct ConnInfo {
     pub requests: AtomicU32,
     /// The tunnel an upgraded request runs (the connection lasts as long).
     pub tunnel: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Targets that came with bytes hyper refuses, as they came (kept by
+    /// the gate when the access log is on).
+    pub raw_targets: Arc<crate::server::gate::RawTargets>,
 }
 
 /// Who a request comes from: the connection's peer, or what a trusted
@@ -201,6 +204,7 @@ where
         conn.remote_port,
         &conn.socket,
         n,
+        conn.raw_targets.take(n),
     ));
     if let Some(t) = trail.as_mut() {
         t.client_cert.clone_from(&conn.client_cert);

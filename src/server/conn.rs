@@ -160,6 +160,9 @@ where
         },
         limits.max_header_bytes,
     );
+    if site.logging {
+        io.keep_raw_targets(conn.raw_targets.clone());
+    }
     // The first head decides the size of hyper's header table: lighttpd
     // limits a head's bytes, not its lines, but a table sized for the
     // most lines the byte limit allows costs every request (~30 % of a

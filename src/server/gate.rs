@@ -40,8 +40,11 @@
 //! the refusal ([`REFUSED_METHOD`]), which the request handler answers
 //! with the status's page before the connection closes.
 
+use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker, ready};
 
 use bytes::{Buf, BytesMut};
@@ -365,6 +368,50 @@ pub struct Gate<IO> {
     waiting: Option<Waker>,
     /// Closing: our side is shut, and the time left to linger.
     closing: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// Heads handed on so far.
+    heads: u32,
+    /// Where the targets it encoded are kept as they came (for the
+    /// access log), when they are wanted.
+    raw_targets: Option<Arc<RawTargets>>,
+}
+
+/// The request targets a connection's heads came with where the gate
+/// handed hyper an encoded copy (a raw space, bytes that are not UTF-8…),
+/// by request number (the first head is 1): the access log's `%r` shows
+/// the target as it came, as lighttpd's does.
+#[derive(Debug, Default)]
+pub struct RawTargets {
+    /// Quick test: anything kept.
+    any: AtomicBool,
+    kept: std::sync::Mutex<VecDeque<(u32, Vec<u8>)>>,
+}
+
+impl RawTargets {
+    fn push(&self, n: u32, target: &[u8]) {
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        kept.push_back((n, target.to_vec()));
+        self.any.store(true, Ordering::Release);
+    }
+
+    /// The target request `n` came with, when the gate encoded it; those
+    /// of earlier requests are forgotten.
+    pub fn take(&self, n: u32) -> Option<Vec<u8>> {
+        if !self.any.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        while kept.front().is_some_and(|&(m, _)| m < n) {
+            kept.pop_front();
+        }
+        let target = match kept.front() {
+            Some(&(m, _)) if m == n => kept.pop_front().map(|(_, t)| t),
+            _ => None,
+        };
+        if kept.is_empty() {
+            self.any.store(false, Ordering::Release);
+        }
+        target
+    }
 }
 
 /// The start of the answer to a head that may switch protocols, read
@@ -441,7 +488,14 @@ impl<IO> Gate<IO> {
             answer: None,
             waiting: None,
             closing: None,
+            heads: 0,
+            raw_targets: None,
         }
+    }
+
+    /// Keeps the targets it encodes, as they came, in `targets`.
+    pub fn keep_raw_targets(&mut self, targets: Arc<RawTargets>) {
+        self.raw_targets = Some(targets);
     }
 
     /// The most header lines one head had so far.
@@ -857,6 +911,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             Ok(t) => t,
             Err(status) => return self.refuse(refused(status, Some(l))),
         };
+        let encoded = target.is_some();
         let rewritten = match target {
             None => unfolded,
             Some(t) => {
@@ -875,6 +930,19 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             connect: l.method == b"CONNECT",
             ..Answer::default()
         });
+        self.heads += 1;
+        if let Some(keep) = self.raw_targets.as_ref().filter(|_| encoded) {
+            // of an absolute URI, lighttpd logs the path (and query)
+            let t = l.target;
+            let path = match t.windows(3).position(|w| w == b"://") {
+                Some(i) => t[i + 3..]
+                    .iter()
+                    .position(|&b| b == b'/')
+                    .map_or(&t[t.len()..], |j| &t[i + 3 + j..]),
+                None => t,
+            };
+            keep.push(self.heads, path);
+        }
         let head = self.input.split_to(end);
         match rewritten {
             Some(h) => self.out.extend_from_slice(&h),
@@ -1255,6 +1323,30 @@ mod tests {
         assert_eq!(through(two).await, two);
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
         assert_eq!(through(chunked).await, chunked);
+    }
+
+    /// The targets it encodes are kept as they came, by head number (of an
+    /// absolute URI the path); the others are not.
+    #[tokio::test]
+    async fn encoded_targets_are_kept_raw() {
+        let input: &[u8] = b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n\
+            POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nx y\
+            GET http://a/d e?f<g> HTTP/1.1\r\nHost: a\r\n\r\n\
+            GET http://a HTTP/1.1\r\nHost: a\r\n\r\n";
+        let kept = Arc::new(RawTargets::default());
+        let mut g = Gate::new(input, 8192);
+        g.keep_raw_targets(kept.clone());
+        let out = drain(&mut g).await;
+        assert!(out.starts_with(b"GET /a%20b HTTP/1.1\r\n"));
+        assert_eq!(kept.take(1).as_deref(), Some(&b"/a b"[..]));
+        assert_eq!(kept.take(2), None);
+        // asked for out of order: the earlier ones are gone
+        assert_eq!(kept.take(3).as_deref(), Some(&b"/d e?f<g>"[..]));
+        assert_eq!(kept.take(1), None);
+        assert!(!kept.any.load(Ordering::Acquire));
+        // without keep_raw_targets nothing is kept
+        let mut g = Gate::new(input, 8192);
+        assert_eq!(drain(&mut g).await, out);
     }
 
     #[tokio::test]

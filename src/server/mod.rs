@@ -702,6 +702,7 @@ fn conn_info(
         conds,
         requests: AtomicU32::new(0),
         tunnel: std::sync::Mutex::new(None),
+        raw_targets: Arc::default(),
     })
 }
 
