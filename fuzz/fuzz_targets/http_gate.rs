@@ -10,19 +10,21 @@
 //! protocols (`Upgrade`, CONNECT), the server's answer is written through
 //! it (whole, or a few bytes a write): a switch, a plain answer, or an
 //! interim `100 Continue` before either; the output may not depend on
-//! how the answer was written either.
+//! how the answer was written either. Nor may the targets the gate keeps
+//! as they came for the access log (those it encoded for hyper).
 //!
 //! Input: `[max_head, cut seed, read size, flags, bytes...]`; flags: bit 0
 //! the socket is unready every other poll, bits 1–3 the answer
 //! ([`ANSWERS`]).
 #![no_main]
 
+use std::sync::Arc;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
 use libfuzzer_sys::fuzz_target;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use wick::server::gate::Gate;
+use wick::server::gate::{Gate, RawTargets};
 
 /// What the server answers a head the gate waits on (none: the gate
 /// waits for good).
@@ -207,7 +209,10 @@ fuzz_target!(|data: &[u8]| {
         pendings: 0,
         per_write: usize::MAX,
     };
-    let expected = drain(Gate::new(whole, max_head), 1 << 16, reply);
+    let kept_whole = Arc::new(RawTargets::default());
+    let mut gate = Gate::new(whole, max_head);
+    gate.keep_raw_targets(kept_whole.clone());
+    let expected = drain(gate, 1 << 16, reply);
     hyper_takes_first_head(&expected);
     // Cut points from a small generator seeded by the input.
     let mut x = u32::from(seed) | 0x100;
@@ -228,11 +233,18 @@ fuzz_target!(|data: &[u8]| {
         per_write: 1 + usize::from(seed % 13),
     };
     let read = 1 + usize::from(read) * 33;
-    let got = drain(Gate::new(pieces, max_head), read, reply);
+    let kept_pieces = Arc::new(RawTargets::default());
+    let mut gate = Gate::new(pieces, max_head);
+    gate.keep_raw_targets(kept_pieces.clone());
+    let got = drain(gate, read, reply);
     assert!(
         got == expected,
         "output depends on how the input arrived:\n whole: {:?}\n split: {:?}",
         String::from_utf8_lossy(&expected),
         String::from_utf8_lossy(&got)
     );
+    // and so do the targets kept as they came (for the access log)
+    for n in 1..=256 {
+        assert_eq!(kept_whole.take(n), kept_pieces.take(n), "raw target {n}");
+    }
 });
