@@ -570,7 +570,10 @@ where
 {
     // At most this much is read to find the end.
     const LIMIT: usize = 64 * 1024;
+    // and at most this many frames (empty ones too)
+    const FRAMES: usize = 4096;
     let mut read = 0;
+    let mut frames = 0;
     // hyper reads the socket for the body between polls of this handler,
     // so a body that is not ready may be ready after a yield; after a yield
     // that brought nothing, what has come has been read.
@@ -586,7 +589,8 @@ where
         match polled {
             std::task::Poll::Ready(Some(Ok(frame))) => {
                 read += frame.data_ref().map_or(0, Bytes::len);
-                if read > LIMIT {
+                frames += 1;
+                if read > LIMIT || frames > FRAMES {
                     return false;
                 }
                 yielded = false;
@@ -1092,5 +1096,45 @@ pub struct AbortOnDrop(pub tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Frame;
+    use http_body_util::{Empty, Full, StreamBody};
+
+    /// A body of these data frames, all there at once.
+    fn frames(v: Vec<Bytes>) -> impl http_body::Body<Data = Bytes> + Unpin {
+        let v: Vec<Result<Frame<Bytes>, io::Error>> =
+            v.into_iter().map(|b| Ok(Frame::data(b))).collect();
+        StreamBody::new(futures_util::stream::iter(v))
+    }
+
+    /// A body that never ends (a client still sending).
+    struct Waiting;
+
+    impl http_body::Body for Waiting {
+        type Data = Bytes;
+        type Error = io::Error;
+        fn poll_frame(
+            self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<Result<Frame<Bytes>, io::Error>>> {
+            std::task::Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_streamed_body_came_when_its_end_is_there() {
+        assert!(streamed_body_came(&mut Full::new(Bytes::from_static(b"abc"))).await);
+        assert!(streamed_body_came(&mut Empty::<Bytes>::new()).await);
+        assert!(streamed_body_came(&mut frames(vec![Bytes::from_static(b"a"); 3])).await);
+        // still to come: given up after one yield
+        assert!(!streamed_body_came(&mut Waiting).await);
+        // more than is worth reading, in bytes or in frames
+        assert!(!streamed_body_came(&mut frames(vec![Bytes::from(vec![b'x'; 65 * 1024])])).await);
+        assert!(!streamed_body_came(&mut frames(vec![Bytes::new(); 5000])).await);
     }
 }
