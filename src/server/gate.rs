@@ -933,14 +933,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         self.heads += 1;
         if let Some(keep) = self.raw_targets.as_ref().filter(|_| encoded) {
             // of an absolute URI, lighttpd logs the path (and query)
-            let t = l.target;
-            let path = match t.windows(3).position(|w| w == b"://") {
-                Some(i) => t[i + 3..]
-                    .iter()
-                    .position(|&b| b == b'/')
-                    .map_or(&t[t.len()..], |j| &t[i + 3 + j..]),
-                None => t,
-            };
+            let path = split_absolute(l.target).map_or(l.target, |(_, path)| path);
             keep.push(self.heads, path);
         }
         let head = self.input.split_to(end);
@@ -1332,6 +1325,7 @@ mod tests {
         let input: &[u8] = b"GET /a b HTTP/1.1\r\nHost: a\r\n\r\n\
             POST /c HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nx y\
             GET http://a/d e?f<g> HTTP/1.1\r\nHost: a\r\n\r\n\
+            GET /x://y/z w HTTP/1.1\r\nHost: a\r\n\r\n\
             GET http://a HTTP/1.1\r\nHost: a\r\n\r\n";
         let kept = Arc::new(RawTargets::default());
         let mut g = Gate::new(input, 8192);
@@ -1343,6 +1337,8 @@ mod tests {
         // asked for out of order: the earlier ones are gone
         assert_eq!(kept.take(3).as_deref(), Some(&b"/d e?f<g>"[..]));
         assert_eq!(kept.take(1), None);
+        // an origin-form path with `://` in it is not an absolute URI
+        assert_eq!(kept.take(4).as_deref(), Some(&b"/x://y/z w"[..]));
         assert!(!kept.any.load(Ordering::Acquire));
         // without keep_raw_targets nothing is kept
         let mut g = Gate::new(input, 8192);
@@ -1742,6 +1738,24 @@ mod tests {
         }
     }
 
+    /// A gate over one end of a pipe whose client sent `sent`, and the
+    /// first bytes the gate handed on.
+    async fn gate_after(
+        sent: &[u8],
+    ) -> (
+        tokio::io::DuplexStream,
+        Gate<tokio::io::DuplexStream>,
+        Vec<u8>,
+    ) {
+        use tokio::io::AsyncWriteExt;
+        let (mut client, server) = tokio::io::duplex(1024);
+        client.write_all(sent).await.expect("send");
+        let mut g = Gate::new(server, 8192);
+        let mut first = [0u8; 64];
+        let n = g.read(&mut first).await.expect("first bytes");
+        (client, g, first[..n].to_vec())
+    }
+
     /// Closing an HTTP/1 connection shuts our side at once, then reads
     /// and drops what the client still sends until it closes: the client
     /// sees the end of the answer, and its last bytes are not met with a
@@ -1750,15 +1764,9 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn closing_lingers_for_what_the_client_still_sends() {
         use tokio::io::AsyncWriteExt;
-        let (mut client, server) = tokio::io::duplex(1024);
-        client
-            .write_all(b"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n")
-            .await
-            .expect("head");
-        let mut g = Gate::new(server, 8192);
-        let mut head = [0u8; 64];
-        let n = g.read(&mut head).await.expect("head");
-        assert!(head[..n].starts_with(b"POST"));
+        let (mut client, mut g, first) =
+            gate_after(b"POST / HTTP/1.1\r\nContent-Length: 70000\r\n\r\n").await;
+        assert!(first.starts_with(b"POST"));
         let sender = tokio::spawn(async move {
             let sent = client.write_all(&vec![b'x'; 70_000]).await;
             let mut rest = Vec::new();
@@ -1781,14 +1789,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_tunnel_closes_without_lingering() {
         use tokio::io::AsyncWriteExt;
-        let (mut client, server) = tokio::io::duplex(1024);
-        client
-            .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
-            .await
-            .expect("send");
-        let mut g = Gate::new(server, 8192);
-        let mut buf = [0u8; 64];
-        let _ = g.read(&mut buf).await.expect("preface");
+        let (client, mut g, _) = gate_after(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").await;
         tokio::time::timeout(Duration::from_secs(1), g.shutdown())
             .await
             .expect("no lingering")
