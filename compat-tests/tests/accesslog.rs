@@ -413,6 +413,7 @@ fn accesslog_default_format() {
             "GET",
             "GET http://a/b c.txt?d e HTTP/1.1\r\nHost: a\r\n\r\n",
         ),
+        Req::raw("GET", "GET /x://y/z w HTTP/1.1\r\nHost: a\r\n\r\n"),
         Req::head("/a.txt"),
     ];
     pair.check_session("encoded targets, pipelined", &encoded, true);
