@@ -440,17 +440,9 @@ where
     let read_size = read_size(s.stream_response_body);
     let buffered_body = match req_body {
         ReqBody::Stream(mut b, f) => {
-            let (conn, host) = match acquire(&req, &want).await {
+            let (conn, host) = match acquire(&req, &want, Some(&mut b)).await {
                 Ok(x) => x,
-                Err(mut r) => {
-                    // A connect failed (when every backend was down, the
-                    // answer already ends the connection).
-                    if !r.headers().contains_key(CONNECTION) && !streamed_body_came(&mut b).await {
-                        r.headers_mut()
-                            .insert(CONNECTION, HeaderValue::from_static("close"));
-                    }
-                    return r;
-                }
+                Err(r) => return r,
             };
             let (head, _, remembered) = build_head(&host.0.cfg.label);
             let rs_remap = response_remap(&px.header, req.host, https, remembered);
@@ -475,7 +467,7 @@ where
     let mut want = want;
     let mut retried = false;
     loop {
-        let (mut conn, host) = match acquire(&req, &want).await {
+        let (mut conn, host) = match acquire(&req, &want, None::<&mut B>).await {
             Ok(x) => x,
             Err(r) => return r,
         };
@@ -530,11 +522,16 @@ where
     }
 }
 
-/// A backend connection, or the 503 page.
-async fn acquire(
+/// A backend connection, or the 503 page. `streamed`: the request body
+/// when it is streamed (a buffered one was read before).
+async fn acquire<B>(
     req: &ProxyRequest<'_>,
     want: &Want<'_>,
-) -> Result<(Conn, HostGuard), Response<Body>> {
+    streamed: Option<&mut B>,
+) -> Result<(Conn, HostGuard), Response<Body>>
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+{
     match pool::acquire(req.ext, req.registry, want).await {
         Ok(x) => Ok(x),
         Err(AcquireError::Unavailable { tried }) => {
@@ -546,9 +543,13 @@ async fn acquire(
             // lighttpd answers at once when every backend is down, before
             // it reads a request body, and ends the connection. After a
             // failed connect, a buffered body was read first and the
-            // connection goes on; for a streamed one see
-            // `streamed_body_came`.
-            if !tried && crate::request::body_announced(&req.parts.headers) {
+            // connection goes on; a streamed one, when it all came.
+            let close = match streamed {
+                _ if !tried => crate::request::body_announced(&req.parts.headers),
+                Some(body) => !streamed_body_came(body).await,
+                None => false,
+            };
+            if close {
                 r.headers_mut()
                     .insert(CONNECTION, HeaderValue::from_static("close"));
             }

@@ -183,10 +183,12 @@ pub async fn connect(req: &mut ProxyRequest<'_>) -> Response<Body> {
         reuse: false,
         debug: req.settings.proxy.debug,
     };
-    let (conn, host) = match super::acquire(req, &want).await {
-        Ok(x) => x,
-        Err(r) => return r,
-    };
+    // (what follows a CONNECT head is the tunnel's, not a body to read)
+    let (conn, host) =
+        match super::acquire(req, &want, None::<&mut http_body_util::Empty<bytes::Bytes>>).await {
+            Ok(x) => x,
+            Err(r) => return r,
+        };
     let (read_idle, write_idle) = idle_limits(req);
     let relayed =
         move |client, stream| relay(client, stream, BytesMut::new(), read_idle, write_idle);
