@@ -110,26 +110,33 @@ pub fn validate(pattern: &[u8]) -> Result<(), PatternError> {
             Err(_) => return Err(PatternError::Syntax(plain_err.to_string())),
         },
     };
-    if groups > 9 {
-        return Err(PatternError::TooManyCaptures(groups));
+    condition_groups(groups)
+}
+
+/// A condition's limit: at most 9 groups (`%1`–`%9` name them).
+fn condition_groups(groups: usize) -> Result<(), PatternError> {
+    match groups {
+        10.. => Err(PatternError::TooManyCaptures(groups)),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 impl Pattern {
     /// Compiles a condition pattern.
     pub fn new(pattern: &[u8]) -> Result<Pattern, PatternError> {
         let compiled = Pattern::for_rule(pattern)?;
-        let groups = compiled.captures_len().saturating_sub(1);
-        if groups > 9 {
-            return Err(PatternError::TooManyCaptures(groups));
-        }
+        compiled.condition_groups()?;
         Ok(compiled)
+    }
+
+    /// A condition's limit on its groups (all but the whole match).
+    fn condition_groups(&self) -> Result<(), PatternError> {
+        condition_groups(self.captures_len().saturating_sub(1))
     }
 
     /// Compiles the regex of a rewrite or redirect rule: unlike a condition
     /// it may have any number of groups (only `$0`–`$9` can be used).
-    pub fn for_rule(pattern: &[u8]) -> Result<Pattern, PatternError> {
+    fn for_rule(pattern: &[u8]) -> Result<Pattern, PatternError> {
         let p = std::str::from_utf8(pattern).map_err(|_| PatternError::NotUtf8)?;
         let p = expand_quoting(p);
         match regex::bytes::Regex::new(&p) {
@@ -201,10 +208,7 @@ impl Patterns {
     /// The pattern of a condition: at most 9 groups (`%1`–`%9`).
     pub fn condition(&mut self, pattern: &[u8]) -> Result<Arc<Pattern>, PatternError> {
         let p = self.any(pattern)?;
-        let groups = p.captures_len().saturating_sub(1);
-        if groups > 9 {
-            return Err(PatternError::TooManyCaptures(groups));
-        }
+        p.condition_groups()?;
         Ok(p)
     }
 

@@ -39,7 +39,7 @@ use bytes::Bytes;
 use crate::config::Diagnostic;
 use crate::config::check::describe_value;
 use crate::config::keys::{parse_bool, parse_number};
-use crate::config::pattern::Pattern;
+use crate::config::pattern::{Pattern, Patterns};
 use crate::config::value::{Entry, Value};
 use crate::routing::mime::MimeTable;
 
@@ -60,7 +60,7 @@ pub struct DirListing {
     /// with `.`.
     pub hide_dotfiles: bool,
     /// `dir-listing.exclude`: leave out names any of these match.
-    pub exclude: Arc<[Pattern]>,
+    pub exclude: Arc<[Arc<Pattern>]>,
     /// `dir-listing.external-css`: link this stylesheet instead of
     /// embedding one.
     pub external_css: Option<Arc<[u8]>>,
@@ -144,7 +144,7 @@ pub enum DirSet {
     /// `dir-listing.hide-dotfiles`
     HideDotfiles(bool),
     /// `dir-listing.exclude`
-    Exclude(Arc<[Pattern]>),
+    Exclude(Arc<[Arc<Pattern>]>),
     /// `dir-listing.external-css`
     ExternalCss(Option<Arc<[u8]>>),
     /// `dir-listing.external-js`
@@ -224,7 +224,11 @@ impl DirListing {
 /// (lighttpd ignores unknown `dir-listing.*` keys silently). lighttpd
 /// checks these values only when mod_dirlisting is loaded: call this only
 /// then.
-pub fn compile_entry(key: &[u8], entry: &Entry) -> Result<Option<DirSet>, Vec<Diagnostic>> {
+pub fn compile_entry(
+    key: &[u8],
+    entry: &Entry,
+    patterns: &mut Patterns,
+) -> Result<Option<DirSet>, Vec<Diagnostic>> {
     let name = String::from_utf8_lossy(key);
     let set = match key {
         b"dir-listing.activate" => DirSet::Activate {
@@ -236,7 +240,7 @@ pub fn compile_entry(key: &[u8], entry: &Entry) -> Result<Option<DirSet>, Vec<Di
             alias: true,
         },
         b"dir-listing.hide-dotfiles" => DirSet::HideDotfiles(flag(&name, entry)?),
-        b"dir-listing.exclude" => DirSet::Exclude(exclude(&name, entry)?),
+        b"dir-listing.exclude" => DirSet::Exclude(exclude(&name, entry, patterns)?),
         b"dir-listing.external-css" => DirSet::ExternalCss(string(&name, entry)?),
         b"dir-listing.external-js" => DirSet::ExternalJs(string(&name, entry)?),
         b"dir-listing.encoding" => DirSet::Encoding(string(&name, entry)?),
@@ -307,7 +311,11 @@ fn file_name(
     }))
 }
 
-fn exclude(name: &str, entry: &Entry) -> Result<Arc<[Pattern]>, Vec<Diagnostic>> {
+fn exclude(
+    name: &str,
+    entry: &Entry,
+    compiled: &mut Patterns,
+) -> Result<Arc<[Arc<Pattern>]>, Vec<Diagnostic>> {
     let Value::Array(a) = &entry.value else {
         return Err(vec![
             Diagnostic::error(format!("`{name}` expects a list of regular expressions"))
@@ -342,7 +350,7 @@ fn exclude(name: &str, entry: &Entry) -> Result<Arc<[Pattern]>, Vec<Diagnostic>>
         };
         // like a rewrite rule's pattern: any number of groups (nothing
         // refers to them)
-        match Pattern::for_rule(re) {
+        match compiled.any(re) {
             Ok(p) => patterns.push(p),
             Err(err) => errors.push(
                 Diagnostic::error(format!("cannot compile {name} regex: {re}"))
@@ -647,7 +655,7 @@ fn read_entries(dir: &Path, cfg: &DirListing) -> io::Result<(Vec<Row>, Vec<Row>)
 /// Whether `dir-listing.exclude` leaves `name` out. lighttpd matches in
 /// UTF-8 mode and counts a matching error as a match: with any pattern
 /// set, a name that is not UTF-8 is left out.
-fn excluded(name: &[u8], patterns: &[Pattern]) -> bool {
+fn excluded(name: &[u8], patterns: &[Arc<Pattern>]) -> bool {
     !patterns.is_empty()
         && (std::str::from_utf8(name).is_err() || patterns.iter().any(|p| p.is_match(name)))
 }
@@ -981,7 +989,7 @@ mod tests {
     fn settings(text: &str) -> DirListing {
         let mut sets: Vec<DirSet> = entries(text)
             .iter()
-            .filter_map(|(k, e)| compile_entry(k, e).expect("accepted"))
+            .filter_map(|(k, e)| compile_entry(k, e, &mut Patterns::new()).expect("accepted"))
             .collect();
         sets.sort_by_key(DirSet::rank);
         let mut s = DirListing::default();
@@ -998,7 +1006,7 @@ mod tests {
             .iter()
             .find(|(k, _)| k.starts_with(b"dir-listing.") || k == b"server.dir-listing")
             .expect("a dir-listing entry");
-        match compile_entry(k, e) {
+        match compile_entry(k, e, &mut Patterns::new()) {
             Ok(s) => panic!("accepted {text}: {s:?}"),
             Err(d) => d,
         }
@@ -1204,7 +1212,11 @@ mod tests {
     #[test]
     fn other_keys_are_not_ours() {
         for (k, e) in entries("dir-listing.foo = 1\nserver.tag = \"x\"") {
-            assert!(compile_entry(&k, &e).expect("ok").is_none());
+            assert!(
+                compile_entry(&k, &e, &mut Patterns::new())
+                    .expect("ok")
+                    .is_none()
+            );
         }
     }
 

@@ -604,7 +604,7 @@ fn compile_module_entry(
         _ if loaded.dirlisting
             && (lc.starts_with(b"dir-listing.") || lc == b"server.dir-listing") =>
         {
-            match crate::modules::dirlisting::compile_entry(lc, entry)? {
+            match crate::modules::dirlisting::compile_entry(lc, entry, patterns)? {
                 Some(d) => Set::DirListing(d),
                 None => return Ok(None),
             }

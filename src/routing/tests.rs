@@ -160,3 +160,34 @@ $HTTP["url"] =~ "^/(.*)$" { }
     assert_eq!(seen.len(), 4);
     assert!(seen.iter().all(|p| std::sync::Arc::ptr_eq(p, &seen[0])));
 }
+
+/// `dir-listing.exclude` regexes go through the same cache as conditions
+/// and rewrite rules.
+#[test]
+fn dir_listing_excludes_share_compiled_patterns() {
+    let t = table(
+        r#"server.modules = ("mod_dirlisting")
+$HTTP["host"] == "a" { dir-listing.exclude = ( "^\.", "~$" ) }
+$HTTP["host"] == "b" { dir-listing.exclude = ( "~$" ) }
+$HTTP["url"] =~ "^\." { }
+"#,
+    );
+    let mut seen = Vec::new();
+    for b in &t.blocks {
+        for set in &b.patch {
+            if let settings::Set::DirListing(crate::modules::dirlisting::DirSet::Exclude(list)) =
+                set
+            {
+                seen.extend(list.iter().cloned());
+            }
+        }
+        if let Some(cond::Matcher::Regex(p)) = b.cond.as_ref().map(|c| &c.matcher) {
+            seen.push(p.clone());
+        }
+    }
+    assert_eq!(seen.len(), 4);
+    // "^\." twice (a block's list and a condition), "~$" twice
+    assert!(std::sync::Arc::ptr_eq(&seen[0], &seen[3]));
+    assert!(std::sync::Arc::ptr_eq(&seen[1], &seen[2]));
+    assert!(!std::sync::Arc::ptr_eq(&seen[0], &seen[1]));
+}
