@@ -466,3 +466,24 @@ fn unix_socket_backend() {
     assert_eq!(w.get("/h/b").body, b"/h/b");
     drop(b);
 }
+
+/// `debug.log-request-handling` names the handler that takes a request:
+/// mod_proxy for its extensions, nothing for a static file.
+#[test]
+fn request_handling_log_names_the_handler() {
+    let b = Backend::echo();
+    let w = Wick::start(&conf(&b, "debug.log-request-handling = \"enable\""));
+    let _ = exchange(&w, &get("/p/x"));
+    let _ = exchange(&w, &get("/static.txt"));
+    let end = Instant::now() + support::DEADLINE;
+    loop {
+        let log = w.stderr();
+        if log.contains("-- handling GET /p/x (mod_proxy)")
+            && log.contains("-- handling GET /static.txt\n")
+        {
+            break;
+        }
+        assert!(Instant::now() < end, "handling lines missing:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -364,6 +364,27 @@ where
             }
         };
     }
+    // One url.rewrite* stage: a rewritten target is routed again; a
+    // rewrite that fails answers with its status.
+    macro_rules! rewrite_stage {
+        ($served:lifetime, $settings:expr, $list:expr, $input:expr, $when:expr) => {
+            if let Some((result, once)) =
+                rewrite_ctx!($input).apply($list, &mut rewrites, $when)
+            {
+                rewriting = !once;
+                match result {
+                    Ok(t) => {
+                        target = t;
+                        continue;
+                    }
+                    Err(status) => {
+                        let r = error_page(status, head_only, $settings);
+                        break $served done(r, &parts, $settings, n);
+                    }
+                }
+            }
+        };
+    }
     let response = 'served: {
         loop {
             let input = cond_input!();
@@ -418,20 +439,7 @@ where
             // mod_rewrite (before anything else)
             if rewriting {
                 if let Some(list) = &settings.rewrite.rules {
-                    let ctx = rewrite_ctx!(input);
-                    if let Some((result, once)) = ctx.apply(list, &mut rewrites, || true) {
-                        rewriting = !once;
-                        match result {
-                            Ok(t) => {
-                                target = t;
-                                continue;
-                            }
-                            Err(status) => {
-                                let r = error_page(status, head_only, settings);
-                                break 'served done(r, &parts, settings, n);
-                            }
-                        }
-                    }
+                    rewrite_stage!('served, settings, list, input, || true);
                 }
             }
             let limit = u64::from(settings.max_request_size_kib) * 1024;
@@ -498,13 +506,7 @@ where
                 .filter(|_| crate::modules::wstunnel::wants(&parts))
                 .and_then(|x| x.find(&target.path, &settings.wstunnel.map_extensions))
             {
-                if settings.log_request_handling {
-                    tracing::info!(
-                        "-- handling {} {} (mod_wstunnel)",
-                        parts.method,
-                        String::from_utf8_lossy(&target.path)
-                    );
-                }
+                log_handling(settings, &parts.method, &target.path, " (mod_wstunnel)");
                 let wreq = crate::modules::wstunnel::WsRequest {
                     parts: &mut parts,
                     conn: &conn,
@@ -523,13 +525,7 @@ where
                 .as_ref()
                 .and_then(|x| x.find(&target.path, &settings.proxy.map_extensions))
             {
-                if settings.log_request_handling {
-                    tracing::info!(
-                        "-- handling {} {} (mod_proxy)",
-                        parts.method,
-                        String::from_utf8_lossy(&target.path)
-                    );
-                }
+                log_handling(settings, &parts.method, &target.path, " (mod_proxy)");
                 let Some(body) = body.take() else {
                     break 'served done(
                         refuse(StatusCode::INTERNAL_SERVER_ERROR, head_only, settings),
@@ -570,21 +566,8 @@ where
             };
             if rewriting {
                 if let Some(list) = &settings.rewrite.if_not_file {
-                    let ctx = rewrite_ctx!(input);
                     let not_file = || !is_regular_file(settings, alias, &target.path, &site.files);
-                    if let Some((result, once)) = ctx.apply(list, &mut rewrites, not_file) {
-                        rewriting = !once;
-                        match result {
-                            Ok(t) => {
-                                target = t;
-                                continue;
-                            }
-                            Err(status) => {
-                                let r = error_page(status, head_only, settings);
-                                break 'served done(r, &parts, settings, n);
-                            }
-                        }
-                    }
+                    rewrite_stage!('served, settings, list, input, not_file);
                 }
             }
 
@@ -604,13 +587,7 @@ where
                 alias,
                 dir_steps: &site.order.dir_steps,
             };
-            if settings.log_request_handling {
-                tracing::info!(
-                    "-- handling {} {}",
-                    parts.method,
-                    String::from_utf8_lossy(&target.path)
-                );
-            }
+            log_handling(settings, &parts.method, &target.path, "");
             let response = match staticfile::serve(&file_req) {
                 Served::Response(r) => r,
                 Served::Error(status) => error(status, &file_req),
@@ -626,6 +603,17 @@ where
         unread_body_closes(response, parts.version)
     } else {
         response
+    }
+}
+
+/// `debug.log-request-handling`: which handler takes the request
+/// (`module`: ` (mod_x)`, or empty for static files).
+fn log_handling(settings: &Settings, method: &Method, path: &[u8], module: &str) {
+    if settings.log_request_handling {
+        tracing::info!(
+            "-- handling {method} {}{module}",
+            String::from_utf8_lossy(path)
+        );
     }
 }
 
