@@ -958,6 +958,35 @@ impl Duo {
             (join(l), join(w))
         })
     }
+
+    /// [`Duo::run`], repeated while the two observations differ, at most
+    /// `attempts` times in all; the last pair is returned. For scenarios
+    /// whose outcome on either side depends on where a once-a-second timer
+    /// falls (lighttpd's and wick's backend ticks), which a test cannot
+    /// place: such a race rarely repeats, while a real difference shows on
+    /// every attempt. Each repeat is announced on stderr.
+    pub fn run_until_same<T, F>(
+        &self,
+        test: &str,
+        attempts: usize,
+        f: F,
+    ) -> (Result<T, String>, Result<T, String>)
+    where
+        T: Send + PartialEq,
+        F: Fn(Side, &Path) -> Result<T, String> + Sync,
+    {
+        let mut pair = self.run(&f);
+        for attempt in 2..=attempts {
+            if pair.0 == pair.1 {
+                break;
+            }
+            announce(&format!(
+                "compat-tests: {test}: the observations differ; attempt {attempt} of {attempts}"
+            ));
+            pair = self.run(&f);
+        }
+        pair
+    }
 }
 
 /// Collects the outcome of a test's comparisons; [`Tally::finish`] panics
