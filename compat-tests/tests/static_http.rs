@@ -17,7 +17,9 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::time::Duration;
 
+use compat_tests::Cmd;
 use compat_tests::announce;
 use compat_tests::http::{MTIME_HTTP, Pair, Req, put, running_as_root};
 
@@ -1330,5 +1332,64 @@ fn known_differences() {
     ] {
         pair.check(Req::raw("GET", req));
     }
+    // `Upgrade: h2c` (curl --http2 on http://): lighttpd switches to
+    // HTTP/2, wick answers over HTTP/1.1.
+    pair.observe_known(
+        "Upgrade: h2c",
+        "KNOWN-DIFFERENCES: Upgrade: h2c is answered over HTTP/1.1",
+        |_, s| {
+            let mut c = s.connect()?;
+            c.send(
+                b"GET /a.html HTTP/1.1\r\nHost: example.org\r\n\
+                  Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+                  HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+            )?;
+            c.wait_for(b"\r\n\r\n", Duration::from_secs(5))?;
+            let buf = c.take_buffered();
+            let end = buf.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let mut lines = head.lines();
+            let status = lines.next().unwrap_or_default().to_string();
+            let upgrade: Vec<String> = lines
+                .filter(|l| l.starts_with("upgrade:"))
+                .map(str::to_string)
+                .collect();
+            Ok((status, upgrade))
+        },
+        |l, w| {
+            let ok = l.0 == "http/1.1 101 switching protocols"
+                && l.1 == ["upgrade: h2c"]
+                && w.0 == "http/1.1 200 ok"
+                && w.1.is_empty();
+            ok.then_some(())
+                .ok_or_else(|| "expected lighttpd's 101 to h2c and wick's 200 over HTTP/1.1".into())
+        },
+    );
+    // HTTP/2 with a malformed :authority: lighttpd answers 400, hyper's
+    // HTTP/2 layer resets the stream (curl: exit 92).
+    pair.observe_known(
+        "HTTP/2 :authority with a blank",
+        "KNOWN-DIFFERENCES: a malformed HTTP/2 :authority resets the stream",
+        |_, s| {
+            let out = Cmd::new("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{response_code}"])
+                .args(["--max-time", "5", "--http2-prior-knowledge"])
+                .args(["-H", "Host: bad host"])
+                .arg(format!("http://127.0.0.1:{}/a.html", s.port))
+                .timeout(Duration::from_secs(10))
+                .run()
+                .map_err(|e| e.to_string())?;
+            Ok((
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+            ))
+        },
+        |l, w| {
+            let ok = *l == (Some(0), "400".to_string()) && *w == (Some(92), "000".to_string());
+            ok.then_some(()).ok_or_else(|| {
+                "expected lighttpd's 400 and a reset stream (curl 92) from wick".into()
+            })
+        },
+    );
     pair.finish();
 }
