@@ -243,6 +243,89 @@ fn http2_prior_knowledge() {
     assert_eq!(head[3], 0x4, "first frame is SETTINGS");
 }
 
+const H2C_REQUEST: &[u8] =
+    b"GET /a.txt HTTP/1.1\r\nHost: h\r\nConnection: Upgrade, HTTP2-Settings\r\n\
+    Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n";
+
+/// Reads a response head (through the blank line) byte by byte.
+fn read_head(s: &mut std::net::TcpStream) -> String {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b).expect("a response head");
+        head.push(b[0]);
+    }
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// HTTP/2 frames until stream `id` ends: (type, flags, stream) of each,
+/// and the stream's DATA.
+fn h2_stream(s: &mut std::net::TcpStream, id: u32) -> (Vec<(u8, u8, u32)>, Vec<u8>) {
+    let (mut frames, mut data) = (Vec::new(), Vec::new());
+    loop {
+        let mut h = [0u8; 9];
+        s.read_exact(&mut h).expect("a frame");
+        let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+        let stream = u32::from_be_bytes([h[5] & 0x7f, h[6], h[7], h[8]]);
+        let mut payload = vec![0u8; len];
+        s.read_exact(&mut payload).expect("a frame's payload");
+        frames.push((h[3], h[4], stream));
+        if stream == id && h[3] == 0 {
+            data.extend_from_slice(&payload);
+        }
+        if stream == id && matches!(h[3], 0 | 1) && h[4] & 1 == 1 {
+            return (frames, data);
+        }
+    }
+}
+
+/// `Upgrade: h2c`: 101, then HTTP/2 with the request as stream 1 (its
+/// answer needs the client's preface first); the connection takes more
+/// streams. `server.h2c` disabled: answered over HTTP/1.1.
+#[test]
+fn h2c_upgrade() {
+    let w = basic();
+    let mut s = w.connect();
+    s.write_all(H2C_REQUEST).expect("send");
+    let head = read_head(&mut s);
+    assert!(
+        head.starts_with("HTTP/1.1 101 Switching Protocols\r\n"),
+        "{head}"
+    );
+    assert!(
+        head.to_ascii_lowercase().contains("\r\nupgrade: h2c\r\n"),
+        "{head}"
+    );
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .expect("preface");
+    let (frames, body) = h2_stream(&mut s, 1);
+    assert_eq!(frames[0].0, 0x4, "the server's SETTINGS first: {frames:?}");
+    assert!(
+        frames.contains(&(0x1, 0x4, 1)),
+        "HEADERS on stream 1: {frames:?}"
+    );
+    assert_eq!(body, b"hello world\n");
+    // stream 3: GET /a.txt, HPACK literals (:method GET is static entry 2)
+    let mut block = vec![0x82, 0x86, 0x44, 6];
+    block.extend_from_slice(b"/a.txt");
+    block.extend_from_slice(&[0x41, 1, b'h']);
+    let mut frame = vec![0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 3];
+    frame.extend_from_slice(&block);
+    s.write_all(&frame).expect("stream 3");
+    let (_, body) = h2_stream(&mut s, 3);
+    assert_eq!(body, b"hello world\n");
+
+    let off = Wick::start_with(
+        &format!("{BASIC}server.feature-flags = ( \"server.h2c\" => \"disable\" )\n"),
+        &["-D"],
+        files,
+    );
+    let mut s = off.connect();
+    s.write_all(H2C_REQUEST).expect("send");
+    let head = read_head(&mut s);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+}
+
 /// A module wick does not implement: refuses to start, naming it.
 #[test]
 fn unsupported_module_refuses_to_start() {

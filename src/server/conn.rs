@@ -12,6 +12,7 @@
 //! connections finish what they are doing; on SIGTERM they are dropped.
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -26,7 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::clock;
+use super::{clock, h2c};
 use crate::request::{self, ConnInfo, Site};
 
 /// How a server is shutting down.
@@ -54,6 +55,8 @@ pub struct ConnLimits {
     pub max_header_bytes: usize,
     /// HTTP/2 allowed (`server.h2proto`).
     pub http2: bool,
+    /// `Upgrade: h2c` taken on cleartext connections (`server.h2c`).
+    pub h2c: bool,
 }
 
 /// When the connection last moved bytes, and whether a request is in flight.
@@ -201,23 +204,113 @@ where
     if !limits.http2 {
         builder = builder.http1_only();
     }
-    let svc_activity = activity.clone();
+    // `Upgrade: h2c` on a cleartext connection: the service answers 101
+    // and leaves the switch here; the connection goes on in HTTP/2.
+    let h2c_slot: Option<SwitchSlot> =
+        (limits.http2 && limits.h2c && conn.peer.scheme == b"http").then(SwitchSlot::default);
     let served = conn.clone();
-    let service = service_fn(move |req| {
+    let make_service = |h2c: Option<SwitchSlot>| {
         let site = site.clone();
         let conn = conn.clone();
-        let activity = svc_activity.clone();
-        async move {
-            activity.in_flight.fetch_add(1, Ordering::Relaxed);
-            let r = request::handle(req, site, conn).await;
-            activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-            activity.touch();
-            Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
-        }
-    });
-    let c = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+        let activity = activity.clone();
+        service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            let site = site.clone();
+            let conn = conn.clone();
+            let activity = activity.clone();
+            let h2c = h2c.clone();
+            async move {
+                if let Some(slot) = h2c.filter(|_| h2c::wanted(&req)) {
+                    let frames = h2c::stream1(&req);
+                    let upgrade = hyper::upgrade::on(&mut req);
+                    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((upgrade, frames));
+                    let r = h2c::switching(crate::request::body::Body::empty());
+                    return Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r));
+                }
+                activity.in_flight.fetch_add(1, Ordering::Relaxed);
+                let r = request::handle(req, site, conn).await;
+                activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+                activity.touch();
+                Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
+            }
+        })
+    };
+    let c =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), make_service(h2c_slot.clone()));
     tokio::pin!(c);
+    let graceful_shutdown = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+    if !drive(
+        c.as_mut(),
+        graceful_shutdown,
+        &activity,
+        &limits,
+        &served,
+        &mut shutdown,
+    )
+    .await
+    {
+        return None;
+    }
+    let switch = h2c_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
+    let Some((upgrade, frames)) = switch else {
+        // An upgraded request goes on as a tunnel, waited for by the
+        // caller (see [`wait_tunnel`]).
+        return served.take_tunnel();
+    };
+    let upgraded = match upgrade.await {
+        Ok(u) => u,
+        Err(e) => {
+            tracing::debug!("h2c: the switch failed: {e}");
+            return None;
+        }
+    };
+    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
+    builder.http2().timer(TokioTimer::new());
+    let io = h2c::Inject::new(TokioIo::new(upgraded), frames);
+    let c = builder.serve_connection_with_upgrades(TokioIo::new(io), make_service(None));
+    tokio::pin!(c);
+    let graceful_shutdown = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+    drive(
+        c.as_mut(),
+        graceful_shutdown,
+        &activity,
+        &limits,
+        &served,
+        &mut shutdown,
+    )
+    .await;
+    served.take_tunnel()
+}
+
+/// An `Upgrade: h2c` request's switch: its upgrade, and its HEADERS frames
+/// as stream 1 ([`h2c::stream1`]).
+type SwitchSlot = Arc<std::sync::Mutex<Option<(hyper::upgrade::OnUpgrade, Vec<u8>)>>>;
+
+/// Drives connection `c` until it ends (`true`) or is dropped (`false`:
+/// stalled in a request, idle before its first, or the server stopping at
+/// once): idle limits, and graceful shutdown (`graceful_shutdown`) when
+/// idle between requests or the server stops gracefully.
+async fn drive<F, E, G>(
+    mut c: Pin<&mut F>,
+    mut graceful_shutdown: G,
+    activity: &Activity,
+    limits: &ConnLimits,
+    served: &ConnInfo,
+    shutdown: &mut watch::Receiver<Shutdown>,
+) -> bool
+where
+    F: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+    G: FnMut(Pin<&mut F>),
+{
     let mut graceful = false;
+    match *shutdown.borrow() {
+        Shutdown::Running => {}
+        Shutdown::Graceful => {
+            graceful = true;
+            graceful_shutdown(c.as_mut());
+        }
+        Shutdown::Immediate => return false,
+    }
     loop {
         // Wake at the earliest moment any limit could run out (the state may
         // change meanwhile, moving the real deadline earlier), then check.
@@ -227,7 +320,7 @@ where
             .min(limits.write_idle)
             .max(Duration::from_millis(100));
         let first = served.requests.load(Ordering::Relaxed) == 0;
-        let real = idle_deadline(&activity, &limits, graceful, first);
+        let real = idle_deadline(activity, limits, graceful, first);
         let early = activity.last() + shortest;
         let deadline = if graceful || early <= Instant::now() {
             real
@@ -239,20 +332,18 @@ where
                 if let Err(e) = res {
                     tracing::debug!("connection ended: {e}");
                 }
-                // An upgraded request goes on as a tunnel, waited for by
-                // the caller (see [`wait_tunnel`]).
-                return served.take_tunnel();
+                return true;
             }
             _ = tokio::time::sleep_until(deadline) => {
                 let first = served.requests.load(Ordering::Relaxed) == 0;
-                if Instant::now() >= idle_deadline(&activity, &limits, graceful, first) {
+                if Instant::now() >= idle_deadline(activity, limits, graceful, first) {
                     // Between requests: close cleanly. Before the first
                     // request, or stalled in one: drop.
                     if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful && !first {
                         graceful = true;
-                        c.as_mut().graceful_shutdown();
+                        graceful_shutdown(c.as_mut());
                     } else {
-                        return None;
+                        return false;
                     }
                 }
             }
@@ -263,10 +354,10 @@ where
                     Shutdown::Graceful => {
                         if !graceful {
                             graceful = true;
-                            c.as_mut().graceful_shutdown();
+                            graceful_shutdown(c.as_mut());
                         }
                     }
-                    Shutdown::Immediate => return None,
+                    Shutdown::Immediate => return false,
                 }
             }
         }
