@@ -1422,3 +1422,34 @@ fn known_differences() {
     );
     pair.finish();
 }
+
+/// `server.h2proto` disabled: an HTTP/2 preface is a request line with
+/// version 2.0 (505), and `Upgrade: h2c` is answered over HTTP/1.1.
+#[test]
+fn http2_disabled() {
+    let conf = "server.document-root = \"{root}\"\n\
+                mimetype.assign = ( \".txt\" => \"text/plain\" )\n\
+                server.feature-flags = ( \"server.h2proto\" => \"disable\" )\n";
+    let Some(mut pair) = Pair::start("http2_disabled", conf, |dir| {
+        files(&dir.join("htdocs"), &[("a.txt", "a\n")]);
+    }) else {
+        return;
+    };
+    pair.check(
+        Req::raw(
+            "PRI",
+            &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00"[..],
+        )
+        .label("HTTP/2 preface"),
+    );
+    pair.check(
+        Req::raw(
+            "GET",
+            "GET /a.txt HTTP/1.1\r\nHost: example.org\r\n\
+             Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n\
+             HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
+        )
+        .label("Upgrade: h2c"),
+    );
+    pair.finish();
+}

@@ -166,6 +166,11 @@ where
     if site.logging {
         io.keep_raw_targets(conn.raw_targets.clone());
     }
+    if !limits.http2 {
+        // (the auto builder's http1_only does not apply to connections
+        // with upgrades: the gate keeps the preface from hyper instead)
+        io.without_http2();
+    }
     // The first head decides the size of hyper's header table: lighttpd
     // limits a head's bytes, not its lines, but a table sized for the
     // most lines the byte limit allows costs every request (~30 % of a
@@ -201,9 +206,6 @@ where
         builder.http1().max_headers(limits.max_header_bytes / 5 + 1);
     }
     builder.http2().timer(TokioTimer::new());
-    if !limits.http2 {
-        builder = builder.http1_only();
-    }
     // `Upgrade: h2c` on a cleartext connection: the service answers 101
     // and leaves the switch here; the connection goes on in HTTP/2.
     let h2c_slot: Option<SwitchSlot> =
@@ -263,12 +265,15 @@ where
             return None;
         }
     };
-    let mut builder = auto::Builder::new(TokioExecutor::new()).http2_only();
-    builder.http2().timer(TokioTimer::new());
+    // strictly HTTP/2 from here (the auto builder would take HTTP/1 bytes
+    // past the gate, which stepped aside at the 101)
     let io = h2c::Inject::new(TokioIo::new(upgraded), frames);
-    let c = builder.serve_connection_with_upgrades(TokioIo::new(io), make_service(None));
+    let c = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(io), make_service(None));
     tokio::pin!(c);
-    let graceful_shutdown = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
+    let graceful_shutdown =
+        |c: Pin<&mut _>| hyper::server::conn::http2::Connection::graceful_shutdown(c);
     drive(
         c.as_mut(),
         graceful_shutdown,

@@ -373,6 +373,9 @@ pub struct Gate<IO> {
     /// Where the targets it encoded are kept as they came (for the
     /// access log), when they are wanted.
     raw_targets: Option<Arc<RawTargets>>,
+    /// An HTTP/2 preface makes it step aside (`server.h2proto`); without
+    /// HTTP/2 the preface's line is judged as any request line (505).
+    http2: bool,
 }
 
 /// The request targets a connection's heads came with where the gate
@@ -490,7 +493,14 @@ impl<IO> Gate<IO> {
             closing: None,
             heads: 0,
             raw_targets: None,
+            http2: true,
         }
+    }
+
+    /// Judges an HTTP/2 preface as a request line, as lighttpd does with
+    /// `server.h2proto` disabled (505), instead of stepping aside for it.
+    pub fn without_http2(&mut self) {
+        self.http2 = false;
     }
 
     /// Keeps the targets it encodes, as they came, in `targets`.
@@ -860,7 +870,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
         if line.is_empty() || line[0] == b'\r' {
             return self.refuse(refused(400, None));
         }
-        if line.starts_with(b"PRI * HTTP/2.0") {
+        if self.http2 && line.starts_with(b"PRI * HTTP/2.0") {
             self.state = State::Pass;
             return true;
         }
@@ -1403,6 +1413,10 @@ mod tests {
         );
         let h2 = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x12\x04";
         assert_eq!(through(h2).await, h2);
+        // without HTTP/2 the preface is a request line with version 2.0
+        let mut g = Gate::new(&h2[..], 8192);
+        g.without_http2();
+        assert_eq!(drain(&mut g).await, refused(505, None));
         // What follows a head that may switch protocols waits for the
         // answer (below).
         let ws = b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n\x81\x05hello\nraw\n";
