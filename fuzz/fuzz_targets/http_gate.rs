@@ -15,7 +15,7 @@
 //!
 //! Input: `[max_head, cut seed, read size, flags, bytes...]`; flags: bit 0
 //! the socket is unready every other poll, bits 1–3 the answer
-//! ([`ANSWERS`]).
+//! ([`ANSWERS`]), bit 4 HTTP/2 off (`server.h2proto` disabled).
 #![no_main]
 
 use std::sync::Arc;
@@ -212,6 +212,10 @@ fuzz_target!(|data: &[u8]| {
     let kept_whole = Arc::new(RawTargets::default());
     let mut gate = Gate::new(whole, max_head);
     gate.keep_raw_targets(kept_whole.clone());
+    let http2 = flags & 0x10 == 0;
+    if !http2 {
+        gate.without_http2();
+    }
     let expected = drain(gate, 1 << 16, reply);
     hyper_takes_first_head(&expected);
     // Cut points from a small generator seeded by the input.
@@ -236,6 +240,9 @@ fuzz_target!(|data: &[u8]| {
     let kept_pieces = Arc::new(RawTargets::default());
     let mut gate = Gate::new(pieces, max_head);
     gate.keep_raw_targets(kept_pieces.clone());
+    if !http2 {
+        gate.without_http2();
+    }
     let got = drain(gate, read, reply);
     assert!(
         got == expected,

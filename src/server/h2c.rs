@@ -442,6 +442,33 @@ mod tests {
         assert_eq!(got, want);
     }
 
+    /// However the client's bytes are cut, stream 1 lands in one place.
+    #[tokio::test]
+    async fn placement_does_not_depend_on_cuts() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut input = PREFACE.to_vec();
+        input.extend_from_slice(&[0, 0, 6, SETTINGS, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 100]);
+        input.extend_from_slice(&[0, 0, 4, 8, 0, 0, 0, 0, 0, 0, 0, 1, 0]);
+        let at = PREFACE.len() + FRAME_HEAD + 6;
+        let mut want = input[..at].to_vec();
+        want.extend_from_slice(b"<1>");
+        want.extend_from_slice(&input[at..]);
+        for cut in 0..=input.len() {
+            let (mut client, server) = tokio::io::duplex(1 << 16);
+            let mut io = Inject::new(server, b"<1>".to_vec());
+            client.write_all(&input[..cut]).await.expect("write");
+            let reader = tokio::spawn(async move {
+                let mut got = Vec::new();
+                io.read_to_end(&mut got).await.expect("read");
+                got
+            });
+            tokio::task::yield_now().await;
+            client.write_all(&input[cut..]).await.expect("write");
+            drop(client);
+            assert_eq!(reader.await.expect("join"), want, "cut at {cut}");
+        }
+    }
+
     #[tokio::test]
     async fn not_a_preface_passes_unchanged() {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
