@@ -1375,24 +1375,16 @@ fn known_differences() {
         });
     }
     pair.observe("curl --http2 on http://", |_, s| {
-        let out = Cmd::new("curl")
-            .args([
-                "-s",
-                "-S",
+        curl(
+            s.port,
+            &[
                 "-o",
                 "-",
                 "-w",
                 "|%{http_version} %{response_code}",
-            ])
-            .args(["--max-time", "5", "--http2"])
-            .arg(format!("http://127.0.0.1:{}/a.html", s.port))
-            .timeout(Duration::from_secs(10))
-            .run()
-            .map_err(|e| e.to_string())?;
-        Ok((
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        ))
+                "--http2",
+            ],
+        )
     });
     // HTTP/2 with a malformed :authority: lighttpd answers 400, hyper's
     // HTTP/2 layer resets the stream (curl: exit 92).
@@ -1400,18 +1392,11 @@ fn known_differences() {
         "HTTP/2 :authority with a blank",
         "KNOWN-DIFFERENCES: a malformed HTTP/2 :authority resets the stream",
         |_, s| {
-            let out = Cmd::new("curl")
-                .args(["-s", "-o", "/dev/null", "-w", "%{response_code}"])
-                .args(["--max-time", "5", "--http2-prior-knowledge"])
-                .args(["-H", "Host: bad host"])
-                .arg(format!("http://127.0.0.1:{}/a.html", s.port))
-                .timeout(Duration::from_secs(10))
-                .run()
-                .map_err(|e| e.to_string())?;
-            Ok((
-                out.status.code(),
-                String::from_utf8_lossy(&out.stdout).into_owned(),
-            ))
+            let w = ["-o", "/dev/null", "-w", "%{response_code}"];
+            curl(
+                s.port,
+                &[&w[..], &["--http2-prior-knowledge", "-H", "Host: bad host"]].concat(),
+            )
         },
         |l, w| {
             let ok = *l == (Some(0), "400".to_string()) && *w == (Some(92), "000".to_string());
@@ -1452,4 +1437,19 @@ fn http2_disabled() {
         .label("Upgrade: h2c"),
     );
     pair.finish();
+}
+
+/// curl with `args` for `/a.html` on `port`: its exit code and output.
+fn curl(port: u16, args: &[&str]) -> Result<(Option<i32>, String), String> {
+    let out = Cmd::new("curl")
+        .args(["-s", "-S", "--max-time", "5"])
+        .args(args)
+        .arg(format!("http://127.0.0.1:{port}/a.html"))
+        .timeout(Duration::from_secs(10))
+        .run()
+        .map_err(|e| e.to_string())?;
+    Ok((
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ))
 }
