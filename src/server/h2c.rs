@@ -63,6 +63,7 @@ fn settings_ok(v: &[u8]) -> bool {
 
 /// Whether `req` asks for, and may have, the switch (one header lookup
 /// for the requests that do not ask).
+#[inline(never)]
 pub fn wanted<B>(req: &Request<B>) -> bool {
     let h = req.headers();
     if req.version() != Version::HTTP_11 || !lists(h, UPGRADE, "h2c") {
