@@ -1386,6 +1386,21 @@ fn known_differences() {
             ],
         )
     });
+    // server.max-request-field-size (8 KiB) bounds HTTP/2 header blocks
+    // too: 431 (lighttpd with its page, h2 without a body)
+    for size in [7000, 9000] {
+        let line = format!("X-Long: {}", "a".repeat(size));
+        pair.observe(
+            &format!("HTTP/2 header block with a {size}-byte field"),
+            |_, s| {
+                let args = ["-o", "/dev/null", "-w", "%{response_code}"];
+                curl(
+                    s.port,
+                    &[&args[..], &["--http2-prior-knowledge", "-H", &line]].concat(),
+                )
+            },
+        );
+    }
     // HTTP/2 with a malformed :authority: lighttpd answers 400, hyper's
     // HTTP/2 layer resets the stream (curl: exit 92).
     pair.observe_known(
