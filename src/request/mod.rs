@@ -617,6 +617,16 @@ fn log_handling(settings: &Settings, method: &Method, path: &[u8], module: &str)
     }
 }
 
+/// Whether header `name` holds `token` in its comma-separated list (in
+/// any case, on any of its lines).
+pub(crate) fn has_token(h: &http::HeaderMap, name: http::header::HeaderName, token: &[u8]) -> bool {
+    h.get_all(name).iter().any(|v| {
+        v.as_bytes()
+            .split(|&b| b == b',')
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token))
+    })
+}
+
 /// The request's Content-Length (all digits: the gate refused any other
 /// for HTTP/1).
 pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {

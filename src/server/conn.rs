@@ -55,7 +55,8 @@ pub struct ConnLimits {
     pub max_header_bytes: usize,
     /// HTTP/2 allowed (`server.h2proto`).
     pub http2: bool,
-    /// `Upgrade: h2c` taken on cleartext connections (`server.h2c`).
+    /// `Upgrade: h2c` taken on cleartext connections (`server.h2c`, and
+    /// HTTP/2 allowed).
     pub h2c: bool,
 }
 
@@ -209,16 +210,16 @@ where
     // answers 431 past it, as lighttpd does). h2 counts 32 bytes more per
     // field than the field's text (RFC 7541 §4.1); the margin lets a block
     // of up to 16 fields through where its HTTP/1.1 head would pass.
-    let h2_header_list =
-        u32::try_from(limits.max_header_bytes.saturating_add(16 * 32)).unwrap_or(u32::MAX);
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(h2_header_list);
+        .max_header_list_size(
+            u32::try_from(limits.max_header_bytes.saturating_add(16 * 32)).unwrap_or(u32::MAX),
+        );
     // `Upgrade: h2c` on a cleartext connection: the service answers 101
     // and leaves the switch here; the connection goes on in HTTP/2.
     let h2c_slot: Option<SwitchSlot> =
-        (limits.http2 && limits.h2c && conn.peer.scheme == b"http").then(SwitchSlot::default);
+        (limits.h2c && conn.peer.scheme == b"http").then(SwitchSlot::default);
     let served = conn.clone();
     let make_service = |h2c: Option<SwitchSlot>| {
         let site = site.clone();
@@ -244,17 +245,14 @@ where
     let c =
         builder.serve_connection_with_upgrades(TokioIo::new(io), make_service(h2c_slot.clone()));
     tokio::pin!(c);
+    let mut watch = Watch {
+        activity: &activity,
+        limits: &limits,
+        served: &served,
+        shutdown: &mut shutdown,
+    };
     let graceful_shutdown = |c: Pin<&mut _>| auto::UpgradeableConnection::graceful_shutdown(c);
-    if !drive(
-        c.as_mut(),
-        graceful_shutdown,
-        &activity,
-        &limits,
-        &served,
-        &mut shutdown,
-    )
-    .await
-    {
+    if !drive(c.as_mut(), graceful_shutdown, &mut watch).await {
         return None;
     }
     let switch = h2c_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
@@ -273,25 +271,15 @@ where
                 return None;
             }
         };
-        // strictly HTTP/2 from here (the auto builder would take HTTP/1 bytes
-        // past the gate, which stepped aside at the 101)
+        // strictly HTTP/2 from here, with the same HTTP/2 settings: without
+        // upgrades the builder keeps to one version (with them it would
+        // take HTTP/1 bytes past the gate, which stepped aside at the 101)
+        let h2_only = builder.clone().http2_only();
         let io = h2c::Inject::new(TokioIo::new(upgraded), frames);
-        let c = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .max_header_list_size(h2_header_list)
-            .serve_connection(TokioIo::new(io), make_service(None));
+        let c = h2_only.serve_connection(TokioIo::new(io), make_service(None));
         tokio::pin!(c);
-        let graceful_shutdown =
-            |c: Pin<&mut _>| hyper::server::conn::http2::Connection::graceful_shutdown(c);
-        drive(
-            c.as_mut(),
-            graceful_shutdown,
-            &activity,
-            &limits,
-            &served,
-            &mut shutdown,
-        )
-        .await;
+        let graceful_shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
+        drive(c.as_mut(), graceful_shutdown, &mut watch).await;
         served.take_tunnel()
     };
     Box::pin(h2).await
@@ -320,23 +308,28 @@ fn switch_to_h2c(
     ))
 }
 
+/// What a connection's limits and shutdown are judged by, through its
+/// HTTP/1.1 phase and an HTTP/2 one after `Upgrade: h2c`.
+struct Watch<'a> {
+    activity: &'a Activity,
+    limits: &'a ConnLimits,
+    served: &'a ConnInfo,
+    shutdown: &'a mut watch::Receiver<Shutdown>,
+}
+
 /// Drives connection `c` until it ends (`true`) or is dropped (`false`:
 /// stalled in a request, idle before its first, or the server stopping at
 /// once): idle limits, and graceful shutdown (`graceful_shutdown`) when
-/// idle between requests or the server stops gracefully.
-async fn drive<F, E, G>(
-    mut c: Pin<&mut F>,
-    mut graceful_shutdown: G,
-    activity: &Activity,
-    limits: &ConnLimits,
-    served: &ConnInfo,
-    shutdown: &mut watch::Receiver<Shutdown>,
-) -> bool
+/// idle between requests or the server stops gracefully. `w`: what the
+/// connection is judged by, in both its HTTP/1.1 and HTTP/2 phases.
+async fn drive<F, E, G>(mut c: Pin<&mut F>, mut graceful_shutdown: G, w: &mut Watch<'_>) -> bool
 where
     F: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
     G: FnMut(Pin<&mut F>),
 {
+    let (activity, limits, served) = (w.activity, w.limits, w.served);
+    let shutdown = &mut *w.shutdown;
     let mut graceful = false;
     match *shutdown.borrow() {
         Shutdown::Running => {}

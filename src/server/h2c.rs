@@ -24,9 +24,12 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
+use bytes::{Buf, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING, UPGRADE};
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::request::has_token;
 
 /// The client connection preface.
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -40,15 +43,6 @@ const SETTINGS: u8 = 0x4;
 const CONTINUATION: u8 = 0x9;
 const END_STREAM: u8 = 0x1;
 const END_HEADERS: u8 = 0x4;
-
-/// Whether `list` (comma-separated header values) names `token`.
-fn lists(headers: &HeaderMap, name: http::header::HeaderName, token: &str) -> bool {
-    headers.get_all(name).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
-}
 
 /// An `HTTP2-Settings` value lighttpd takes: base64 of either alphabet,
 /// padding optional, at least one whole byte.
@@ -66,7 +60,7 @@ fn settings_ok(v: &[u8]) -> bool {
 #[inline(never)]
 pub fn wanted<B>(req: &Request<B>) -> bool {
     let h = req.headers();
-    if req.version() != Version::HTTP_11 || !lists(h, UPGRADE, "h2c") {
+    if req.version() != Version::HTTP_11 || !has_token(h, UPGRADE, b"h2c") {
         return false;
     }
     let no_body = !h.contains_key(TRANSFER_ENCODING)
@@ -80,8 +74,8 @@ pub fn wanted<B>(req: &Request<B>) -> bool {
         && no_body
         && !post_unframed
         && (h.contains_key(HOST) || req.uri().authority().is_some())
-        && lists(h, CONNECTION, "upgrade")
-        && lists(h, CONNECTION, "http2-settings")
+        && has_token(h, CONNECTION, b"upgrade")
+        && has_token(h, CONNECTION, b"http2-settings")
         && settings.iter().next().is_some()
         && settings.iter().all(|v| settings_ok(v.as_bytes()))
 }
@@ -160,14 +154,10 @@ pub fn stream1<B>(req: &Request<B>) -> Vec<u8> {
         }
         literal(&mut block, n.as_bytes(), value.as_bytes());
     }
+    // (never empty: the pseudo-headers are always there)
     let mut out = Vec::with_capacity(block.len() + 2 * FRAME_HEAD);
-    let chunks: Vec<&[u8]> = if block.is_empty() {
-        vec![&[]]
-    } else {
-        block.chunks(MAX_FRAME).collect()
-    };
-    let last = chunks.len() - 1;
-    for (i, chunk) in chunks.into_iter().enumerate() {
+    let last = (block.len() - 1) / MAX_FRAME;
+    for (i, chunk) in block.chunks(MAX_FRAME).enumerate() {
         let (kind, mut flags) = if i == 0 {
             (HEADERS, END_STREAM)
         } else {
@@ -210,9 +200,7 @@ pub struct Inject<IO> {
     /// Stream 1's frames, until they are placed.
     frames: Option<Vec<u8>>,
     /// Bytes read but not yet handed out.
-    held: Vec<u8>,
-    /// How much of `held` is handed out.
-    given: usize,
+    held: BytesMut,
 }
 
 impl<IO> Inject<IO> {
@@ -220,8 +208,7 @@ impl<IO> Inject<IO> {
         Inject {
             io,
             frames: Some(frames),
-            held: Vec::new(),
-            given: 0,
+            held: BytesMut::new(),
         }
     }
 }
@@ -236,15 +223,15 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Inject<IO> {
         loop {
             // held bytes go out once stream 1 has its place among them
             let Some(frames) = this.frames.as_ref() else {
-                if this.given == this.held.len() {
+                if this.held.is_empty() {
                     return Pin::new(&mut this.io).poll_read(cx, buf);
                 }
-                let n = buf.remaining().min(this.held.len() - this.given);
-                buf.put_slice(&this.held[this.given..this.given + n]);
-                this.given += n;
-                if this.given == this.held.len() {
-                    this.held = Vec::new();
-                    this.given = 0;
+                let n = buf.remaining().min(this.held.len());
+                buf.put_slice(&this.held[..n]);
+                this.held.advance(n);
+                if this.held.is_empty() {
+                    // nothing kept once it is all handed out
+                    this.held = BytesMut::new();
                 }
                 return Poll::Ready(Ok(()));
             };

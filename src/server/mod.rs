@@ -243,7 +243,7 @@ fn prepare_opts(
             max_header_bytes: top(config, "server.max-request-field-size")
                 .map_or(8192, |v| to_number(v) as usize),
             http2: h2,
-            h2c: feature(config, "server.h2c").is_none_or(|v| to_bool(&v)),
+            h2c: h2 && feature(config, "server.h2c").is_none_or(|v| to_bool(&v)),
         },
         max_connections,
         pid_file: top_str(config, "server.pid-file").map(PathBuf::from),

@@ -46,8 +46,8 @@ use crate::backend::balance::BalanceInput;
 use crate::backend::pool::{self, AcquireError, Stream, Want};
 use crate::backend::{Extension, Registry};
 use crate::modules::proxy::tunnel::take_over;
-use crate::request::ConnInfo;
 use crate::request::body::Body;
+use crate::request::{ConnInfo, has_token};
 use crate::routing::settings::Settings;
 use io::{ClientIo, write_frame};
 
@@ -87,15 +87,6 @@ pub struct WsRequest<'a> {
     pub registry: &'a Registry,
     /// The request path (balancing input).
     pub path: &'a [u8],
-}
-
-/// Whether a header holds `token` in its comma-separated list.
-fn has_token(h: &http::HeaderMap, name: http::header::HeaderName, token: &[u8]) -> bool {
-    h.get_all(name).iter().any(|v| {
-        v.as_bytes()
-            .split(|&b| b == b',')
-            .any(|t| t.trim().eq_ignore_ascii_case(token))
-    })
 }
 
 /// Whether mod_wstunnel takes the request (§3): an HTTP/1.1 GET asking to
