@@ -590,23 +590,34 @@ fn alpn_h2_and_http11() {
     check_curl(&mut t, "", 0, get("/missing", Http::H2));
     check_curl(&mut t, "", 0, get("/", Http::H2));
     // `Upgrade: h2c` is for cleartext connections: over TLS, HTTP/1.1.
-    // (The TLS close is left out of this comparison: after a request with
-    // an Upgrade header answered without a switch, wick closes without
-    // close_notify, whatever the protocol asked for; not mended yet.)
-    let h2c = Req::raw(
-        "GET",
-        "GET /f.txt HTTP/1.1\r\nHost: default.example\r\n\
-         Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n\
-         HTTP2-Settings: AAMAAABkAAQAAP__\r\n\r\n",
-    );
-    t.pair.observe("https Upgrade: h2c over TLS", |_, server| {
-        let ex = exchange(
-            server.extra_ports[0],
-            &sni("default.example"),
-            &h2c.bytes(&[]),
-        )?;
-        Ok(answer_of(&ex.bytes, false, server, None))
-    });
+    // Any request asking for an upgrade that is answered without one ends
+    // with close_notify, as every other (wick once dropped such a
+    // connection unclosed: hyper hands it to the upgrade).
+    let upgrades = [
+        (
+            "https Upgrade: h2c over TLS",
+            "Connection: Upgrade, HTTP2-Settings, close\r\nUpgrade: h2c\r\n\
+             HTTP2-Settings: AAMAAABkAAQAAP__\r\n",
+        ),
+        (
+            "https Upgrade: websocket to a static file",
+            "Connection: Upgrade, close\r\nUpgrade: websocket\r\n",
+        ),
+    ];
+    for (label, headers) in upgrades {
+        let req = Req::raw(
+            "GET",
+            format!("GET /f.txt HTTP/1.1\r\nHost: default.example\r\n{headers}\r\n"),
+        );
+        t.pair.observe(label, |_, server| {
+            let ex = exchange(
+                server.extra_ports[0],
+                &sni("default.example"),
+                &req.bytes(&[]),
+            )?;
+            Ok(answer_of(&ex.bytes, false, server, ex.error))
+        });
+    }
     t.pair.finish();
 }
 

@@ -113,6 +113,11 @@ pub struct ConnInfo {
     pub requests: AtomicU32,
     /// The tunnel an upgraded request runs (the connection lasts as long).
     pub tunnel: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// The upgrade of the last request that asked for one (`Upgrade`,
+    /// CONNECT): hyper hands the connection to it when the connection
+    /// ends, switched or not, so that a connection whose request was
+    /// answered without a switch is closed here (TLS close_notify).
+    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
     /// Targets that came with bytes hyper refuses, as they came (kept by
     /// the gate when the access log is on).
     pub raw_targets: Arc<crate::server::gate::RawTargets>,
@@ -139,6 +144,23 @@ impl ConnInfo {
     /// The tunnel task, if the connection was handed over.
     pub fn take_tunnel(&self) -> Option<tokio::task::JoinHandle<()>> {
         self.tunnel.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+
+    /// Keeps (a handle of) `upgrade`, the upgrade of a request that asked
+    /// for one, in place of any earlier request's. Out of line and cold:
+    /// hardly any request asks.
+    #[cold]
+    #[inline(never)]
+    pub fn keep_upgrade(&self, upgrade: &hyper::upgrade::OnUpgrade) {
+        *self.upgrade.lock().unwrap_or_else(|p| p.into_inner()) = Some(upgrade.clone());
+    }
+
+    /// The upgrade kept by [`ConnInfo::keep_upgrade`].
+    pub fn take_upgrade(&self) -> Option<hyper::upgrade::OnUpgrade> {
+        self.upgrade
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
     }
 }
 

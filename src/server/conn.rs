@@ -234,6 +234,9 @@ where
                 if let Some(slot) = h2c.filter(|_| h2c::wanted(&req)) {
                     return Ok::<_, Infallible>(switch_to_h2c(&slot, req));
                 }
+                if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>() {
+                    conn.keep_upgrade(upgrade);
+                }
                 activity.in_flight.fetch_add(1, Ordering::Relaxed);
                 let r = request::handle(req, site, conn).await;
                 activity.in_flight.fetch_sub(1, Ordering::Relaxed);
@@ -259,7 +262,13 @@ where
     let Some((upgrade, frames)) = switch else {
         // An upgraded request goes on as a tunnel, waited for by the
         // caller (see [`wait_tunnel`]).
-        return served.take_tunnel();
+        if let Some(tunnel) = served.take_tunnel() {
+            return Some(tunnel);
+        }
+        if let Some(upgrade) = served.take_upgrade() {
+            close_unswitched(upgrade, limits.write_idle).await;
+        }
+        return None;
     };
     // The HTTP/2 phase in its own allocation, so that the connection's
     // future keeps the size it has for HTTP/1.1.
@@ -283,6 +292,31 @@ where
         served.take_tunnel()
     };
     Box::pin(h2).await
+}
+
+/// Closes a connection that hyper handed to `upgrade`, the upgrade of its
+/// last request that asked for one (`Upgrade:`, CONNECT) and was answered
+/// without a switch: hyper ends such a connection by fulfilling the
+/// upgrade instead of closing it, so it is closed here as hyper closes the
+/// others (over TLS with close_notify, as lighttpd does), within
+/// `write_idle`.
+#[cold]
+#[inline(never)]
+async fn close_unswitched(upgrade: hyper::upgrade::OnUpgrade, write_idle: Duration) {
+    let close = async {
+        match upgrade.await {
+            Ok(upgraded) => {
+                let mut io = TokioIo::new(upgraded);
+                if let Err(e) = tokio::io::AsyncWriteExt::shutdown(&mut io).await {
+                    tracing::debug!("closing the connection: {e}");
+                }
+            }
+            // the connection ended otherwise (reset, or a later request
+            // replaced the upgrade and was answered in the usual way)
+            Err(e) => tracing::debug!("connection ended: {e}"),
+        }
+    };
+    let _ = tokio::time::timeout(write_idle, close).await;
 }
 
 /// An `Upgrade: h2c` request's switch: its upgrade, and its HEADERS frames

@@ -704,6 +704,7 @@ fn conn_info(
         conds,
         requests: AtomicU32::new(0),
         tunnel: std::sync::Mutex::new(None),
+        upgrade: std::sync::Mutex::new(None),
         raw_targets: Arc::default(),
     })
 }
