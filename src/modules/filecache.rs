@@ -75,11 +75,16 @@ impl Entry {
     }
 }
 
+/// Path → entry. Keys are paths of files that exist (a failed lookup is
+/// not kept), so foldhash's seeded hash is enough; SipHash cost ~5 % of a
+/// small static request.
+type FileMap = HashMap<Box<[u8]>, Arc<Entry>, foldhash::fast::RandomState>;
+
 /// The cache.
 #[derive(Debug)]
 pub struct FileCache {
     enabled: bool,
-    map: Mutex<HashMap<Box<[u8]>, Arc<Entry>>>,
+    map: Mutex<FileMap>,
     content_bytes: AtomicUsize,
     /// Directory listings kept for `dir-listing.cache`.
     pub listings: super::dirlisting::ListingCache,
@@ -90,7 +95,7 @@ impl FileCache {
     pub fn new(enabled: bool) -> Self {
         FileCache {
             enabled,
-            map: Mutex::new(HashMap::new()),
+            map: Mutex::new(FileMap::default()),
             content_bytes: AtomicUsize::new(0),
             listings: super::dirlisting::ListingCache::new(),
         }
@@ -154,7 +159,7 @@ impl FileCache {
         Ok(b)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Box<[u8]>, Arc<Entry>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, FileMap> {
         self.map.lock().unwrap_or_else(|p| p.into_inner())
     }
 }

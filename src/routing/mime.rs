@@ -25,7 +25,36 @@ pub struct MimeTable {
     /// Entries in written order: (suffix, type).
     entries: Vec<(BString, BString)>,
     /// Lowercased suffix → index, for tables of 16 entries or more.
-    index: Option<HashMap<Vec<u8>, usize>>,
+    index: Option<Index>,
+}
+
+/// The index of a long table: lowercased suffix → entry, and which suffix
+/// lengths occur, so that a candidate of another length is not looked up.
+#[derive(Debug, Clone)]
+struct Index {
+    map: HashMap<Box<[u8]>, usize, foldhash::fast::RandomState>,
+    /// Bit `n` set: some suffix is `n` bytes long (bit 63: 63 or more).
+    lengths: u64,
+}
+
+impl Index {
+    /// The type of the entry whose suffix is `s` in any case.
+    fn get<'a>(&self, entries: &'a [(BString, BString)], s: &[u8]) -> Option<&'a [u8]> {
+        if self.lengths & (1 << s.len().min(63)) == 0 {
+            return None;
+        }
+        // lowercased on the stack: suffixes are short
+        let mut buf = [0u8; 64];
+        let i = match buf.get_mut(..s.len()) {
+            Some(b) => {
+                b.copy_from_slice(s);
+                b.make_ascii_lowercase();
+                self.map.get(&*b)
+            }
+            None => self.map.get(s.to_ascii_lowercase().as_slice()),
+        };
+        i.map(|&i| entries[i].1.as_slice())
+    }
 }
 
 /// What [`MimeTable::lookup`] found.
@@ -144,11 +173,14 @@ impl MimeTable {
     /// A table from (suffix, type) pairs in order.
     pub fn new(entries: Vec<(BString, BString)>) -> Self {
         let index = (entries.len() >= 16).then(|| {
-            let mut m = HashMap::with_capacity(entries.len());
+            let mut map = HashMap::with_capacity_and_hasher(entries.len(), Default::default());
+            let mut lengths = 0u64;
             for (i, (k, _)) in entries.iter().enumerate() {
-                m.entry(k.to_ascii_lowercase()).or_insert(i);
+                map.entry(k.to_ascii_lowercase().into_boxed_slice())
+                    .or_insert(i);
+                lengths |= 1 << k.len().min(63);
             }
-            m
+            Index { map, lengths }
         });
         MimeTable { entries, index }
     }
@@ -183,11 +215,7 @@ impl MimeTable {
                     Some(i) => &path[i + 1..],
                     None => path,
                 };
-                let get = |s: &[u8]| {
-                    index
-                        .get(&s.to_ascii_lowercase())
-                        .map(|&i| self.entries[i].1.as_slice())
-                };
+                let get = |s: &[u8]| index.get(&self.entries, s);
                 get(base)
                     .or_else(|| {
                         base.iter()
@@ -274,6 +302,21 @@ mod tests {
         let mut pairs16 = vec![(".gz", "a/gz"), (".tar.gz", "a/tgz")];
         pairs16.extend(sixteen.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         assert_eq!(table(&pairs16).lookup(b"/c.tar.gz").content_type, b"a/tgz");
+        // Suffixes of 63 bytes and more (one length class, looked up off
+        // the stack past 64), in any case.
+        let long63 = format!(".{}", "L".repeat(62));
+        let long70 = format!(".{}", "M".repeat(69));
+        let mut long = pairs.clone();
+        long.push((long63.as_str(), "x/l63"));
+        long.push((long70.as_str(), "x/l70"));
+        let t = table(&long);
+        let path = |suffix: &str| format!("/d/f{}", suffix.to_ascii_lowercase());
+        assert_eq!(t.lookup(path(&long63).as_bytes()).content_type, b"x/l63");
+        assert_eq!(t.lookup(path(&long70).as_bytes()).content_type, b"x/l70");
+        assert!(
+            !t.lookup(path(&format!(".{}", "M".repeat(68))).as_bytes())
+                .known
+        );
     }
 
     /// The built-in table knows what a noVNC page needs.
