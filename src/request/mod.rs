@@ -146,13 +146,15 @@ impl ConnInfo {
         self.tunnel.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Keeps (a handle of) `upgrade`, the upgrade of a request that asked
-    /// for one, in place of any earlier request's. Out of line and cold:
-    /// hardly any request asks.
+    /// Keeps (a handle of) the upgrade in `extensions`, those of a request
+    /// that asked for one, in place of any earlier request's. Out of line
+    /// and cold: hardly any request asks.
     #[cold]
     #[inline(never)]
-    pub fn keep_upgrade(&self, upgrade: &hyper::upgrade::OnUpgrade) {
-        *self.upgrade.lock().unwrap_or_else(|p| p.into_inner()) = Some(upgrade.clone());
+    pub fn keep_upgrade(&self, extensions: &http::Extensions) {
+        if let Some(upgrade) = extensions.get::<hyper::upgrade::OnUpgrade>() {
+            *self.upgrade.lock().unwrap_or_else(|p| p.into_inner()) = Some(upgrade.clone());
+        }
     }
 
     /// The upgrade kept by [`ConnInfo::keep_upgrade`].

@@ -55,8 +55,8 @@ fn settings_ok(v: &[u8]) -> bool {
             .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'-' | b'_'))
 }
 
-/// Whether `req` asks for, and may have, the switch (one header lookup
-/// for the requests that do not ask).
+/// Whether `req` asks for, and may have, the switch. Called only for the
+/// requests hyper gave an upgrade handle (an `Upgrade` header or CONNECT).
 #[inline(never)]
 pub fn wanted<B>(req: &Request<B>) -> bool {
     let h = req.headers();
