@@ -198,7 +198,11 @@ pub fn parse(
         };
         let hv = match mapped {
             Some(m) => HeaderValue::from_bytes(&m),
-            None => HeaderValue::from_maybe_shared(raw.slice(v0..v1)),
+            // SAFETY: not a memory-safety matter: the constructor skips
+            // checking the bytes, which httparse has checked with the very
+            // rule HeaderValue has (HTAB, SP to `~`, 0x80 to 0xFF); builds
+            // with debug assertions (tests, the fuzz target) still check.
+            None => Ok(unsafe { HeaderValue::from_maybe_shared_unchecked(raw.slice(v0..v1)) }),
         };
         if let Ok(hv) = hv {
             headers.append(hn, hv);

@@ -156,3 +156,26 @@ fn long_chunk_lines() {
     let (_, trailers, _) = decode_all(fits.as_bytes()).expect("longest line");
     assert_eq!(trailers.len(), MAX_LINE + 2);
 }
+
+/// Header values are taken as httparse checked them, unchecked again: the
+/// bytes HeaderValue allows (HTAB, SP to `~`, obs-text) come through as
+/// they are, and a head with any other control byte in a value is refused.
+#[test]
+fn header_value_bytes() {
+    let mut b =
+        BytesMut::from(&b"HTTP/1.1 200 OK\r\nX-A: a\tb \x80\xff~\r\nContent-Length: 0\r\n\r\n"[..]);
+    let h = match parse(&mut b, false, None) {
+        Ok(Some(h)) => h,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(h.headers["x-a"].as_bytes(), b"a\tb \x80\xff~");
+    for bad in [0u8, 0x01, 0x0b, 0x1f, 0x7f] {
+        let text = [
+            &b"HTTP/1.1 200 OK\r\nX-A: a"[..],
+            &[bad],
+            &b"b\r\nContent-Length: 0\r\n\r\n"[..],
+        ]
+        .concat();
+        assert_eq!(p(&text, false).err(), Some(HeadError::Invalid), "{bad:#x}");
+    }
+}
