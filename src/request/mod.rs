@@ -701,7 +701,9 @@ fn done_by(
     if setenv && response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
         settings.setenv.response(response.headers_mut());
     }
-    finish(client_connection(response, parts, settings, n), settings)
+    client_connection_in(&mut response, parts, settings, n);
+    finish_in(&mut response, settings);
+    response
 }
 
 /// mod_setenv's request headers, once per request (`done` marks it).
@@ -867,15 +869,26 @@ fn redirect(code: u16, location: &[u8], head_only: bool) -> Response<Body> {
 /// `server.max-keep-alive-requests`, and for an HTTP/1.0 client that did
 /// not ask for keep-alive (as lighttpd says it); 101 keeps `upgrade`.
 fn client_connection(
-    response: Response<Body>,
+    mut response: Response<Body>,
     parts: &http::request::Parts,
     settings: &Settings,
     n: u32,
 ) -> Response<Body> {
+    client_connection_in(&mut response, parts, settings, n);
+    response
+}
+
+/// [`client_connection`] in place (a response is not moved for it).
+fn client_connection_in(
+    response: &mut Response<Body>,
+    parts: &http::request::Parts,
+    settings: &Settings,
+    n: u32,
+) {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
-        return response;
+        return;
     }
-    let mut response = keep_alive(response, settings, n);
+    keep_alive_in(response, settings, n);
     if parts.version == Version::HTTP_10
         && !parts
             .headers
@@ -887,7 +900,6 @@ fn client_connection(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    response
 }
 
 /// CONNECT: an authority-form target must be numeric (lighttpd's core
@@ -1060,16 +1072,27 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
 
 /// Ends keep-alive after `server.max-keep-alive-requests` requests.
 fn keep_alive(mut r: Response<Body>, s: &Settings, n: u32) -> Response<Body> {
+    keep_alive_in(&mut r, s, n);
+    r
+}
+
+/// [`keep_alive`] in place.
+fn keep_alive_in(r: &mut Response<Body>, s: &Settings, n: u32) {
     if s.max_keep_alive_requests == 0 || n >= s.max_keep_alive_requests.saturating_add(1) {
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    r
 }
 
 /// Headers every response gets.
 fn finish(mut r: Response<Body>, s: &Settings) -> Response<Body> {
-    respond::add_server_header(&mut r, s);
+    finish_in(&mut r, s);
+    r
+}
+
+/// [`finish`] in place.
+fn finish_in(r: &mut Response<Body>, s: &Settings) {
+    respond::add_server_header(r, s);
     if r.status().canonical_reason().is_none() {
         // A status without a known reason phrase (a backend's 299 or 600)
         // gets an empty one, as lighttpd writes it (hyper would write
@@ -1077,5 +1100,4 @@ fn finish(mut r: Response<Body>, s: &Settings) -> Response<Body> {
         r.extensions_mut()
             .insert(hyper::ext::ReasonPhrase::from_static(b""));
     }
-    r
 }
