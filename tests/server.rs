@@ -279,6 +279,64 @@ fn h2_stream(s: &mut std::net::TcpStream, id: u32) -> (Vec<(u8, u8, u32)>, Vec<u
     }
 }
 
+/// An idle HTTP/2 connection is closed at `server.max-keep-alive-idle`
+/// with GOAWAY (and, over TLS, close_notify), not dropped: the closing
+/// window starts when the close does, not at the last request. (It
+/// started at the last request, so the connection was dropped before
+/// hyper wrote its GOAWAY whenever the timer was polled first.) Eight
+/// connections, since each went wrong about half the time.
+#[test]
+fn idle_http2_connection_closes_with_goaway() {
+    let w = Wick::start_with(
+        // (at least the 5 s closing window, as the default is: with a
+        // shorter idle limit the window outlasted it)
+        &format!("{BASIC}server.max-keep-alive-idle = 5\n"),
+        &["-D"],
+        files,
+    );
+    let mut conns: Vec<std::net::TcpStream> = (0..8).map(|_| w.connect()).collect();
+    // GET /a.txt as stream 1: HPACK :method GET, :scheme http, :path and
+    // :authority as literals
+    let mut block = vec![0x82, 0x86, 0x44, 6];
+    block.extend_from_slice(b"/a.txt");
+    block.extend_from_slice(&[0x41, 1, b'h']);
+    let mut request =
+        b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec();
+    request.extend_from_slice(&[0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1]);
+    request.extend_from_slice(&block);
+    for s in &mut conns {
+        s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
+            .expect("timeout");
+        s.write_all(&request).expect("send");
+        let (_, body) = h2_stream(s, 1);
+        assert_eq!(body, b"hello world\n");
+    }
+    for (i, s) in conns.iter_mut().enumerate() {
+        // frames until the server closes: GOAWAY must come first; PINGs
+        // are answered, as a client does
+        let mut goaway = false;
+        loop {
+            let mut h = [0u8; 9];
+            match s.read_exact(&mut h) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("connection {i}: {e}"),
+            }
+            let len = (usize::from(h[0]) << 16) | (usize::from(h[1]) << 8) | usize::from(h[2]);
+            let mut payload = vec![0u8; len];
+            s.read_exact(&mut payload).expect("a frame's payload");
+            goaway |= h[3] == 0x7;
+            if h[3] == 0x6 && h[4] & 1 == 0 {
+                let mut ack = vec![0, 0, 8, 0x6, 0x1, 0, 0, 0, 0];
+                ack.extend_from_slice(&payload);
+                let _ = s.write_all(&ack);
+            }
+        }
+        assert!(goaway, "connection {i} closed without GOAWAY");
+    }
+}
+
 /// `Upgrade: h2c`: 101, then HTTP/2 with the request as stream 1 (its
 /// answer needs the client's preface first); the connection takes more
 /// streams. `server.h2c` disabled: answered over HTTP/1.1.

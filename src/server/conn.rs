@@ -376,6 +376,7 @@ where
         Shutdown::Running => {}
         Shutdown::Graceful => {
             graceful = true;
+            activity.touch();
             graceful_shutdown(c.as_mut());
         }
         Shutdown::Immediate => return false,
@@ -410,6 +411,10 @@ where
                     // request, or stalled in one: drop.
                     if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful && !first {
                         graceful = true;
+                        // the closing window starts now (it is counted
+                        // from the last activity, which was a whole idle
+                        // limit ago)
+                        activity.touch();
                         graceful_shutdown(c.as_mut());
                     } else {
                         return false;
@@ -423,6 +428,7 @@ where
                     Shutdown::Graceful => {
                         if !graceful {
                             graceful = true;
+                            activity.touch();
                             graceful_shutdown(c.as_mut());
                         }
                     }
