@@ -116,8 +116,9 @@ pub struct ConnInfo {
     /// The upgrade of the last request that asked for one (`Upgrade`,
     /// CONNECT): hyper hands the connection to it when the connection
     /// ends, switched or not, so that a connection whose request was
-    /// answered without a switch is closed here (TLS close_notify).
-    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
+    /// answered without a switch is closed here (TLS close_notify), and
+    /// one switched to HTTP/2 (`Upgrade: h2c`) goes on.
+    pub upgrade: std::sync::Mutex<Option<KeptUpgrade>>,
     /// Targets that came with bytes hyper refuses, as they came (kept by
     /// the gate when the access log is on).
     pub raw_targets: Arc<crate::server::gate::RawTargets>,
@@ -146,24 +147,36 @@ impl ConnInfo {
         self.tunnel.lock().unwrap_or_else(|p| p.into_inner()).take()
     }
 
-    /// Keeps (a handle of) the upgrade in `extensions`, those of a request
-    /// that asked for one, in place of any earlier request's. Out of line
-    /// and cold: hardly any request asks.
+    /// Keeps `upgrade`, the upgrade of a request that asked for one, in
+    /// place of any earlier request's; `h2c_frames` when the request is
+    /// answered with the switch to HTTP/2. Out of line and cold: hardly
+    /// any request asks.
     #[cold]
     #[inline(never)]
-    pub fn keep_upgrade(&self, extensions: &http::Extensions) {
-        if let Some(upgrade) = extensions.get::<hyper::upgrade::OnUpgrade>() {
-            *self.upgrade.lock().unwrap_or_else(|p| p.into_inner()) = Some(upgrade.clone());
-        }
+    pub fn keep_upgrade(&self, upgrade: hyper::upgrade::OnUpgrade, h2c_frames: Option<Vec<u8>>) {
+        *self.upgrade.lock().unwrap_or_else(|p| p.into_inner()) = Some(KeptUpgrade {
+            upgrade,
+            h2c_frames,
+        });
     }
 
     /// The upgrade kept by [`ConnInfo::keep_upgrade`].
-    pub fn take_upgrade(&self) -> Option<hyper::upgrade::OnUpgrade> {
+    pub fn take_upgrade(&self) -> Option<KeptUpgrade> {
         self.upgrade
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take()
     }
+}
+
+/// The upgrade of a connection's last request that asked for one.
+#[derive(Debug)]
+pub struct KeptUpgrade {
+    /// Where hyper hands the connection over when it ends.
+    pub upgrade: hyper::upgrade::OnUpgrade,
+    /// The request's HEADERS frames as HTTP/2 stream 1, when it was
+    /// answered with the switch (`Upgrade: h2c`).
+    pub h2c_frames: Option<Vec<u8>>,
 }
 
 /// A status page for a request whose connection stays open (gateway

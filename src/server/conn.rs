@@ -217,43 +217,33 @@ where
             u32::try_from(limits.max_header_bytes.saturating_add(16 * 32)).unwrap_or(u32::MAX),
         );
     // `Upgrade: h2c` on a cleartext connection: the service answers 101
-    // and leaves the switch here; the connection goes on in HTTP/2.
-    let h2c_slot: Option<SwitchSlot> =
-        (limits.h2c && conn.peer.scheme == b"http").then(SwitchSlot::default);
+    // and keeps the switch with the connection; it goes on in HTTP/2.
+    // (Requests of that HTTP/2 phase are not HTTP/1.1: none switches.)
+    let h2c = limits.h2c && conn.peer.scheme == b"http";
     let served = conn.clone();
-    let make_service = |h2c: Option<SwitchSlot>| {
+    let svc_activity = activity.clone();
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let site = site.clone();
         let conn = conn.clone();
-        let activity = activity.clone();
-        service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-            let site = site.clone();
-            let conn = conn.clone();
-            let activity = activity.clone();
-            let h2c = h2c.clone();
-            async move {
-                // hyper gives a request an upgrade handle when it asks
-                // for one (an `Upgrade` header in HTTP/1.1, CONNECT): one
-                // cheap check for the requests that do not
-                if req
-                    .extensions()
-                    .get::<hyper::upgrade::OnUpgrade>()
-                    .is_some()
-                {
-                    if let Some(slot) = h2c.filter(|_| h2c::wanted(&req)) {
-                        return Ok::<_, Infallible>(switch_to_h2c(&slot, req));
-                    }
-                    conn.keep_upgrade(req.extensions());
+        let activity = svc_activity.clone();
+        async move {
+            // hyper gives a request an upgrade handle when it asks for one
+            // (an `Upgrade` header in HTTP/1.1, CONNECT): one cheap check
+            // for the requests that do not
+            if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned() {
+                if h2c && h2c::wanted(&req) {
+                    return Ok::<_, Infallible>(switch_to_h2c(&conn, req, upgrade));
                 }
-                activity.in_flight.fetch_add(1, Ordering::Relaxed);
-                let r = request::handle(req, site, conn).await;
-                activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-                activity.touch();
-                Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
+                conn.keep_upgrade(upgrade, None);
             }
-        })
-    };
-    let c =
-        builder.serve_connection_with_upgrades(TokioIo::new(io), make_service(h2c_slot.clone()));
+            activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            let r = request::handle(req, site, conn).await;
+            activity.in_flight.fetch_sub(1, Ordering::Relaxed);
+            activity.touch();
+            Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
+        }
+    });
+    let c = builder.serve_connection_with_upgrades(TokioIo::new(io), service.clone());
     tokio::pin!(c);
     let mut watch = Watch {
         activity: &activity,
@@ -265,22 +255,20 @@ where
     if !drive(c.as_mut(), graceful_shutdown, &mut watch).await {
         return None;
     }
-    let switch = h2c_slot.and_then(|s| s.lock().unwrap_or_else(|p| p.into_inner()).take());
-    let Some((upgrade, frames)) = switch else {
-        // An upgraded request goes on as a tunnel, waited for by the
-        // caller (see [`wait_tunnel`]).
-        if let Some(tunnel) = served.take_tunnel() {
-            return Some(tunnel);
-        }
-        if let Some(upgrade) = served.take_upgrade() {
-            close_unswitched(upgrade, limits.write_idle).await;
-        }
+    // An upgraded request goes on as a tunnel, waited for by the caller
+    // (see [`wait_tunnel`]).
+    if let Some(tunnel) = served.take_tunnel() {
+        return Some(tunnel);
+    }
+    let kept = served.take_upgrade()?;
+    let Some(frames) = kept.h2c_frames else {
+        close_unswitched(kept.upgrade, limits.write_idle).await;
         return None;
     };
     // The HTTP/2 phase in its own allocation, so that the connection's
     // future keeps the size it has for HTTP/1.1.
     let h2 = async {
-        let upgraded = match upgrade.await {
+        let upgraded = match kept.upgrade.await {
             Ok(u) => u,
             Err(e) => {
                 tracing::debug!("h2c: the switch failed: {e}");
@@ -292,7 +280,7 @@ where
         // take HTTP/1 bytes past the gate, which stepped aside at the 101)
         let h2_only = builder.clone().http2_only();
         let io = h2c::Inject::new(TokioIo::new(upgraded), frames);
-        let c = h2_only.serve_connection(TokioIo::new(io), make_service(None));
+        let c = h2_only.serve_connection(TokioIo::new(io), service);
         tokio::pin!(c);
         let graceful_shutdown = |c: Pin<&mut _>| auto::Connection::graceful_shutdown(c);
         drive(c.as_mut(), graceful_shutdown, &mut watch).await;
@@ -326,24 +314,20 @@ async fn close_unswitched(upgrade: hyper::upgrade::OnUpgrade, write_idle: Durati
     let _ = tokio::time::timeout(write_idle, close).await;
 }
 
-/// An `Upgrade: h2c` request's switch: its upgrade, and its HEADERS frames
-/// as stream 1 ([`h2c::stream1`]).
-type SwitchSlot = Arc<std::sync::Mutex<Option<(hyper::upgrade::OnUpgrade, Vec<u8>)>>>;
-
-/// Answers an `Upgrade: h2c` request with 101, leaving its upgrade and its
-/// stream-1 frames in `slot`. Out of line and cold, as `h2c::wanted` is:
-/// either inlined into the service cost every HTTP/1.1 request a copy of
-/// its future (callgrind: ~800 more instructions a request). Requests
-/// without an upgrade handle skip both (one extension check).
+/// Answers an `Upgrade: h2c` request with 101, keeping its upgrade and
+/// its stream-1 frames with the connection. Out of line and cold, as
+/// `h2c::wanted` is: either inlined into the service cost every HTTP/1.1
+/// request a copy of its future (callgrind: ~800 more instructions a
+/// request). Requests without an upgrade handle skip both (one extension
+/// check).
 #[cold]
 #[inline(never)]
 fn switch_to_h2c(
-    slot: &SwitchSlot,
-    mut req: hyper::Request<hyper::body::Incoming>,
+    conn: &ConnInfo,
+    req: hyper::Request<hyper::body::Incoming>,
+    upgrade: hyper::upgrade::OnUpgrade,
 ) -> hyper::Response<crate::request::body::Outgoing> {
-    let frames = h2c::stream1(&req);
-    let upgrade = hyper::upgrade::on(&mut req);
-    *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some((upgrade, frames));
+    conn.keep_upgrade(upgrade, Some(h2c::stream1(&req)));
     crate::request::body::Outgoing::from_response(h2c::switching(
         crate::request::body::Body::empty(),
     ))
