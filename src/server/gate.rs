@@ -1024,6 +1024,16 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
     }
 }
 
+/// Moves as much of `held` as fits into `buf` (readers that hand out
+/// bytes they read ahead: the gate, h2c's `Inject`, mod_wstunnel's
+/// client reader).
+#[inline]
+pub(crate) fn hand_out(held: &mut BytesMut, buf: &mut ReadBuf<'_>) {
+    let n = held.len().min(buf.remaining());
+    buf.put_slice(&held[..n]);
+    held.advance(n);
+}
+
 impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -1033,9 +1043,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Gate<IO> {
         let this = &mut *self;
         loop {
             if !this.out.is_empty() {
-                let n = this.out.len().min(buf.remaining());
-                buf.put_slice(&this.out[..n]);
-                this.out.advance(n);
+                hand_out(&mut this.out, buf);
                 return Poll::Ready(Ok(()));
             }
             if this.state == State::Closed {

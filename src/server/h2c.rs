@@ -24,7 +24,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use http::header::{CONNECTION, CONTENT_LENGTH, HOST, TRANSFER_ENCODING, UPGRADE};
 use http::{Method, Request, Response, StatusCode, Version};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -226,9 +226,7 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Inject<IO> {
                 if this.held.is_empty() {
                     return Pin::new(&mut this.io).poll_read(cx, buf);
                 }
-                let n = buf.remaining().min(this.held.len());
-                buf.put_slice(&this.held[..n]);
-                this.held.advance(n);
+                super::gate::hand_out(&mut this.held, buf);
                 if this.held.is_empty() {
                     // nothing kept once it is all handed out
                     this.held = BytesMut::new();

@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode;
@@ -79,9 +79,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
             }
         }
         if !this.buf.is_empty() {
-            let n = this.buf.len().min(out.remaining());
-            out.put_slice(&this.buf[..n]);
-            this.buf.advance(n);
+            crate::server::gate::hand_out(&mut this.buf, out);
             if this.buf.is_empty() && !this.bulk {
                 // Back to direct reads: the buffer goes too.
                 this.buf = BytesMut::new();
