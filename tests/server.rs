@@ -279,6 +279,18 @@ fn h2_stream(s: &mut std::net::TcpStream, id: u32) -> (Vec<(u8, u8, u32)>, Vec<u
     }
 }
 
+/// A HEADERS frame for `GET path` on `stream` (HPACK: :method GET and
+/// :scheme http indexed, :path and :authority `h` as literals), the
+/// stream ended.
+fn h2_get(stream: u8, path: &[u8]) -> Vec<u8> {
+    let mut block = vec![0x82, 0x86, 0x44, path.len() as u8];
+    block.extend_from_slice(path);
+    block.extend_from_slice(&[0x41, 1, b'h']);
+    let mut frame = vec![0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, stream];
+    frame.extend_from_slice(&block);
+    frame
+}
+
 /// An idle HTTP/2 connection is closed at `server.max-keep-alive-idle`
 /// with GOAWAY (and, over TLS, close_notify), not dropped: the closing
 /// window starts when the close does, not at the last request. (It
@@ -295,15 +307,9 @@ fn idle_http2_connection_closes_with_goaway() {
         files,
     );
     let mut conns: Vec<std::net::TcpStream> = (0..8).map(|_| w.connect()).collect();
-    // GET /a.txt as stream 1: HPACK :method GET, :scheme http, :path and
-    // :authority as literals
-    let mut block = vec![0x82, 0x86, 0x44, 6];
-    block.extend_from_slice(b"/a.txt");
-    block.extend_from_slice(&[0x41, 1, b'h']);
     let mut request =
         b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00".to_vec();
-    request.extend_from_slice(&[0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 1]);
-    request.extend_from_slice(&block);
+    request.extend_from_slice(&h2_get(1, b"/a.txt"));
     for s in &mut conns {
         s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
             .expect("timeout");
@@ -363,13 +369,7 @@ fn h2c_upgrade() {
         "HEADERS on stream 1: {frames:?}"
     );
     assert_eq!(body, b"hello world\n");
-    // stream 3: GET /a.txt, HPACK literals (:method GET is static entry 2)
-    let mut block = vec![0x82, 0x86, 0x44, 6];
-    block.extend_from_slice(b"/a.txt");
-    block.extend_from_slice(&[0x41, 1, b'h']);
-    let mut frame = vec![0, 0, block.len() as u8, 0x1, 0x5, 0, 0, 0, 3];
-    frame.extend_from_slice(&block);
-    s.write_all(&frame).expect("stream 3");
+    s.write_all(&h2_get(3, b"/a.txt")).expect("stream 3");
     let (_, body) = h2_stream(&mut s, 3);
     assert_eq!(body, b"hello world\n");
 

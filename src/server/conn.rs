@@ -359,9 +359,7 @@ where
     match *shutdown.borrow() {
         Shutdown::Running => {}
         Shutdown::Graceful => {
-            graceful = true;
-            activity.touch();
-            graceful_shutdown(c.as_mut());
+            begin_close(c.as_mut(), &mut graceful_shutdown, activity, &mut graceful)
         }
         Shutdown::Immediate => return false,
     }
@@ -394,12 +392,7 @@ where
                     // Between requests: close cleanly. Before the first
                     // request, or stalled in one: drop.
                     if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful && !first {
-                        graceful = true;
-                        // the closing window starts now (it is counted
-                        // from the last activity, which was a whole idle
-                        // limit ago)
-                        activity.touch();
-                        graceful_shutdown(c.as_mut());
+                        begin_close(c.as_mut(), &mut graceful_shutdown, activity, &mut graceful);
                     } else {
                         return false;
                     }
@@ -411,9 +404,7 @@ where
                     Shutdown::Running => {}
                     Shutdown::Graceful => {
                         if !graceful {
-                            graceful = true;
-                            activity.touch();
-                            graceful_shutdown(c.as_mut());
+                            begin_close(c.as_mut(), &mut graceful_shutdown, activity, &mut graceful);
                         }
                     }
                     Shutdown::Immediate => return false,
@@ -421,6 +412,22 @@ where
             }
         }
     }
+}
+
+/// Starts a connection's graceful close. The closing window (see
+/// [`idle_deadline`]) counts from now: from the last activity, it could
+/// be over already (at the keep-alive limit, or a stop after a long idle
+/// time), and the connection was dropped before hyper wrote its GOAWAY
+/// or close_notify.
+fn begin_close<F, G: FnMut(Pin<&mut F>)>(
+    c: Pin<&mut F>,
+    graceful_shutdown: &mut G,
+    activity: &Activity,
+    graceful: &mut bool,
+) {
+    *graceful = true;
+    activity.touch();
+    graceful_shutdown(c);
 }
 
 /// Waits for a connection's tunnel to end; the server stopping at once
