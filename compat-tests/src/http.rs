@@ -1916,6 +1916,17 @@ impl Pair {
     /// compares whether each server closed the connection within half a
     /// second after the last response. Counts one comparison per request.
     pub fn check_session(&mut self, label: &str, reqs: &[Req], pipelined: bool) {
+        self.session(label, reqs, pipelined, false);
+    }
+
+    /// [`Pair::check_session`] with all requests written at once and the
+    /// connection then half-closed (TCP FIN, as `printf … | nc -N` does):
+    /// the responses must come all the same.
+    pub fn check_session_half_closed(&mut self, label: &str, reqs: &[Req]) {
+        self.session(label, reqs, true, true);
+    }
+
+    fn session(&mut self, label: &str, reqs: &[Req], pipelined: bool, half_close: bool) {
         self.compared += reqs.len();
         // Each side: the responses until the first that did not come
         // (`Err`: "connection closed" when the server closed it cleanly).
@@ -1930,6 +1941,9 @@ impl Pair {
                 let all: Vec<u8> = reqs.iter().flat_map(|r| r.bytes(&self.vars[i])).collect();
                 if let Err(e) = c.send(&all) {
                     return (vec![Err(e)], true);
+                }
+                if half_close {
+                    c.shutdown_write();
                 }
             }
             for req in reqs {

@@ -291,6 +291,17 @@ fn client_keep_alive_sessions() {
         ],
         true,
     );
+    // A client that half-closes (TCP FIN) after its requests still gets
+    // the responses, also while the backend takes its time (wick once
+    // dropped the request when it read the EOF)
+    pair.check_session_half_closed("one request, then FIN", &[Req::get("/plain/h1?delay=0.3")]);
+    pair.check_session_half_closed(
+        "two pipelined, then FIN",
+        &[
+            Req::get("/plain/h2?delay=0.2").keep_alive(),
+            Req::get("/plain/h3?delay=0.2").keep_alive(),
+        ],
+    );
     pair.finish();
 }
 

@@ -201,6 +201,11 @@ where
         .http1()
         .timer(TokioTimer::new())
         .keep_alive(true)
+        // A client that half-closes (TCP FIN) after its request still gets
+        // the response, as from lighttpd (which cannot tell a half-close
+        // from a close either); hyper would otherwise read for EOF while
+        // the request is served and drop the request when it comes.
+        .half_close(true)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     if io.head_lines() > HYPER_HEADER_LINES {
