@@ -17,7 +17,9 @@
 //! | listeners, connections, signals, daemon | `server/` |
 //! | request checks, error pages, bodies | `request/` |
 //! | lighttpd modules | `modules/` |
+//! | the allocator (mimalloc) | `alloc.rs` |
 
+pub mod alloc;
 pub mod backend;
 pub mod cli;
 pub mod config;

@@ -191,4 +191,4 @@ fn features() -> String {
 
 /// A faster allocator for the many small per-request allocations.
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: wick::alloc::Mimalloc = wick::alloc::Mimalloc;
