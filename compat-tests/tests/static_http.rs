@@ -119,6 +119,9 @@ $HTTP["url"] =^ "/seventeen/" {{
 $HTTP["url"] =^ "/long-default/" {{
     {long_default}
 }}
+$HTTP["querystring"] == "other" {{
+    mimetype.assign = ( ".txt" => "text/x-other" )
+}}
 "#,
         fifteen = list(15, ""),
         sixteen = list(16, ""),
@@ -150,6 +153,52 @@ fn mimetype_assign_short_and_long_lists() {
                 pair.check(Req::get(&format!("/{path}")));
             }
         }
+    }
+    // One file, two tables in turn (`?other` chooses the second): wick
+    // answers each request by its own table; lighttpd by the type its stat
+    // cache kept from the first request (KNOWN-DIFFERENCES).
+    const MIME_BY_REQUEST: &str =
+        "KNOWN-DIFFERENCES: a file's Content-Type comes from the request's own mimetype.assign";
+    for (target, first, own, own_validators) in [
+        (
+            "/b.txt",
+            "text/plain; charset=utf-8",
+            "text/plain; charset=utf-8",
+            true,
+        ),
+        (
+            "/b.txt?other",
+            "text/plain; charset=utf-8",
+            "text/x-other",
+            true,
+        ),
+        (
+            "/b.txt",
+            "text/plain; charset=utf-8",
+            "text/plain; charset=utf-8",
+            true,
+        ),
+        (
+            "/a.html?other",
+            "text/html",
+            "application/octet-stream",
+            false,
+        ),
+        ("/a.html", "text/html", "text/html", true),
+    ] {
+        pair.check_known(Req::get(target), MIME_BY_REQUEST, |l, w| {
+            let ok = l.header("content-type") == Some(first)
+                && l.has("etag")
+                && w.header("content-type") == Some(own)
+                && w.has("etag") == own_validators
+                && w.has("last-modified") == own_validators
+                && l.body == w.body;
+            ok.then_some(()).ok_or_else(|| {
+                format!(
+                    "expected lighttpd {first} with ETag, wick {own} (validators: {own_validators})"
+                )
+            })
+        });
     }
     // no match: application/octet-stream without ETag / Last-Modified
     pair.check(Req::head("/g.unknown"));

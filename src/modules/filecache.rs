@@ -40,7 +40,19 @@ pub struct Entry {
     last_modified: OnceLock<Option<HeaderValue>>,
     /// The ETag with the default `etag.use-*` settings.
     pub default_etag: OnceLock<Option<HeaderValue>>,
+    /// The `Content-Type` the first MIME table asked gave this path.
+    pub mime: OnceLock<CachedMime>,
     content: OnceLock<Bytes>,
+}
+
+/// What a MIME table (`MimeTable::id`) says about a file: its
+/// `Content-Type` (`None` when the type is no valid header value) and
+/// whether the table knows the type.
+#[derive(Debug, Clone)]
+pub struct CachedMime {
+    pub table: u64,
+    pub content_type: Option<HeaderValue>,
+    pub known: bool,
 }
 
 impl Entry {
@@ -50,6 +62,7 @@ impl Entry {
             checked: Instant::now(),
             last_modified: OnceLock::new(),
             default_etag: OnceLock::new(),
+            mime: OnceLock::new(),
             content: OnceLock::new(),
         }
     }
@@ -122,6 +135,7 @@ impl FileCache {
                 checked: now,
                 last_modified: old.last_modified.clone(),
                 default_etag: old.default_etag.clone(),
+                mime: old.mime.clone(),
                 content: old.content.clone(),
             }),
             _ => Arc::new(Entry::new(meta)),

@@ -17,7 +17,7 @@
 
 use std::fs::{File, Metadata};
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +32,7 @@ use http::header::{
 use http::{HeaderMap, Method, Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::filecache::{Entry, FileCache, SMALL_FILE};
+use super::filecache::{CachedMime, Entry, FileCache, SMALL_FILE};
 use crate::request::body::Body;
 use crate::routing::Settings;
 
@@ -136,10 +136,10 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             None => return Served::Error(StatusCode::INTERNAL_SERVER_ERROR),
         },
     };
-    let url_path: Vec<u8> = if s.force_lowercase_filenames {
-        rel.to_ascii_lowercase()
+    let url_path: std::borrow::Cow<'_, [u8]> = if s.force_lowercase_filenames {
+        rel.to_ascii_lowercase().into()
     } else {
-        rel.to_vec()
+        rel.into()
     };
     let full = join(root, &url_path);
     let found = match req.cache.stat(&full) {
@@ -167,7 +167,7 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             }
         }
         Ok(entry) => Found {
-            path: os_path(&full),
+            path: PathBuf::from(std::ffi::OsString::from_vec(full)),
             entry,
         },
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
@@ -431,14 +431,33 @@ fn none_match(header: &[u8], etag: &[u8]) -> bool {
         .any(|t| t == b"*" || strip(t) == want)
 }
 
+/// The file's `Content-Type` by the request's MIME table, looked up once
+/// per cached file and table.
+fn content_type(s: &Settings, f: &Found) -> CachedMime {
+    let table = &s.mimetypes;
+    if let Some(m) = f.entry.mime.get().filter(|m| m.table == table.id()) {
+        return m.clone();
+    }
+    let found = table.lookup(f.path.as_os_str().as_bytes());
+    let m = CachedMime {
+        table: table.id(),
+        content_type: HeaderValue::from_bytes(found.content_type).ok(),
+        known: found.known,
+    };
+    // (a file asked about by another table first keeps that answer, and
+    // this table looks again each time)
+    let _ = f.entry.mime.set(m.clone());
+    m
+}
+
 fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let s = req.settings;
-    let mime = s.mimetypes.lookup(f.path.as_os_str().as_bytes());
+    let mime = content_type(s, f);
     let meta = &f.entry.meta;
     let size = meta.size();
     let mut headers = HeaderMap::with_capacity(8);
-    if let Ok(v) = HeaderValue::from_bytes(mime.content_type) {
-        headers.insert(CONTENT_TYPE, v);
+    if let Some(v) = &mime.content_type {
+        headers.insert(CONTENT_TYPE, v.clone());
     }
     let etag = if !mime.known {
         None
@@ -508,7 +527,11 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         None => full_response(&src, size, headers, head_only),
         Some(None) => Served::Error(StatusCode::RANGE_NOT_SATISFIABLE),
         Some(Some(ranges)) => {
-            range_response(&src, size, &ranges, headers, mime.content_type, head_only)
+            let content_type = mime
+                .content_type
+                .as_ref()
+                .map_or(crate::routing::mime::OCTET_STREAM, HeaderValue::as_bytes);
+            range_response(&src, size, &ranges, headers, content_type, head_only)
         }
     }
 }
@@ -603,10 +626,11 @@ struct Source<'a> {
 }
 
 fn full_response(src: &Source<'_>, size: u64, mut headers: HeaderMap, head_only: bool) -> Served {
-    headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
     let body = if head_only || size == 0 {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(size));
         Body::empty()
     } else {
+        // (hyper writes the length of a body of known size itself)
         match file_body(src, &[(0, size - 1)], None) {
             Ok(b) => b,
             Err(e) => return Served::Error(error_for(&e)),

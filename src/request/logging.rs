@@ -172,6 +172,7 @@ impl Trail {
                 .get(http::header::CONNECTION)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
         let mut head_out = head_size(status, response.headers());
+        head_out += implied_length_line(status, response);
         if close && !response.headers().contains_key(http::header::CONNECTION) {
             // the server says it closes: "Connection: close\r\n"
             head_out += 19;
@@ -218,6 +219,24 @@ fn head_size(status: StatusCode, headers: &HeaderMap) -> u64 {
         n += 37;
     }
     n + 2
+}
+
+/// The `content-length: N` line hyper writes for a body of known size
+/// that came without a length header (a static file's).
+fn implied_length_line(status: StatusCode, response: &Response<Body>) -> u64 {
+    let h = response.headers();
+    if status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+        || h.contains_key(http::header::CONTENT_LENGTH)
+        || h.contains_key(http::header::TRANSFER_ENCODING)
+    {
+        return 0;
+    }
+    match http_body::Body::size_hint(response.body()).exact() {
+        Some(n) if n > 0 => ("content-length: \r\n".len() + n.to_string().len()) as u64,
+        _ => 0,
+    }
 }
 
 /// A line waiting for its response body to end.

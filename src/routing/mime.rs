@@ -22,6 +22,9 @@ use crate::config::value::Value;
 /// A compiled `mimetype.assign`.
 #[derive(Debug, Clone)]
 pub struct MimeTable {
+    /// Tells tables apart (clones share it: they give the same answers),
+    /// for caches of what a table said about a file.
+    id: u64,
     /// Entries in written order: (suffix, type).
     entries: Vec<(BString, BString)>,
     /// Lowercased suffix → index, for tables of 16 entries or more.
@@ -182,7 +185,14 @@ impl MimeTable {
             }
             Index { map, lengths }
         });
-        MimeTable { entries, index }
+        static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        MimeTable { id, entries, index }
+    }
+
+    /// This table's identity: equal only for the same table or its clones.
+    pub fn id(&self) -> u64 {
+        self.id
     }
 
     /// A table from a `mimetype.assign` value.
