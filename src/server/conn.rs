@@ -21,6 +21,8 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use hyper::service::service_fn;
+
+use super::gated::Gated;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -384,14 +386,31 @@ where
         } else {
             early.min(real)
         };
-        tokio::select! {
-            res = c.as_mut() => {
+        // The timer and the shutdown signal are polled when they fire,
+        // not at every wakeup of the connection (gated), and the
+        // connection first.
+        let woke = {
+            let sleep = tokio::time::sleep_until(deadline);
+            tokio::pin!(sleep);
+            let mut sleep = Gated::new(sleep);
+            let changed = shutdown.changed();
+            tokio::pin!(changed);
+            let mut changed = Gated::new(changed);
+            tokio::select! {
+                biased;
+                res = c.as_mut() => Woke::Done(res),
+                _ = &mut sleep => Woke::Timer,
+                changed = &mut changed => Woke::Shutdown(changed.is_ok()),
+            }
+        };
+        match woke {
+            Woke::Done(res) => {
                 if let Err(e) = res {
                     tracing::debug!("connection ended: {e}");
                 }
                 return true;
             }
-            _ = tokio::time::sleep_until(deadline) => {
+            Woke::Timer => {
                 let first = served.requests.load(Ordering::Relaxed) == 0;
                 if Instant::now() >= idle_deadline(activity, limits, graceful, first) {
                     // Between requests: close cleanly. Before the first
@@ -403,13 +422,22 @@ where
                     }
                 }
             }
-            changed = shutdown.changed() => {
-                let state = if changed.is_ok() { *shutdown.borrow() } else { Shutdown::Immediate };
+            Woke::Shutdown(open) => {
+                let state = if open {
+                    *shutdown.borrow()
+                } else {
+                    Shutdown::Immediate
+                };
                 match state {
                     Shutdown::Running => {}
                     Shutdown::Graceful => {
                         if !graceful {
-                            begin_close(c.as_mut(), &mut graceful_shutdown, activity, &mut graceful);
+                            begin_close(
+                                c.as_mut(),
+                                &mut graceful_shutdown,
+                                activity,
+                                &mut graceful,
+                            );
                         }
                     }
                     Shutdown::Immediate => return false,
@@ -417,6 +445,13 @@ where
             }
         }
     }
+}
+
+/// What woke [`drive`].
+enum Woke<E> {
+    Done(Result<(), E>),
+    Timer,
+    Shutdown(bool),
 }
 
 /// Starts a connection's graceful close. The closing window (see

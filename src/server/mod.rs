@@ -16,6 +16,7 @@ pub mod clock;
 pub mod conn;
 pub mod errorlog;
 pub mod gate;
+pub mod gated;
 pub mod h2c;
 pub mod listener;
 pub mod process;

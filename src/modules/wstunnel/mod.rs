@@ -308,6 +308,8 @@ where
     // per message).
     let idle = tokio::time::sleep(limits.read_idle);
     tokio::pin!(idle);
+    // (polled when it fires, not at each wakeup of the tunnel)
+    let mut idle = crate::server::gated::Gated::new(idle);
     loop {
         tokio::select! {
             m = ws.next() => {
@@ -395,7 +397,7 @@ where
                     within(limits.write_stall, ws.send(close_frame(CloseCode::Away))).await;
                     break;
                 }
-                idle.as_mut().reset(at);
+                idle.rearm().as_mut().reset(at);
             }
         }
     }
@@ -467,7 +469,10 @@ async fn within<T, E>(
     limit: Duration,
     fut: impl std::future::Future<Output = Result<T, E>>,
 ) -> bool {
-    matches!(tokio::time::timeout(limit, fut).await, Ok(Ok(_)))
+    matches!(
+        crate::server::clock::timeout_unless_ready(limit, fut).await,
+        Ok(Ok(_))
+    )
 }
 
 /// Sends `data` from the backend to the client as one frame.
