@@ -64,11 +64,11 @@ const READ_SIZE: usize = 256 << 10;
 const READ_SIZE_MID: usize = 64 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
-/// zero-fills this much before every read and keeps it for the life of
-/// the tunnel; its default (128 KiB) would cost more than a whole idle
+/// zero-fills this much before every read (twice for each message) and
+/// keeps it for the life of the tunnel; its default (128 KiB) would cost more than a whole idle
 /// lighttpd tunnel. Frames larger than this still arrive whole, and
 /// [`ClientIo`] in front of it reads the socket in larger gulps.
-const CLIENT_READ: usize = 2 << 10;
+const CLIENT_READ: usize = 512;
 
 /// A request mod_wstunnel looks at.
 #[derive(Debug)]
