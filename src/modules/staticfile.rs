@@ -441,7 +441,7 @@ fn content_type(s: &Settings, f: &Found) -> CachedMime {
     let found = table.lookup(f.path.as_os_str().as_bytes());
     let m = CachedMime {
         table: table.id(),
-        content_type: HeaderValue::from_bytes(found.content_type).ok(),
+        content_type: found.value.cloned(),
         known: found.known,
     };
     // (a file asked about by another table first keeps that answer, and

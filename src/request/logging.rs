@@ -171,8 +171,7 @@ impl Trail {
                 .headers()
                 .get(http::header::CONNECTION)
                 .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
-        let mut head_out = head_size(status, response.headers());
-        head_out += implied_length_line(status, response);
+        let mut head_out = head_size(status, response);
         if close && !response.headers().contains_key(http::header::CONNECTION) {
             // the server says it closes: "Connection: close\r\n"
             head_out += 19;
@@ -208,35 +207,35 @@ impl Trail {
 
 /// The size of the response head as it is written: status line, header
 /// lines (with the `Date` line hyper adds), blank line.
-fn head_size(status: StatusCode, headers: &HeaderMap) -> u64 {
+fn head_size(status: StatusCode, response: &Response<Body>) -> u64 {
+    let headers = response.headers();
     let reason = status.canonical_reason().map_or(0, str::len);
     let mut n = (9 + 4 + reason + 2) as u64;
     for (name, value) in headers {
         n += (name.as_str().len() + value.len() + 4) as u64;
     }
-    // hyper's "Date: <29 bytes>\r\n" when there is none, then the blank line
+    // hyper's "Date: <29 bytes>\r\n" when there is none
     if !headers.contains_key(http::header::DATE) {
         n += 37;
     }
-    n + 2
-}
-
-/// The `content-length: N` line hyper writes for a body of known size
-/// that came without a length header (a static file's).
-fn implied_length_line(status: StatusCode, response: &Response<Body>) -> u64 {
-    let h = response.headers();
-    if status.is_informational()
+    // hyper's "content-length: N\r\n" for a body of known size that came
+    // without a length (a static file's)
+    let bodiless = status.is_informational()
         || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-        || h.contains_key(http::header::CONTENT_LENGTH)
-        || h.contains_key(http::header::TRANSFER_ENCODING)
+        || status == StatusCode::NOT_MODIFIED;
+    if !bodiless
+        && !headers.contains_key(http::header::CONTENT_LENGTH)
+        && !headers.contains_key(http::header::TRANSFER_ENCODING)
     {
-        return 0;
+        if let Some(len) = http_body::Body::size_hint(response.body())
+            .exact()
+            .filter(|&l| l > 0)
+        {
+            n += "content-length: \r\n".len() as u64 + u64::from(len.ilog10() + 1);
+        }
     }
-    match http_body::Body::size_hint(response.body()).exact() {
-        Some(n) if n > 0 => ("content-length: \r\n".len() + n.to_string().len()) as u64,
-        _ => 0,
-    }
+    // the blank line
+    n + 2
 }
 
 /// A line waiting for its response body to end.
@@ -314,17 +313,45 @@ mod tests {
         Trail::new(&req, &log, b"127.0.0.1", 1, &socket, 1, None)
     }
 
+    fn with_headers(h: &HeaderMap, body: Body) -> Response<Body> {
+        let mut r = Response::new(body);
+        *r.headers_mut() = h.clone();
+        r
+    }
+
     #[test]
     fn head_size_counts_the_date_hyper_adds_once() {
         let mut h = HeaderMap::new();
         h.insert("content-length", http::HeaderValue::from_static("0"));
         // "HTTP/1.1 200 OK\r\n" + "content-length: 0\r\n" + Date + "\r\n"
-        assert_eq!(head_size(StatusCode::OK, &h), 17 + 19 + 37 + 2);
+        assert_eq!(
+            head_size(StatusCode::OK, &with_headers(&h, Body::empty())),
+            17 + 19 + 37 + 2
+        );
         h.insert(
             http::header::DATE,
             http::HeaderValue::from_static("Sat, 21 Nov 2026 16:14:31 GMT"),
         );
-        assert_eq!(head_size(StatusCode::OK, &h), 17 + 19 + 37 + 2);
+        assert_eq!(
+            head_size(StatusCode::OK, &with_headers(&h, Body::empty())),
+            17 + 19 + 37 + 2
+        );
+    }
+
+    /// A body of known size without a length header: hyper writes
+    /// "content-length: N\r\n" (a static file's 200); not for a 304.
+    #[test]
+    fn head_size_counts_the_length_hyper_adds() {
+        let h = HeaderMap::new();
+        let body = || Body::full(vec![b'x'; 100]);
+        assert_eq!(
+            head_size(StatusCode::OK, &with_headers(&h, body())),
+            17 + ("content-length: 100\r\n".len() as u64) + 37 + 2
+        );
+        assert_eq!(
+            head_size(StatusCode::NOT_MODIFIED, &with_headers(&h, Body::empty())),
+            27 + 37 + 2
+        );
     }
 
     #[test]

@@ -332,7 +332,8 @@ where
             t.uri_path = BString::from("*");
             t.server_name = BString::from(&base.server_name[..]);
         }
-        let r = finish(keep_alive(r, base, n), base);
+        keep_alive(&mut r, base, n);
+        finish_in(&mut r, base);
         // (its body is not read either)
         return if announced {
             unread_body_closes(r, parts.version)
@@ -714,7 +715,7 @@ fn done_by(
     if setenv && response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
         settings.setenv.response(response.headers_mut());
     }
-    client_connection_in(&mut response, parts, settings, n);
+    client_connection(&mut response, parts, settings, n);
     finish_in(&mut response, settings);
     response
 }
@@ -882,17 +883,6 @@ fn redirect(code: u16, location: &[u8], head_only: bool) -> Response<Body> {
 /// `server.max-keep-alive-requests`, and for an HTTP/1.0 client that did
 /// not ask for keep-alive (as lighttpd says it); 101 keeps `upgrade`.
 fn client_connection(
-    mut response: Response<Body>,
-    parts: &http::request::Parts,
-    settings: &Settings,
-    n: u32,
-) -> Response<Body> {
-    client_connection_in(&mut response, parts, settings, n);
-    response
-}
-
-/// [`client_connection`] in place (a response is not moved for it).
-fn client_connection_in(
     response: &mut Response<Body>,
     parts: &http::request::Parts,
     settings: &Settings,
@@ -901,7 +891,7 @@ fn client_connection_in(
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
-    keep_alive_in(response, settings, n);
+    keep_alive(response, settings, n);
     if parts.version == Version::HTTP_10
         && !parts
             .headers
@@ -982,8 +972,9 @@ where
         registry: &site.registry,
         files: &site.files,
     };
-    let r = crate::modules::proxy::handle(preq, body).await;
-    client_connection(r, &parts, settings, n)
+    let mut r = crate::modules::proxy::handle(preq, body).await;
+    client_connection(&mut r, &parts, settings, n);
+    r
 }
 
 /// The target of a CONNECT in authority form (`host:port`: no scheme, no
@@ -1084,13 +1075,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
 }
 
 /// Ends keep-alive after `server.max-keep-alive-requests` requests.
-fn keep_alive(mut r: Response<Body>, s: &Settings, n: u32) -> Response<Body> {
-    keep_alive_in(&mut r, s, n);
-    r
-}
-
-/// [`keep_alive`] in place.
-fn keep_alive_in(r: &mut Response<Body>, s: &Settings, n: u32) {
+fn keep_alive(r: &mut Response<Body>, s: &Settings, n: u32) {
     if s.max_keep_alive_requests == 0 || n >= s.max_keep_alive_requests.saturating_add(1) {
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));

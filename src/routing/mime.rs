@@ -16,6 +16,7 @@
 use std::collections::HashMap;
 
 use bstr::{BString, ByteSlice};
+use http::HeaderValue;
 
 use crate::config::value::Value;
 
@@ -27,6 +28,9 @@ pub struct MimeTable {
     id: u64,
     /// Entries in written order: (suffix, type).
     entries: Vec<(BString, BString)>,
+    /// Each entry's type as a header value, made once (`None`: not a
+    /// valid header value, and the file goes without `Content-Type`).
+    values: Vec<Option<HeaderValue>>,
     /// Lowercased suffix → index, for tables of 16 entries or more.
     index: Option<Index>,
 }
@@ -41,8 +45,8 @@ struct Index {
 }
 
 impl Index {
-    /// The type of the entry whose suffix is `s` in any case.
-    fn get<'a>(&self, entries: &'a [(BString, BString)], s: &[u8]) -> Option<&'a [u8]> {
+    /// The entry whose suffix is `s` in any case.
+    fn get(&self, s: &[u8]) -> Option<usize> {
         if self.lengths & (1 << s.len().min(63)) == 0 {
             return None;
         }
@@ -56,7 +60,7 @@ impl Index {
             }
             None => self.map.get(s.to_ascii_lowercase().as_slice()),
         };
-        i.map(|&i| entries[i].1.as_slice())
+        i.copied()
     }
 }
 
@@ -65,12 +69,15 @@ impl Index {
 pub struct MimeMatch<'a> {
     /// The `Content-Type`.
     pub content_type: &'a [u8],
+    /// The same as a header value (`None` when it is not a valid one).
+    pub value: Option<&'a HeaderValue>,
     /// False when no entry matched (then no ETag / Last-Modified is sent).
     pub known: bool,
 }
 
 /// The type of files no entry matches.
 pub const OCTET_STREAM: &[u8] = b"application/octet-stream";
+static OCTET_STREAM_VALUE: HeaderValue = HeaderValue::from_static("application/octet-stream");
 
 /// Common media types for the web: wick's table when `mimetype.assign` is
 /// not set. Text types carry `charset=utf-8`.
@@ -187,7 +194,16 @@ impl MimeTable {
         });
         static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         let id = NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        MimeTable { id, entries, index }
+        let values = entries
+            .iter()
+            .map(|(_, t)| HeaderValue::from_bytes(t).ok())
+            .collect();
+        MimeTable {
+            id,
+            entries,
+            values,
+            index,
+        }
     }
 
     /// This table's identity: equal only for the same table or its clones.
@@ -213,19 +229,15 @@ impl MimeTable {
     /// The type of the file at `path`.
     pub fn lookup<'a>(&'a self, path: &[u8]) -> MimeMatch<'a> {
         let found = match &self.index {
-            None => self
-                .entries
-                .iter()
-                .find(|(k, _)| {
-                    path.len() >= k.len() && path[path.len() - k.len()..].eq_ignore_ascii_case(k)
-                })
-                .map(|(_, t)| t.as_slice()),
+            None => self.entries.iter().position(|(k, _)| {
+                path.len() >= k.len() && path[path.len() - k.len()..].eq_ignore_ascii_case(k)
+            }),
             Some(index) => {
                 let base = match path.rfind_byte(b'/') {
                     Some(i) => &path[i + 1..],
                     None => path,
                 };
-                let get = |s: &[u8]| index.get(&self.entries, s);
+                let get = |s: &[u8]| index.get(s);
                 get(base)
                     .or_else(|| {
                         base.iter()
@@ -238,12 +250,14 @@ impl MimeTable {
             }
         };
         match found {
-            Some(t) => MimeMatch {
-                content_type: t,
+            Some(i) => MimeMatch {
+                content_type: &self.entries[i].1,
+                value: self.values[i].as_ref(),
                 known: true,
             },
             None => MimeMatch {
                 content_type: OCTET_STREAM,
+                value: Some(&OCTET_STREAM_VALUE),
                 known: false,
             },
         }
@@ -261,6 +275,22 @@ mod tests {
                 .map(|(k, v)| (BString::from(*k), BString::from(*v)))
                 .collect(),
         )
+    }
+
+    /// A type comes with its header value, made when the table is; one
+    /// that is no valid header value comes without; no match is
+    /// application/octet-stream.
+    #[test]
+    fn types_come_as_header_values() {
+        let t = table(&[(".txt", "text/plain; charset=utf-8"), (".bad", "a\x01b")]);
+        let m = t.lookup(b"/a.txt");
+        assert_eq!(m.value.map(HeaderValue::as_bytes), Some(m.content_type));
+        assert_eq!(m.content_type, b"text/plain; charset=utf-8");
+        let m = t.lookup(b"/a.bad");
+        assert!(m.known && m.value.is_none());
+        let m = t.lookup(b"/a.none");
+        assert!(!m.known);
+        assert_eq!(m.value.map(HeaderValue::as_bytes), Some(OCTET_STREAM));
     }
 
     /// Fewer than 16 entries: first match in written order, any case (lighttpd 1.4.69).

@@ -40,20 +40,3 @@ pub fn now_ms() -> u64 {
 pub fn instant(ms: u64) -> Instant {
     epoch() + Duration::from_millis(ms)
 }
-
-/// `tokio::time::timeout` for a future that is usually ready at once (a
-/// write to a socket with room, a flush with nothing held): it is polled
-/// once before the timer is set up, so that the common case reads no clock
-/// and touches no timer. The limit counts from the second poll.
-pub async fn timeout_unless_ready<F: std::future::Future>(
-    limit: Duration,
-    fut: F,
-) -> Result<F::Output, tokio::time::error::Elapsed> {
-    let mut fut = std::pin::pin!(fut);
-    if let std::task::Poll::Ready(v) =
-        std::future::poll_fn(|cx| std::task::Poll::Ready(fut.as_mut().poll(cx))).await
-    {
-        return Ok(v);
-    }
-    tokio::time::timeout(limit, fut).await
-}

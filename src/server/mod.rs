@@ -16,11 +16,11 @@ pub mod clock;
 pub mod conn;
 pub mod errorlog;
 pub mod gate;
-pub mod gated;
 pub mod h2c;
 pub mod listener;
 pub mod process;
 pub mod stek;
+pub mod timers;
 pub mod tls;
 
 use std::net::SocketAddr;

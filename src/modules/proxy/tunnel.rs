@@ -38,14 +38,14 @@ where
     W: AsyncWrite + Unpin,
 {
     if let Some(b) = first.filter(|b| !b.is_empty()) {
-        crate::server::clock::timeout_unless_ready(write_idle, w.write_all(&b))
+        crate::server::timers::timeout_unless_ready(write_idle, w.write_all(&b))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     }
     let mut buf = vec![0u8; 16 * 1024];
     loop {
         let n = match read_idle {
-            Some(t) => crate::server::clock::timeout_unless_ready(t, r.read(&mut buf))
+            Some(t) => crate::server::timers::timeout_unless_ready(t, r.read(&mut buf))
                 .await
                 .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??,
             None => r.read(&mut buf).await?,
@@ -54,7 +54,7 @@ where
             let _ = w.shutdown().await;
             return Ok(());
         }
-        crate::server::clock::timeout_unless_ready(write_idle, w.write_all(&buf[..n]))
+        crate::server::timers::timeout_unless_ready(write_idle, w.write_all(&buf[..n]))
             .await
             .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
     }

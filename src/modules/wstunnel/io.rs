@@ -176,7 +176,7 @@ async fn progress(
     stall: Duration,
     write: impl std::future::Future<Output = io::Result<usize>>,
 ) -> io::Result<usize> {
-    match crate::server::clock::timeout_unless_ready(stall, write).await {
+    match crate::server::timers::timeout_unless_ready(stall, write).await {
         Err(_) => Err(io::ErrorKind::TimedOut.into()),
         Ok(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
         Ok(r) => r,

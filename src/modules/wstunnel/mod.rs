@@ -65,9 +65,10 @@ const READ_SIZE_MID: usize = 64 << 10;
 const READ_SIZE_IDLE: usize = 4 << 10;
 /// What the protocol layer reads from the client at a time. tungstenite
 /// zero-fills this much before every read (twice for each message) and
-/// keeps it for the life of the tunnel; its default (128 KiB) would cost more than a whole idle
-/// lighttpd tunnel. Frames larger than this still arrive whole, and
-/// [`ClientIo`] in front of it reads the socket in larger gulps.
+/// keeps it for the life of the tunnel; its default (128 KiB) would cost
+/// more than a whole idle lighttpd tunnel. Frames larger than this still
+/// arrive whole, and [`ClientIo`] in front of it reads the socket in
+/// larger gulps.
 const CLIENT_READ: usize = 512;
 
 /// A request mod_wstunnel looks at.
@@ -309,7 +310,7 @@ where
     let idle = tokio::time::sleep(limits.read_idle);
     tokio::pin!(idle);
     // (polled when it fires, not at each wakeup of the tunnel)
-    let mut idle = crate::server::gated::Gated::new(idle);
+    let mut idle = crate::server::timers::Gated::new(idle);
     loop {
         tokio::select! {
             m = ws.next() => {
@@ -470,7 +471,7 @@ async fn within<T, E>(
     fut: impl std::future::Future<Output = Result<T, E>>,
 ) -> bool {
     matches!(
-        crate::server::clock::timeout_unless_ready(limit, fut).await,
+        crate::server::timers::timeout_unless_ready(limit, fut).await,
         Ok(Ok(_))
     )
 }

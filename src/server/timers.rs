@@ -1,4 +1,4 @@
-//! A future polled only when its own wakeup came.
+//! Timers that cost nothing until they are needed.
 //!
 //! `tokio::select!` polls every branch whenever the task wakes. A tunnel
 //! wakes a few times for every message it carries, and its idle timer,
@@ -6,12 +6,17 @@
 //! WebSocket message (each poll re-registers the timer's waker). Wrapped
 //! in [`Gated`], the timer is polled when it fired (or was re-armed), and
 //! a wakeup for another branch costs a flag check.
+//!
+//! Setting up a timeout costs about as much (a clock read, the runtime's
+//! handle cloned and dropped); [`timeout_unless_ready`] sets none up for
+//! a future that is ready at once.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::Duration;
 
 use futures_util::task::AtomicWaker;
 
@@ -89,11 +94,26 @@ impl<F: Future + Unpin> Future for Gated<F> {
     }
 }
 
+/// `tokio::time::timeout` for a future that is usually ready at once (a
+/// write to a socket with room, a flush with nothing held, a read in a
+/// busy tunnel): it is polled once before the timer is set up, so that
+/// the common case reads no clock and touches no timer. The limit counts
+/// from the second poll.
+pub async fn timeout_unless_ready<F: Future>(
+    limit: Duration,
+    fut: F,
+) -> Result<F::Output, tokio::time::error::Elapsed> {
+    let mut fut = std::pin::pin!(fut);
+    if let Poll::Ready(v) = std::future::poll_fn(|cx| Poll::Ready(fut.as_mut().poll(cx))).await {
+        return Ok(v);
+    }
+    tokio::time::timeout(limit, fut).await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::AtomicUsize;
-    use std::time::Duration;
 
     /// A future that counts its polls and is ready once told so.
     struct Probe {
@@ -166,5 +186,28 @@ mod tests {
         g.rearm().as_mut().reset(start + Duration::from_secs(8));
         (&mut g).await;
         assert_eq!(start.elapsed().as_secs(), 8);
+    }
+
+    /// A future ready at once is taken as it is; one that is not gets the
+    /// limit, counted from when it was first found waiting.
+    #[tokio::test(start_paused = true)]
+    async fn timeout_unless_ready_limits_only_waiting_futures() {
+        let start = tokio::time::Instant::now();
+        assert_eq!(
+            timeout_unless_ready(Duration::from_secs(3), async { 7 }).await,
+            Ok(7)
+        );
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        let late = timeout_unless_ready(
+            Duration::from_secs(3),
+            tokio::time::sleep(Duration::from_secs(2)),
+        )
+        .await;
+        assert!(late.is_ok());
+        assert_eq!(start.elapsed().as_secs(), 2);
+        let never =
+            timeout_unless_ready(Duration::from_secs(3), std::future::pending::<()>()).await;
+        assert!(never.is_err());
+        assert_eq!(start.elapsed().as_secs(), 5);
     }
 }
