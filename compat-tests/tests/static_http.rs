@@ -623,6 +623,51 @@ fn half_closed_clients() {
     pair.finish();
 }
 
+/// One file asked for under conditions that change its headers, one after
+/// another on one server: each response has its own block's `Server`,
+/// response headers, ETag and ranges (wick keeps a file's usual headers
+/// with the file, and must not hand them to a request they do not fit).
+#[test]
+fn one_file_under_several_conditions() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_setenv" )
+server.tag = "compat-tests"
+mimetype.assign = ( ".txt" => "text/plain" )
+$HTTP["host"] == "tag.example" { server.tag = "other-tag" }
+$HTTP["host"] == "notag.example" { server.tag = "" }
+$HTTP["host"] == "env.example" { setenv.add-response-header = ( "X-Env" => "1" ) }
+$HTTP["host"] == "inode.example" { etag.use-inode = "disable" }
+$HTTP["host"] == "noetag.example" { static-file.etags = "disable" }
+$HTTP["host"] == "norange.example" { server.range-requests = "disable" }
+"#;
+    let Some(mut pair) = Pair::start("one_file_under_several_conditions", conf, |dir| {
+        put(&dir.join("htdocs/n.txt"), numbers());
+    }) else {
+        return;
+    };
+    let hosts = [
+        "example.org",
+        "tag.example",
+        "notag.example",
+        "env.example",
+        "inode.example",
+        "noetag.example",
+        "norange.example",
+    ];
+    for round in 0..2 {
+        for host in hosts {
+            let get = || Req::get("/n.txt").host(host).also("server");
+            pair.check(get());
+            pair.check(get().header("If-Modified-Since", MTIME_HTTP));
+            pair.check(get().header("Range", "bytes=2-5"));
+            if round == 1 {
+                pair.check(Req::head("/n.txt").host(host).also("server"));
+            }
+        }
+    }
+    pair.finish();
+}
+
 #[test]
 fn range_requests() {
     let Some(mut pair) = start_ranges("range_requests") else {

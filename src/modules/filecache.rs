@@ -18,12 +18,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use crate::server::clock;
 use bytes::Bytes;
 use http::HeaderValue;
-use tokio::time::Instant;
 
-/// How long a looked-up file's metadata is trusted.
-const TTL: Duration = Duration::from_secs(1);
+/// How long a looked-up file's metadata is trusted (read on the server's
+/// coarse clock, as lighttpd reads its once-a-second clock).
+const TTL_MS: u64 = 1000;
 /// Files up to this size have their contents kept.
 pub const SMALL_FILE: u64 = 64 * 1024;
 /// Entries before the cache is emptied and starts over.
@@ -36,13 +37,29 @@ const MAX_CONTENT_BYTES: usize = 64 << 20;
 pub struct Entry {
     /// The file's metadata (following symlinks).
     pub meta: Metadata,
-    checked: Instant,
+    /// When the metadata was looked up ([`clock::now_ms`]).
+    checked_ms: u64,
     last_modified: OnceLock<Option<HeaderValue>>,
     /// The ETag with the default `etag.use-*` settings.
     pub default_etag: OnceLock<Option<HeaderValue>>,
     /// The `Content-Type` the first MIME table asked gave this path.
     pub mime: OnceLock<CachedMime>,
+    /// The headers of a plain `200` for this path, for the first MIME
+    /// table and `Server` header that asked (see [`FileHeaders`]).
+    pub headers: OnceLock<FileHeaders>,
     content: OnceLock<Bytes>,
+}
+
+/// The headers every plain `200` for one file carries, built once and
+/// cloned per request (cloning the map costs a third of inserting its
+/// lines one by one): `Content-Type` by MIME table `table`, the default
+/// `ETag`, `Last-Modified`, `Accept-Ranges` and `Server` (`server`, when
+/// there is one), in the order the response writes them.
+#[derive(Debug, Clone)]
+pub struct FileHeaders {
+    pub table: u64,
+    pub server: Option<HeaderValue>,
+    pub map: http::HeaderMap,
 }
 
 /// What a MIME table (`MimeTable::id`) says about a file: its
@@ -59,10 +76,11 @@ impl Entry {
     fn new(meta: Metadata) -> Self {
         Entry {
             meta,
-            checked: Instant::now(),
+            checked_ms: clock::now_ms(),
             last_modified: OnceLock::new(),
             default_etag: OnceLock::new(),
             mime: OnceLock::new(),
+            headers: OnceLock::new(),
             content: OnceLock::new(),
         }
     }
@@ -120,9 +138,9 @@ impl FileCache {
         if !self.enabled {
             return Ok(Arc::new(Entry::new(std::fs::metadata(p)?)));
         }
-        let now = Instant::now();
+        let now = clock::now_ms();
         if let Some(e) = self.lock().get(path) {
-            if now.duration_since(e.checked) < TTL {
+            if now.saturating_sub(e.checked_ms) < TTL_MS {
                 return Ok(e.clone());
             }
         }
@@ -132,10 +150,11 @@ impl FileCache {
             // Unchanged: keep the contents, trust it for another second.
             Some(old) if old.same_file(&meta) => Arc::new(Entry {
                 meta,
-                checked: now,
+                checked_ms: now,
                 last_modified: old.last_modified.clone(),
                 default_etag: old.default_etag.clone(),
                 mime: old.mime.clone(),
+                headers: old.headers.clone(),
                 content: old.content.clone(),
             }),
             _ => Arc::new(Entry::new(meta)),
@@ -146,6 +165,11 @@ impl FileCache {
         }
         map.insert(Box::from(path), entry.clone());
         Ok(entry)
+    }
+
+    /// Whether entries are kept (`server.stat-cache-engine` not `disable`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// The whole contents of a small file, read once per cached entry.
@@ -206,5 +230,32 @@ mod tests {
         let off = FileCache::new(false);
         let e3 = off.stat(key).expect("stat");
         assert_eq!(off.content(&e3, &p).expect("read"), "two!");
+    }
+
+    /// An entry is trusted for about a second on the coarse clock, then
+    /// looked up again (and a change is seen).
+    #[test]
+    fn entries_expire_after_a_second() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "one").expect("write");
+        let cache = FileCache::new(true);
+        let key = p.to_str().expect("utf-8").as_bytes();
+        let start = std::time::Instant::now();
+        let e = cache.stat(key).expect("stat");
+        std::fs::write(&p, "two!").expect("write");
+        let deadline = start + Duration::from_secs(5);
+        let fresh = loop {
+            let now = cache.stat(key).expect("stat");
+            if !Arc::ptr_eq(&e, &now) {
+                break now;
+            }
+            assert!(std::time::Instant::now() < deadline, "entry never expired");
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let kept = start.elapsed();
+        assert!(kept >= Duration::from_millis(900), "expired after {kept:?}");
+        assert_eq!(fresh.meta.size(), 4);
+        assert_eq!(cache.content(&fresh, &p).expect("read"), "two!");
     }
 }

@@ -97,6 +97,11 @@ impl SetenvSettings {
         set(&self.set_response, headers);
     }
 
+    /// True when no response header is changed.
+    pub fn keeps_response(&self) -> bool {
+        self.add_response.is_empty() && self.set_response.is_empty()
+    }
+
     /// True when no header is changed.
     pub fn changes_nothing(&self) -> bool {
         self.add_request.is_empty()

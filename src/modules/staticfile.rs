@@ -27,13 +27,14 @@ use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
 use http::header::{
     ACCEPT_RANGES, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, ETAG, HeaderValue,
-    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE,
+    IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_RANGE, LAST_MODIFIED, LOCATION, RANGE, SERVER,
 };
 use http::{HeaderMap, Method, Response, StatusCode};
 use tokio::sync::mpsc;
 
-use super::filecache::{CachedMime, Entry, FileCache, SMALL_FILE};
+use super::filecache::{CachedMime, Entry, FileCache, FileHeaders, SMALL_FILE};
 use crate::request::body::Body;
+use crate::request::hdr;
 use crate::routing::Settings;
 
 /// Files up to this size are read at once; larger ones are streamed.
@@ -455,27 +456,72 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let mime = content_type(s, f);
     let meta = &f.entry.meta;
     let size = meta.size();
-    let mut headers = HeaderMap::with_capacity(8);
-    if let Some(v) = &mime.content_type {
-        headers.insert(CONTENT_TYPE, v.clone());
-    }
+    let default_etag = s.static_etags && s.etag_use_inode && s.etag_use_mtime && s.etag_use_size;
     let etag = if !mime.known {
         None
-    } else if s.static_etags && s.etag_use_inode && s.etag_use_mtime && s.etag_use_size {
+    } else if default_etag {
         f.entry.default_etag.get_or_init(|| etag(meta, s)).clone()
     } else {
         etag(meta, s)
     };
     let modified = mime.known.then(|| mtime(meta));
-    if let Some(e) = &etag {
-        headers.insert(ETAG, e.clone());
-    }
-    if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
-        headers.insert(LAST_MODIFIED, v.clone());
-    }
+    // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
+    let ranged =
+        s.range_requests && req.version >= http::Version::HTTP_11 && *req.method != Method::POST;
+    let head_only = *req.method == Method::HEAD;
+    let range = (ranged && !head_only && size > 0)
+        .then(|| hdr::get(req.headers, &RANGE))
+        .flatten();
+    // A plain 200 (or its 304) takes the file's cached headers, Server
+    // and Accept-Ranges included; anything else builds its own.
+    let cached = mime.known
+        && default_etag
+        && ranged
+        && !head_only
+        && size > 0
+        && range.is_none()
+        && s.setenv.keeps_response();
+    let build = |all: bool| {
+        let mut headers = HeaderMap::with_capacity(8);
+        if let Some(v) = &mime.content_type {
+            headers.insert(CONTENT_TYPE, v.clone());
+        }
+        if let Some(e) = &etag {
+            headers.insert(ETAG, e.clone());
+        }
+        if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
+            headers.insert(LAST_MODIFIED, v.clone());
+        }
+        if all {
+            headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+            if let Some(v) = &s.server_header {
+                headers.insert(SERVER, v.clone());
+            }
+        }
+        headers
+    };
+    let mut headers = if !cached {
+        build(false)
+    } else {
+        match f.entry.headers.get() {
+            Some(h) if h.table == mime.table && h.server == s.server_header => h.map.clone(),
+            Some(_) => build(true),
+            None => {
+                let map = build(true);
+                if req.cache.enabled() {
+                    let _ = f.entry.headers.set(FileHeaders {
+                        table: mime.table,
+                        server: s.server_header.clone(),
+                        map: map.clone(),
+                    });
+                }
+                map
+            }
+        }
+    };
     // A POST whose If-None-Match matches fails its precondition.
     if *req.method == Method::POST {
-        if let (Some(inm), Some(e)) = (req.headers.get(IF_NONE_MATCH), &etag) {
+        if let (Some(inm), Some(e)) = (hdr::get(req.headers, &IF_NONE_MATCH), &etag) {
             if none_match(inm.as_bytes(), e.as_bytes()) {
                 return Served::Error(StatusCode::PRECONDITION_FAILED);
             }
@@ -483,10 +529,10 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     if mime.known && matches!(*req.method, Method::GET | Method::HEAD) {
-        let not_modified = match (req.headers.get(IF_NONE_MATCH), &etag) {
+        let not_modified = match (hdr::get(req.headers, &IF_NONE_MATCH), &etag) {
             (Some(inm), Some(e)) => none_match(inm.as_bytes(), e.as_bytes()),
             (Some(_), None) => false,
-            (None, _) => match (req.headers.get(IF_MODIFIED_SINCE), modified) {
+            (None, _) => match (hdr::get(req.headers, &IF_MODIFIED_SINCE), modified) {
                 (Some(ims), Some(m)) => ims
                     .to_str()
                     .ok()
@@ -496,28 +542,23 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             },
         };
         if not_modified {
+            if cached {
+                // (a 304 says nothing of ranges; Server moves into its place)
+                headers.remove(ACCEPT_RANGES);
+            }
             let mut r = Response::new(Body::empty());
             *r.status_mut() = StatusCode::NOT_MODIFIED;
             *r.headers_mut() = headers;
             return Served::Response(r);
         }
     }
-    // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
-    let ranged =
-        s.range_requests && req.version >= http::Version::HTTP_11 && *req.method != Method::POST;
-    if ranged {
+    if ranged && !cached {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
-    let head_only = *req.method == Method::HEAD;
-    let ranges = if ranged && !head_only && size > 0 {
-        req.headers
-            .get(RANGE)
-            .filter(|r| r.as_bytes().starts_with(b"bytes="))
-            .filter(|_| if_range_holds(req.headers.get(IF_RANGE), etag.as_ref(), modified))
-            .map(|r| parse_ranges(r.as_bytes(), size))
-    } else {
-        None
-    };
+    let ranges = range
+        .filter(|r| r.as_bytes().starts_with(b"bytes="))
+        .filter(|_| if_range_holds(hdr::get(req.headers, &IF_RANGE), etag.as_ref(), modified))
+        .map(|r| parse_ranges(r.as_bytes(), size));
     let src = Source {
         path: &f.path,
         entry: &f.entry,

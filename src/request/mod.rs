@@ -15,6 +15,7 @@
 //! here (see compat-tests/KNOWN-DIFFERENCES.md for its status codes).
 
 pub mod body;
+pub mod hdr;
 pub mod host;
 pub mod logging;
 pub mod method;
@@ -287,15 +288,14 @@ where
     if !method::is_known(parts.method.as_str().as_bytes()) {
         return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
     }
-    if parts.version == Version::HTTP_10 && parts.headers.contains_key(UPGRADE) {
+    if parts.version == Version::HTTP_10 && hdr::contains(&parts.headers, &UPGRADE) {
         return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
     // A Transfer-Encoding other than one `chunked`: 501 (lighttpd). Two
     // lengths, or a length with chunked, never get here (server::gate).
-    let mut codings = parts.headers.get_all(TRANSFER_ENCODING).iter();
-    if let Some(te) = codings.next() {
-        if codings.next().is_some() || !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked")
-        {
+    let codings = hdr::first_two(&parts.headers, &TRANSFER_ENCODING);
+    if let (Some(te), second) = codings {
+        if second.is_some() || !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") {
             return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
         }
     }
@@ -320,7 +320,7 @@ where
         .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
     // (before mod_setenv may change the headers)
     let content_length = content_length(&parts.headers);
-    let chunked = parts.headers.contains_key(TRANSFER_ENCODING);
+    let chunked = codings.0.is_some();
     let announced = content_length.unwrap_or(0) > 0 || chunked;
     if parts.method == Method::OPTIONS && raw_target == b"*" {
         let mut r = staticfile::options();
@@ -668,15 +668,14 @@ pub(crate) fn has_token(h: &http::HeaderMap, name: http::header::HeaderName, tok
 /// The request's Content-Length (all digits: the gate refused any other
 /// for HTTP/1).
 pub(crate) fn content_length(headers: &http::HeaderMap) -> Option<u64> {
-    headers
-        .get(CONTENT_LENGTH)
+    hdr::get(headers, &CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
 }
 
 /// Whether the request announced a body: a length above 0, or chunks.
 pub(crate) fn body_announced(headers: &http::HeaderMap) -> bool {
-    headers.contains_key(TRANSFER_ENCODING) || content_length(headers).unwrap_or(0) > 0
+    hdr::contains(headers, &TRANSFER_ENCODING) || content_length(headers).unwrap_or(0) > 0
 }
 
 /// The answer to a request whose body was announced and not read: the
@@ -994,9 +993,8 @@ fn request_host(
     default_port: u16,
 ) -> Result<Vec<u8>, StatusCode> {
     // (an empty Host line is as if absent; names compare in any case)
-    let mut hosts = parts.headers.get_all(HOST).iter().filter(|v| !v.is_empty());
-    let header = hosts.next();
-    if let (Some(first), Some(second)) = (header, hosts.next()) {
+    let (header, second) = hdr::first_two_where(&parts.headers, &HOST, |v| !v.is_empty());
+    if let (Some(first), Some(second)) = (header, second) {
         if !first.as_bytes().eq_ignore_ascii_case(second.as_bytes()) {
             return Err(StatusCode::BAD_REQUEST);
         }
