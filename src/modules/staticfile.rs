@@ -111,10 +111,12 @@ pub(crate) fn os_path(b: &[u8]) -> PathBuf {
 
 /// `root` followed by `path`, with one `/` where both have one.
 pub(crate) fn join(root: &[u8], path: &[u8]) -> Vec<u8> {
-    let mut p = root.to_vec();
-    if p.ends_with(b"/") && path.starts_with(b"/") {
-        p.pop();
-    }
+    let root = match root.strip_suffix(b"/") {
+        Some(r) if path.starts_with(b"/") => r,
+        _ => root,
+    };
+    let mut p = Vec::with_capacity(root.len() + path.len());
+    p.extend_from_slice(root);
     p.extend_from_slice(path);
     p
 }
@@ -846,6 +848,22 @@ fn file_body(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One `/` between root and path where both have one, else as given.
+    #[test]
+    fn join_drops_one_doubled_slash() {
+        for (root, path, joined) in [
+            (&b"/srv/"[..], &b"/a.txt"[..], &b"/srv/a.txt"[..]),
+            (b"/srv", b"/a.txt", b"/srv/a.txt"),
+            (b"/srv/", b"a.txt", b"/srv/a.txt"),
+            (b"/srv", b"a.txt", b"/srva.txt"),
+            (b"/srv//", b"/a", b"/srv//a"),
+            (b"/", b"/", b"/"),
+            (b"", b"/a", b"/a"),
+        ] {
+            assert_eq!(join(root, path), joined, "{root:?} + {path:?}");
+        }
+    }
 
     /// Calibrated against lighttpd 1.4.69 on a 10240-byte file.
     #[test]

@@ -711,7 +711,10 @@ fn done_by(
     setenv: bool,
 ) -> Response<Body> {
     // lighttpd 1.4.69 sends a 416 without mod_setenv's headers
-    if setenv && response.status() != StatusCode::RANGE_NOT_SATISFIABLE {
+    if setenv
+        && !settings.setenv.keeps_response()
+        && response.status() != StatusCode::RANGE_NOT_SATISFIABLE
+    {
         settings.setenv.response(response.headers_mut());
     }
     client_connection(&mut response, parts, settings, n);
@@ -720,6 +723,7 @@ fn done_by(
 }
 
 /// mod_setenv's request headers, once per request (`done` marks it).
+#[inline]
 fn request_setenv(
     settings: &Settings,
     done: &mut bool,

@@ -52,7 +52,10 @@ pub fn add_server_header(r: &mut Response<Body>, settings: &Settings) {
     let Some(v) = &settings.server_header else {
         return;
     };
-    r.headers_mut().entry(SERVER).or_insert_with(|| v.clone());
+    // (a static file's cached headers have it already)
+    if !super::hdr::contains(r.headers(), &SERVER) {
+        r.headers_mut().entry(SERVER).or_insert_with(|| v.clone());
+    }
 }
 
 #[cfg(test)]
