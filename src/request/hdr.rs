@@ -54,10 +54,105 @@ pub fn contains(headers: &HeaderMap, name: &HeaderName) -> bool {
     headers.keys().any(|k| k == name)
 }
 
+/// The `HeaderName` of `raw`, as [`HeaderName::from_bytes`] makes it. The
+/// names most responses carry, written as servers usually write them
+/// (`Content-Type` or `content-type`), are recognised by a comparison of
+/// fixed length, without `from_bytes`'s copy through a lower-casing table
+/// and search of every standard name; any other spelling goes that way.
+pub fn name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    use http::header as h;
+    /// `raw` is one of these spellings (all of length `N`).
+    fn is<const N: usize>(raw: &[u8], spellings: [&[u8; N]; 2]) -> bool {
+        <&[u8; N]>::try_from(raw).is_ok_and(|r| spellings.contains(&r))
+    }
+    let found = match raw.len() {
+        3 if is(raw, [b"Age", b"age"]) => Some(h::AGE),
+        4 if is(raw, [b"Date", b"date"]) => Some(h::DATE),
+        4 if is(raw, [b"ETag", b"etag"]) => Some(h::ETAG),
+        4 if is(raw, [b"Vary", b"vary"]) => Some(h::VARY),
+        6 if is(raw, [b"Server", b"server"]) => Some(h::SERVER),
+        7 if is(raw, [b"Expires", b"expires"]) => Some(h::EXPIRES),
+        8 if is(raw, [b"Location", b"location"]) => Some(h::LOCATION),
+        10 if is(raw, [b"Connection", b"connection"]) => Some(h::CONNECTION),
+        10 if is(raw, [b"Set-Cookie", b"set-cookie"]) => Some(h::SET_COOKIE),
+        12 if is(raw, [b"Content-Type", b"content-type"]) => Some(h::CONTENT_TYPE),
+        13 if is(raw, [b"Last-Modified", b"last-modified"]) => Some(h::LAST_MODIFIED),
+        13 if is(raw, [b"Accept-Ranges", b"accept-ranges"]) => Some(h::ACCEPT_RANGES),
+        13 if is(raw, [b"Cache-Control", b"cache-control"]) => Some(h::CACHE_CONTROL),
+        14 if is(raw, [b"Content-Length", b"content-length"]) => Some(h::CONTENT_LENGTH),
+        16 if is(raw, [b"Content-Encoding", b"content-encoding"]) => Some(h::CONTENT_ENCODING),
+        17 if is(raw, [b"Transfer-Encoding", b"transfer-encoding"]) => Some(h::TRANSFER_ENCODING),
+        _ => None,
+    };
+    match found {
+        Some(n) => Ok(n),
+        None => HeaderName::from_bytes(raw),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use http::header::{ACCEPT, CONTENT_LENGTH, HOST, RANGE};
+
+    /// Names come out as `from_bytes` makes them: the usual ones in any
+    /// case, near misses, other standard and custom names, invalid bytes.
+    #[test]
+    fn names_as_from_bytes() {
+        let mut raw: Vec<Vec<u8>> = Vec::new();
+        for n in [
+            "Age",
+            "Date",
+            "ETag",
+            "Vary",
+            "Server",
+            "Pragma",
+            "Expires",
+            "Location",
+            "Connection",
+            "Set-Cookie",
+            "Content-Type",
+            "Last-Modified",
+            "Accept-Ranges",
+            "Cache-Control",
+            "Content-Length",
+            "Content-Encoding",
+            "Transfer-Encoding",
+        ] {
+            raw.push(n.as_bytes().to_vec());
+            raw.push(n.to_ascii_lowercase().into_bytes());
+            raw.push(n.to_ascii_uppercase().into_bytes());
+            // the same length and first letter, another name
+            let mut near = n.as_bytes().to_vec();
+            let last = near.len() - 1;
+            near[last] = if near[last] == b'x' { b'y' } else { b'x' };
+            raw.push(near);
+            // a byte no name may have, in the middle
+            let mut bad = n.as_bytes().to_vec();
+            let mid = bad.len() / 2;
+            bad[mid] = b' ';
+            raw.push(bad);
+        }
+        for n in [
+            &b"Content-Language"[..],
+            b"X-Powered-By",
+            b"Accept",
+            b"Cookie",
+            b"",
+            b"Ab",
+            b"c\xff",
+            b"Date\r",
+            b"Dat\xc3",
+            b"\xc4ate",
+        ] {
+            raw.push(n.to_vec());
+        }
+        for r in raw {
+            let ours = name(&r).map_err(|_| ());
+            let theirs = HeaderName::from_bytes(&r).map_err(|_| ());
+            assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&r));
+        }
+    }
 
     /// Every answer is `HeaderMap`'s own, for maps below and above the
     /// scanning size, with repeated names and custom ones.

@@ -47,10 +47,10 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use crate::backend::balance::BalanceInput;
 use crate::backend::pool::{self, AcquireError, Conn, HostGuard, Want};
 use crate::backend::{Extension, Registry};
-use crate::request::ConnInfo;
 use crate::request::body::Body;
 use crate::request::spool::{self, Frozen, Spool, SpoolConfig};
 use crate::request::target::Target;
+use crate::request::{ConnInfo, hdr};
 use crate::routing::{Client, Settings};
 use remap::{RequestRemap, ResponseRemap};
 use response::{BodyReader, Framing as RespFraming, Head, HeadError, Io, SplitHold, UpstreamBody};
@@ -344,7 +344,7 @@ where
 
     // 1. the request body
     let content_length = crate::request::content_length(&req.parts.headers);
-    let chunked = req.parts.headers.contains_key(TRANSFER_ENCODING);
+    let chunked = hdr::contains(&req.parts.headers, &TRANSFER_ENCODING);
     let unknown_len = content_length.is_none()
         && (chunked || (version == Version::HTTP_2 && !body.is_end_stream()));
     let has_body = content_length.unwrap_or(0) > 0 || unknown_len;
@@ -809,7 +809,7 @@ fn buffered_response(
     let s = req.settings;
     let mut headers = head.headers;
     merge_trailers(&mut headers, trailers);
-    let had_length = headers.contains_key(CONTENT_LENGTH);
+    let had_length = hdr::contains(&headers, &CONTENT_LENGTH);
     let no_body = head.framing == RespFraming::None;
     let method = &req.parts.method;
     // lighttpd offers ranges on a complete 200 to HTTP/1.1 GET and HEAD.
@@ -819,14 +819,14 @@ fn buffered_response(
         && req.parts.version >= Version::HTTP_11
         && (*method == Method::GET || *method == Method::HEAD)
         && (!no_body || *method == Method::HEAD);
-    if ranges_ok && !headers.contains_key(ACCEPT_RANGES) {
+    if ranges_ok && !hdr::contains(&headers, &ACCEPT_RANGES) {
         headers.append(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     if !had_length && !no_body {
         headers.append(CONTENT_LENGTH, HeaderValue::from(content.len()));
     }
     if ranges_ok && *method == Method::GET {
-        if let Some(range) = req.parts.headers.get(RANGE) {
+        if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
             if range.as_bytes().starts_with(b"bytes=") {
                 return match range_response(range.as_bytes(), content, headers) {
                     Some(r) => r,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
+use http::header::{CONTENT_LENGTH, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use tokio::io::ReadHalf;
 use tokio::time::Sleep;
@@ -137,7 +137,7 @@ pub fn parse(
     for &(n0, n1, v0, v1) in spans {
         let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
         let v = &raw[v0..v1];
-        let Ok(hn) = HeaderName::from_bytes(&raw[n0..n1]) else {
+        let Ok(hn) = crate::request::hdr::name(&raw[n0..n1]) else {
             continue;
         };
         use http::header as h;
