@@ -54,38 +54,87 @@ pub fn contains(headers: &HeaderMap, name: &HeaderName) -> bool {
     headers.keys().any(|k| k == name)
 }
 
-/// The `HeaderName` of `raw`, as [`HeaderName::from_bytes`] makes it. The
-/// names most responses carry, written as servers usually write them
-/// (`Content-Type` or `content-type`), are recognised by a comparison of
-/// fixed length, without `from_bytes`'s copy through a lower-casing table
-/// and search of every standard name; any other spelling goes that way.
-pub fn name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
-    use http::header as h;
+/// The header names most responses carry, recognised by [`usual`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Usual {
+    Age,
+    Date,
+    ETag,
+    Vary,
+    Server,
+    Expires,
+    Location,
+    Connection,
+    SetCookie,
+    ContentType,
+    LastModified,
+    AcceptRanges,
+    CacheControl,
+    ContentLength,
+    ContentEncoding,
+    TransferEncoding,
+}
+
+impl Usual {
+    /// Its `HeaderName`.
+    pub fn name(self) -> HeaderName {
+        use http::header as h;
+        match self {
+            Usual::Age => h::AGE,
+            Usual::Date => h::DATE,
+            Usual::ETag => h::ETAG,
+            Usual::Vary => h::VARY,
+            Usual::Server => h::SERVER,
+            Usual::Expires => h::EXPIRES,
+            Usual::Location => h::LOCATION,
+            Usual::Connection => h::CONNECTION,
+            Usual::SetCookie => h::SET_COOKIE,
+            Usual::ContentType => h::CONTENT_TYPE,
+            Usual::LastModified => h::LAST_MODIFIED,
+            Usual::AcceptRanges => h::ACCEPT_RANGES,
+            Usual::CacheControl => h::CACHE_CONTROL,
+            Usual::ContentLength => h::CONTENT_LENGTH,
+            Usual::ContentEncoding => h::CONTENT_ENCODING,
+            Usual::TransferEncoding => h::TRANSFER_ENCODING,
+        }
+    }
+}
+
+/// Which usual name `raw` is, written as servers usually write it
+/// (`Content-Type` or `content-type`): one comparison of fixed length.
+/// `None` for other names and other spellings of these.
+pub fn usual(raw: &[u8]) -> Option<Usual> {
     /// `raw` is one of these spellings (all of length `N`).
     fn is<const N: usize>(raw: &[u8], spellings: [&[u8; N]; 2]) -> bool {
         <&[u8; N]>::try_from(raw).is_ok_and(|r| spellings.contains(&r))
     }
-    let found = match raw.len() {
-        3 if is(raw, [b"Age", b"age"]) => Some(h::AGE),
-        4 if is(raw, [b"Date", b"date"]) => Some(h::DATE),
-        4 if is(raw, [b"ETag", b"etag"]) => Some(h::ETAG),
-        4 if is(raw, [b"Vary", b"vary"]) => Some(h::VARY),
-        6 if is(raw, [b"Server", b"server"]) => Some(h::SERVER),
-        7 if is(raw, [b"Expires", b"expires"]) => Some(h::EXPIRES),
-        8 if is(raw, [b"Location", b"location"]) => Some(h::LOCATION),
-        10 if is(raw, [b"Connection", b"connection"]) => Some(h::CONNECTION),
-        10 if is(raw, [b"Set-Cookie", b"set-cookie"]) => Some(h::SET_COOKIE),
-        12 if is(raw, [b"Content-Type", b"content-type"]) => Some(h::CONTENT_TYPE),
-        13 if is(raw, [b"Last-Modified", b"last-modified"]) => Some(h::LAST_MODIFIED),
-        13 if is(raw, [b"Accept-Ranges", b"accept-ranges"]) => Some(h::ACCEPT_RANGES),
-        13 if is(raw, [b"Cache-Control", b"cache-control"]) => Some(h::CACHE_CONTROL),
-        14 if is(raw, [b"Content-Length", b"content-length"]) => Some(h::CONTENT_LENGTH),
-        16 if is(raw, [b"Content-Encoding", b"content-encoding"]) => Some(h::CONTENT_ENCODING),
-        17 if is(raw, [b"Transfer-Encoding", b"transfer-encoding"]) => Some(h::TRANSFER_ENCODING),
-        _ => None,
-    };
-    match found {
-        Some(n) => Ok(n),
+    Some(match raw.len() {
+        3 if is(raw, [b"Age", b"age"]) => Usual::Age,
+        4 if is(raw, [b"Date", b"date"]) => Usual::Date,
+        4 if is(raw, [b"ETag", b"etag"]) => Usual::ETag,
+        4 if is(raw, [b"Vary", b"vary"]) => Usual::Vary,
+        6 if is(raw, [b"Server", b"server"]) => Usual::Server,
+        7 if is(raw, [b"Expires", b"expires"]) => Usual::Expires,
+        8 if is(raw, [b"Location", b"location"]) => Usual::Location,
+        10 if is(raw, [b"Connection", b"connection"]) => Usual::Connection,
+        10 if is(raw, [b"Set-Cookie", b"set-cookie"]) => Usual::SetCookie,
+        12 if is(raw, [b"Content-Type", b"content-type"]) => Usual::ContentType,
+        13 if is(raw, [b"Last-Modified", b"last-modified"]) => Usual::LastModified,
+        13 if is(raw, [b"Accept-Ranges", b"accept-ranges"]) => Usual::AcceptRanges,
+        13 if is(raw, [b"Cache-Control", b"cache-control"]) => Usual::CacheControl,
+        14 if is(raw, [b"Content-Length", b"content-length"]) => Usual::ContentLength,
+        16 if is(raw, [b"Content-Encoding", b"content-encoding"]) => Usual::ContentEncoding,
+        17 if is(raw, [b"Transfer-Encoding", b"transfer-encoding"]) => Usual::TransferEncoding,
+        _ => return None,
+    })
+}
+
+/// The `HeaderName` of `raw`, as [`HeaderName::from_bytes`] makes it: a
+/// [`usual`] name without `from_bytes`'s copy through a lower-casing table
+/// and search of every standard name; any other goes that way.
+pub fn name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+    match usual(raw) {
+        Some(u) => Ok(u.name()),
         None => HeaderName::from_bytes(raw),
     }
 }

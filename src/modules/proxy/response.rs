@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
-use http::header::{CONTENT_LENGTH, HeaderValue};
+use http::header::{CONTENT_LENGTH, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use tokio::io::ReadHalf;
 use tokio::time::Sleep;
 
 use super::remap::ResponseRemap;
 use crate::backend::pool::{Conn, HostGuard, LoadGuard, Stream};
+use crate::request::hdr::{self, Usual};
 
 /// The largest response head accepted (lighttpd: 64 KiB).
 pub const MAX_HEAD: usize = 65535;
@@ -137,64 +138,63 @@ pub fn parse(
     for &(n0, n1, v0, v1) in spans {
         let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
         let v = &raw[v0..v1];
-        let Ok(hn) = crate::request::hdr::name(&raw[n0..n1]) else {
-            continue;
+        let name = &raw[n0..n1];
+        let usual = hdr::usual(name);
+        let hn = match usual {
+            Some(u) => u.name(),
+            None => match HeaderName::from_bytes(name) {
+                Ok(n) => n,
+                Err(_) => continue,
+            },
         };
-        use http::header as h;
-        if hn == h::CONNECTION {
-            for tok in v.split(|&b| b == b',') {
-                let tok = tok.trim_ascii();
-                if tok.eq_ignore_ascii_case(b"close") {
-                    close = true;
-                } else if tok.eq_ignore_ascii_case(b"keep-alive") && !version11 {
-                    close = false;
+        let mapped: Option<Vec<u8>> = match role(&hn, usual) {
+            Role::Connection => {
+                for tok in v.split(|&b| b == b',') {
+                    let tok = tok.trim_ascii();
+                    if tok.eq_ignore_ascii_case(b"close") {
+                        close = true;
+                    } else if tok.eq_ignore_ascii_case(b"keep-alive") && !version11 {
+                        close = false;
+                    }
                 }
+                continue;
             }
-            continue;
-        } else if hn == h::TRANSFER_ENCODING {
-            chunked = true;
-            continue;
-        } else if hn == h::CONTENT_LENGTH {
-            let n = parse_length(v).ok_or(HeadError::BadLength)?;
-            match length {
-                Some(prev) if prev != n => return Err(HeadError::BadLength),
-                Some(_) => continue,
-                None => length = Some(n),
+            Role::TransferEncoding => {
+                chunked = true;
+                continue;
             }
-        } else if hn == h::CONTENT_ENCODING {
-            encoded = true;
-        } else if hn == h::UPGRADE {
-            upgrade = true;
-        } else if hn.as_str().starts_with("x-") {
-            let n = hn.as_str();
-            if n == "x-sendfile" || n == "x-lighttpd-send-file" {
+            Role::ContentLength => {
+                let n = parse_length(v).ok_or(HeadError::BadLength)?;
+                match length {
+                    Some(prev) if prev != n => return Err(HeadError::BadLength),
+                    Some(_) => continue,
+                    None => length = Some(n),
+                }
+                None
+            }
+            Role::ContentEncoding => {
+                encoded = true;
+                None
+            }
+            Role::Upgrade => {
+                upgrade = true;
+                None
+            }
+            Role::SendFile => {
                 x_sendfile = Some(v.to_vec());
                 continue;
             }
-            if n.starts_with("x-lighttpd-") {
-                continue;
-            }
-        } else if hn.as_str() == "http2-settings" {
-            continue;
-        }
-        let mapped: Option<Vec<u8>> = if hn == http::header::CONTENT_TYPE
-            && starts_with_ci(v, b"application/javascript")
-        {
-            Some(
+            Role::Dropped => continue,
+            Role::ContentType if starts_with_ci(v, b"application/javascript") => Some(
                 [
                     &b"text/javascript"[..],
                     &v[b"application/javascript".len()..],
                 ]
                 .concat(),
-            )
-        } else {
-            match remap {
-                Some(m) if hn == http::header::LOCATION || hn == http::header::CONTENT_LOCATION => {
-                    Some(m.uri(v))
-                }
-                Some(m) if hn == http::header::SET_COOKIE => Some(m.cookie(v)),
-                _ => None,
-            }
+            ),
+            Role::Location => remap.map(|m| m.uri(v)),
+            Role::SetCookie => remap.map(|m| m.cookie(v)),
+            Role::ContentType | Role::Plain => None,
         };
         let hv = match mapped {
             Some(m) => HeaderValue::from_bytes(&m),
@@ -234,6 +234,82 @@ pub fn parse(
         encoded,
         upgrade,
     }))
+}
+
+/// What a backend's response header means to the proxy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// Read for the connection's fate, not passed on.
+    Connection,
+    /// Chunked framing, not passed on.
+    TransferEncoding,
+    ContentLength,
+    ContentEncoding,
+    Upgrade,
+    /// X-Sendfile or X-LIGHTTPD-send-file: taken, not passed on.
+    SendFile,
+    /// Other X-LIGHTTPD-* and HTTP2-Settings: not passed on.
+    Dropped,
+    /// Possibly renamed (`application/javascript`).
+    ContentType,
+    /// Location or Content-Location: remapped with `map-host-response`…
+    Location,
+    /// Its domain remapped.
+    SetCookie,
+    /// Passed on as it is.
+    Plain,
+}
+
+/// The role of `hn`; `usual` when [`hdr::usual`] recognised it (no name
+/// comparisons then).
+fn role(hn: &HeaderName, usual: Option<Usual>) -> Role {
+    use http::header as h;
+    if let Some(u) = usual {
+        return match u {
+            Usual::Connection => Role::Connection,
+            Usual::TransferEncoding => Role::TransferEncoding,
+            Usual::ContentLength => Role::ContentLength,
+            Usual::ContentEncoding => Role::ContentEncoding,
+            Usual::ContentType => Role::ContentType,
+            Usual::Location => Role::Location,
+            Usual::SetCookie => Role::SetCookie,
+            Usual::Age
+            | Usual::Date
+            | Usual::ETag
+            | Usual::Vary
+            | Usual::Server
+            | Usual::Expires
+            | Usual::LastModified
+            | Usual::AcceptRanges
+            | Usual::CacheControl => Role::Plain,
+        };
+    }
+    if *hn == h::CONNECTION {
+        Role::Connection
+    } else if *hn == h::TRANSFER_ENCODING {
+        Role::TransferEncoding
+    } else if *hn == h::CONTENT_LENGTH {
+        Role::ContentLength
+    } else if *hn == h::CONTENT_ENCODING {
+        Role::ContentEncoding
+    } else if *hn == h::UPGRADE {
+        Role::Upgrade
+    } else if *hn == h::CONTENT_TYPE {
+        Role::ContentType
+    } else if *hn == h::LOCATION || *hn == h::CONTENT_LOCATION {
+        Role::Location
+    } else if *hn == h::SET_COOKIE {
+        Role::SetCookie
+    } else {
+        let n = hn.as_str();
+        if n == "x-sendfile" || n == "x-lighttpd-send-file" {
+            Role::SendFile
+        } else if n.starts_with("x-lighttpd-") || n == "http2-settings" {
+            Role::Dropped
+        } else {
+            Role::Plain
+        }
+    }
 }
 
 /// Header offsets: inline for the usual head, on the heap beyond.

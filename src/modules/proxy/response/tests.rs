@@ -179,3 +179,64 @@ fn header_value_bytes() {
         assert_eq!(p(&text, false).err(), Some(HeadError::Invalid), "{bad:#x}");
     }
 }
+
+/// A name [`hdr::usual`] recognises has the role the comparisons give any
+/// spelling of it.
+#[test]
+fn usual_names_keep_their_roles() {
+    for raw in [
+        "Age",
+        "Date",
+        "ETag",
+        "Vary",
+        "Server",
+        "Expires",
+        "Location",
+        "Connection",
+        "Set-Cookie",
+        "Content-Type",
+        "Last-Modified",
+        "Accept-Ranges",
+        "Cache-Control",
+        "Content-Length",
+        "Content-Encoding",
+        "Transfer-Encoding",
+    ] {
+        for spelling in [raw.to_string(), raw.to_ascii_lowercase()] {
+            let u = hdr::usual(spelling.as_bytes());
+            assert!(u.is_some(), "{spelling}");
+            let hn = HeaderName::from_bytes(spelling.as_bytes()).expect("name");
+            assert_eq!(u.map(Usual::name), Some(hn.clone()), "{spelling}");
+            assert_eq!(role(&hn, u), role(&hn, None), "{spelling}");
+        }
+        assert_eq!(hdr::usual(raw.to_ascii_uppercase().as_bytes()), None);
+    }
+    let roles = |n: &str| role(&HeaderName::from_bytes(n.as_bytes()).expect("name"), None);
+    assert_eq!(roles("X-Sendfile"), Role::SendFile);
+    assert_eq!(roles("X-LIGHTTPD-send-file"), Role::SendFile);
+    assert_eq!(roles("X-LIGHTTPD-other"), Role::Dropped);
+    assert_eq!(roles("HTTP2-Settings"), Role::Dropped);
+    assert_eq!(roles("Content-Location"), Role::Location);
+    assert_eq!(roles("Upgrade"), Role::Upgrade);
+    assert_eq!(roles("X-Other"), Role::Plain);
+}
+
+/// The same head in usual and unusual spellings: the same headers, length,
+/// framing and connection fate.
+#[test]
+fn spelling_of_names_changes_nothing() {
+    let text = "HTTP/1.1 200 OK\r\nContent-Type: application/javascript\r\n\
+                Content-Length: 4\r\nConnection: close\r\nETag: \"x\"\r\nX-LIGHTTPD-foo: 1\r\n\r\n";
+    let odd = text
+        .replace("Content-Type", "CONTENT-type")
+        .replace("Content-Length", "content-LENGTH")
+        .replace("Connection", "CONNECTION")
+        .replace("ETag", "Etag");
+    let (a, b) = (head(text), head(&odd));
+    assert_eq!(names(&a), names(&b));
+    assert_eq!(a.headers, b.headers);
+    assert_eq!(a.framing, b.framing);
+    assert_eq!((a.reusable, a.encoded), (b.reusable, b.encoded));
+    assert_eq!(a.headers["content-type"], "text/javascript");
+    assert!(!a.reusable);
+}
