@@ -436,10 +436,10 @@ fn none_match(header: &[u8], etag: &[u8]) -> bool {
 
 /// The file's `Content-Type` by the request's MIME table, looked up once
 /// per cached file and table.
-fn content_type(s: &Settings, f: &Found) -> CachedMime {
+fn content_type<'a>(s: &Settings, f: &'a Found) -> std::borrow::Cow<'a, CachedMime> {
     let table = &s.mimetypes;
     if let Some(m) = f.entry.mime.get().filter(|m| m.table == table.id()) {
-        return m.clone();
+        return std::borrow::Cow::Borrowed(m);
     }
     let found = table.lookup(f.path.as_os_str().as_bytes());
     let m = CachedMime {
@@ -450,7 +450,7 @@ fn content_type(s: &Settings, f: &Found) -> CachedMime {
     // (a file asked about by another table first keeps that answer, and
     // this table looks again each time)
     let _ = f.entry.mime.set(m.clone());
-    m
+    std::borrow::Cow::Owned(m)
 }
 
 fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
@@ -459,12 +459,12 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let meta = &f.entry.meta;
     let size = meta.size();
     let default_etag = s.static_etags && s.etag_use_inode && s.etag_use_mtime && s.etag_use_size;
-    let etag = if !mime.known {
-        None
+    let etag: std::borrow::Cow<'_, Option<HeaderValue>> = if !mime.known {
+        std::borrow::Cow::Owned(None)
     } else if default_etag {
-        f.entry.default_etag.get_or_init(|| etag(meta, s)).clone()
+        std::borrow::Cow::Borrowed(f.entry.default_etag.get_or_init(|| etag(meta, s)))
     } else {
-        etag(meta, s)
+        std::borrow::Cow::Owned(etag(meta, s))
     };
     let modified = mime.known.then(|| mtime(meta));
     // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
@@ -488,7 +488,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         if let Some(v) = &mime.content_type {
             headers.insert(CONTENT_TYPE, v.clone());
         }
-        if let Some(e) = &etag {
+        if let Some(e) = etag.as_ref() {
             headers.insert(ETAG, e.clone());
         }
         if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
@@ -523,7 +523,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     };
     // A POST whose If-None-Match matches fails its precondition.
     if *req.method == Method::POST {
-        if let (Some(inm), Some(e)) = (hdr::get(req.headers, &IF_NONE_MATCH), &etag) {
+        if let (Some(inm), Some(e)) = (hdr::get(req.headers, &IF_NONE_MATCH), etag.as_ref()) {
             if none_match(inm.as_bytes(), e.as_bytes()) {
                 return Served::Error(StatusCode::PRECONDITION_FAILED);
             }
@@ -531,7 +531,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     if mime.known && matches!(*req.method, Method::GET | Method::HEAD) {
-        let not_modified = match (hdr::get(req.headers, &IF_NONE_MATCH), &etag) {
+        let not_modified = match (hdr::get(req.headers, &IF_NONE_MATCH), etag.as_ref()) {
             (Some(inm), Some(e)) => none_match(inm.as_bytes(), e.as_bytes()),
             (Some(_), None) => false,
             (None, _) => match (hdr::get(req.headers, &IF_MODIFIED_SINCE), modified) {
@@ -559,7 +559,13 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
     let ranges = range
         .filter(|r| r.as_bytes().starts_with(b"bytes="))
-        .filter(|_| if_range_holds(hdr::get(req.headers, &IF_RANGE), etag.as_ref(), modified))
+        .filter(|_| {
+            if_range_holds(
+                hdr::get(req.headers, &IF_RANGE),
+                etag.as_ref().as_ref(),
+                modified,
+            )
+        })
         .map(|r| parse_ranges(r.as_bytes(), size));
     let src = Source {
         path: &f.path,
