@@ -226,7 +226,7 @@ fn error_file(status: StatusCode, head_only: bool, s: &Settings) -> Option<Respo
 
 /// Handles one request (and leaves its access-log line, if any, in the
 /// response's extensions).
-pub async fn handle<B>(req: Request<B>, site: Arc<Site>, conn: Arc<ConnInfo>) -> Response<Body>
+pub async fn handle<B>(req: Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
@@ -256,8 +256,8 @@ where
 
 async fn serve<B>(
     req: Request<B>,
-    site: Arc<Site>,
-    conn: Arc<ConnInfo>,
+    site: &Site,
+    conn: &Arc<ConnInfo>,
     trail: &mut Option<logging::Trail>,
 ) -> Response<Body>
 where
@@ -312,7 +312,7 @@ where
         t.host = BString::from(host.as_slice());
     }
     if parts.method == Method::CONNECT {
-        return finish(connect(parts, body, &site, &conn, &host, n).await, base);
+        return finish(connect(parts, body, site, conn, &host, n).await, base);
     }
     let raw_target = parts
         .uri
@@ -547,7 +547,7 @@ where
                 log_handling(settings, &parts.method, &target.path, " (mod_wstunnel)");
                 let wreq = crate::modules::wstunnel::WsRequest {
                     parts: &mut parts,
-                    conn: &conn,
+                    conn,
                     peer: &peer,
                     settings,
                     ext,
@@ -581,7 +581,7 @@ where
                     parts: &mut parts,
                     target: &target,
                     host: &host,
-                    conn: &conn,
+                    conn,
                     peer: &peer,
                     settings,
                     ext,
@@ -916,7 +916,7 @@ fn client_connection(
 async fn connect<B>(
     mut parts: http::request::Parts,
     body: B,
-    site: &Arc<Site>,
+    site: &Site,
     conn: &Arc<ConnInfo>,
     host: &[u8],
     n: u32,

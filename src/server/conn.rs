@@ -61,6 +61,13 @@ pub struct ConnLimits {
     pub h2c: bool,
 }
 
+/// What the service of one connection holds.
+struct Svc {
+    site: Arc<Site>,
+    conn: Arc<ConnInfo>,
+    activity: Arc<Activity>,
+}
+
 /// When the connection last moved bytes, and whether a request is in flight.
 #[derive(Debug)]
 struct Activity {
@@ -227,18 +234,26 @@ where
     // (Requests of that HTTP/2 phase are not HTTP/1.1: none switches.)
     let h2c = limits.h2c && conn.peer.scheme == b"http";
     let served = conn.clone();
-    let svc_activity = activity.clone();
+    // (one reference count per request for the three)
+    let svc = Arc::new(Svc {
+        site,
+        conn,
+        activity: activity.clone(),
+    });
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-        let site = site.clone();
-        let conn = conn.clone();
-        let activity = svc_activity.clone();
+        let svc = svc.clone();
         async move {
+            let Svc {
+                site,
+                conn,
+                activity,
+            } = &*svc;
             // hyper gives a request an upgrade handle when it asks for one
             // (an `Upgrade` header in HTTP/1.1, CONNECT): one cheap check
             // for the requests that do not
             if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned() {
                 if h2c && h2c::wanted(&req) {
-                    return Ok::<_, Infallible>(switch_to_h2c(&conn, req, upgrade));
+                    return Ok::<_, Infallible>(switch_to_h2c(conn, req, upgrade));
                 }
                 conn.keep_upgrade(upgrade, None);
             }
