@@ -210,14 +210,19 @@ fn os_path(b: &[u8]) -> &Path {
 mod tests {
     use super::*;
 
+    /// A cache and a file `f` holding "one" in a fresh directory.
+    fn one_file() -> (tempfile::TempDir, std::path::PathBuf, FileCache) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("f");
+        std::fs::write(&p, "one").expect("write");
+        (dir, p, FileCache::new(true))
+    }
+
     /// A change of contents is seen once the second has passed, never as a
     /// length/contents mismatch.
     #[test]
     fn entries_revalidate() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("f");
-        std::fs::write(&p, "one").expect("write");
-        let cache = FileCache::new(true);
+        let (_dir, p, cache) = one_file();
         let key = p.to_str().expect("utf-8").as_bytes();
         let e = cache.stat(key).expect("stat");
         assert_eq!(cache.content(&e, &p).expect("read"), "one");
@@ -236,10 +241,7 @@ mod tests {
     /// looked up again (and a change is seen).
     #[test]
     fn entries_expire_after_a_second() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let p = dir.path().join("f");
-        std::fs::write(&p, "one").expect("write");
-        let cache = FileCache::new(true);
+        let (_dir, p, cache) = one_file();
         let key = p.to_str().expect("utf-8").as_bytes();
         let start = std::time::Instant::now();
         let e = cache.stat(key).expect("stat");

@@ -13,7 +13,7 @@ const SCAN: usize = 8;
 
 /// Whether `name` may be in `headers` (false only when it is certainly not).
 fn may_have(headers: &HeaderMap, name: &HeaderName) -> bool {
-    headers.keys_len() > SCAN || headers.keys().any(|k| k == name)
+    headers.keys_len() > SCAN || contains(headers, name)
 }
 
 /// The first value of `name`, as [`HeaderMap::get`].
@@ -150,13 +150,14 @@ pub(crate) const USUAL_NAMES: [&str; 16] = [
     "Transfer-Encoding",
 ];
 
-/// The `HeaderName` of `raw`, as [`HeaderName::from_bytes`] makes it: a
-/// [`usual`] name without `from_bytes`'s copy through a lower-casing table
-/// and search of every standard name; any other goes that way.
-pub fn name(raw: &[u8]) -> Result<HeaderName, http::header::InvalidHeaderName> {
+/// The `HeaderName` of `raw`, as [`HeaderName::from_bytes`] makes it, and
+/// which [`usual`] name it is: a usual name without `from_bytes`'s copy
+/// through a lower-casing table and search of every standard name; any
+/// other goes that way.
+pub fn name(raw: &[u8]) -> Result<(HeaderName, Option<Usual>), http::header::InvalidHeaderName> {
     match usual(raw) {
-        Some(u) => Ok(u.name()),
-        None => HeaderName::from_bytes(raw),
+        Some(u) => Ok((u.name(), Some(u))),
+        None => HeaderName::from_bytes(raw).map(|n| (n, None)),
     }
 }
 
@@ -200,7 +201,7 @@ mod tests {
             raw.push(n.to_vec());
         }
         for r in raw {
-            let ours = name(&r).map_err(|_| ());
+            let ours = name(&r).map(|(n, _)| n).map_err(|_| ());
             let theirs = HeaderName::from_bytes(&r).map_err(|_| ());
             assert_eq!(ours, theirs, "{:?}", String::from_utf8_lossy(&r));
         }

@@ -54,7 +54,7 @@ pub fn add_server_header(r: &mut Response<Body>, settings: &Settings) {
     };
     // (a static file's cached headers have it already)
     if !super::hdr::contains(r.headers(), &SERVER) {
-        r.headers_mut().entry(SERVER).or_insert_with(|| v.clone());
+        r.headers_mut().insert(SERVER, v.clone());
     }
 }
 

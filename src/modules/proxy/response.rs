@@ -138,14 +138,8 @@ pub fn parse(
     for &(n0, n1, v0, v1) in spans {
         let (n0, n1, v0, v1) = (n0 as usize, n1 as usize, v0 as usize, v1 as usize);
         let v = &raw[v0..v1];
-        let name = &raw[n0..n1];
-        let usual = hdr::usual(name);
-        let hn = match usual {
-            Some(u) => u.name(),
-            None => match HeaderName::from_bytes(name) {
-                Ok(n) => n,
-                Err(_) => continue,
-            },
+        let Ok((hn, usual)) = hdr::name(&raw[n0..n1]) else {
+            continue;
         };
         let mapped: Option<Vec<u8>> = match role(&hn, usual) {
             Role::Connection => {
