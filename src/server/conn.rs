@@ -124,7 +124,26 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        let r = match joinable(bufs) {
+            Join::One(i) => Pin::new(&mut self.io).poll_write(cx, &bufs[i]),
+            Join::Few(len) => {
+                // (not zeroed first: only the `len` bytes written are read)
+                let mut joined = std::mem::MaybeUninit::<[u8; SMALL_WRITE]>::uninit();
+                let dst = joined.as_mut_ptr().cast::<u8>();
+                let mut at = 0;
+                for b in bufs {
+                    // SAFETY: the parts are `len` bytes in all, and `len`
+                    // is at most SMALL_WRITE (`joinable`): each copy stays
+                    // within `joined`, which no part overlaps.
+                    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(at), b.len()) };
+                    at += b.len();
+                }
+                // SAFETY: `joined[..len]` was written just above.
+                let joined = unsafe { std::slice::from_raw_parts(dst, len) };
+                Pin::new(&mut self.io).poll_write(cx, joined)
+            }
+            Join::No => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
+        };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
         }
@@ -141,6 +160,42 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// Vectored writes up to this many bytes in all are joined and sent as
+/// one (see [`joinable`]).
+const SMALL_WRITE: usize = 4096;
+
+/// How a vectored write goes out.
+#[derive(Debug, PartialEq)]
+enum Join {
+    /// All bytes are in part `.0`: a plain send of it.
+    One(usize),
+    /// Several parts, `.0` bytes in all, at most [`SMALL_WRITE`]: copied
+    /// into one buffer and sent (a head and a short body; for the kernel
+    /// one plain send costs less than a `writev`).
+    Few(usize),
+    /// Larger: `writev`, without copying.
+    No,
+}
+
+fn joinable(bufs: &[io::IoSlice<'_>]) -> Join {
+    let mut only = None;
+    let mut parts = 0;
+    let mut len = 0;
+    for (i, b) in bufs.iter().enumerate() {
+        if !b.is_empty() {
+            parts += 1;
+            len += b.len();
+            only = Some(i);
+        }
+    }
+    match (parts, only) {
+        (0, _) | (_, None) => Join::No,
+        (1, Some(i)) => Join::One(i),
+        _ if len <= SMALL_WRITE => Join::Few(len),
+        _ => Join::No,
     }
 }
 
@@ -516,4 +571,111 @@ fn idle_deadline(a: &Activity, l: &ConnLimits, graceful: bool, first_request: bo
         l.keep_alive_idle
     };
     a.last() + limit
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    /// Records how bytes were written to it.
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<(&'static str, Vec<u8>)>,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.calls.push(("send", data.to_vec()));
+            Poll::Ready(Ok(data.len()))
+        }
+
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[io::IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = all.len();
+            self.calls.push(("writev", all));
+            Poll::Ready(Ok(n))
+        }
+
+        fn is_write_vectored(&self) -> bool {
+            true
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    async fn written(parts: &[&[u8]]) -> Vec<(&'static str, Vec<u8>)> {
+        let mut t = Tracked {
+            io: Recorder::default(),
+            activity: Arc::new(Activity {
+                last_ms: AtomicU64::new(u64::MAX),
+                in_flight: AtomicUsize::new(0),
+            }),
+        };
+        let slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
+        let n = t.write_vectored(&slices).await.expect("write");
+        assert_eq!(n, parts.iter().map(|p| p.len()).sum::<usize>());
+        if n > 0 {
+            assert_ne!(
+                t.activity.last_ms.load(Ordering::Relaxed),
+                u64::MAX,
+                "activity noted"
+            );
+        }
+        t.io.calls
+    }
+
+    #[tokio::test]
+    async fn small_vectored_writes_go_out_as_one_send() {
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n";
+        // a head and a short body: joined, in order
+        assert_eq!(
+            written(&[head, b"", b"hello"]).await,
+            vec![("send", [&head[..], b"hello"].concat())]
+        );
+        // empty parts are skipped; a single part is sent as it is, whatever its size
+        let big = vec![7u8; SMALL_WRITE * 4];
+        assert_eq!(
+            written(&[b"", &big, b""]).await,
+            vec![("send", big.clone())]
+        );
+        // exactly SMALL_WRITE in all is still joined; one byte more is not
+        let a = vec![1u8; SMALL_WRITE - 10];
+        assert_eq!(
+            written(&[&a, b"0123456789"]).await,
+            vec![("send", [&a[..], b"0123456789"].concat())]
+        );
+        assert_eq!(
+            written(&[&a, b"0123456789X"]).await,
+            vec![("writev", [&a[..], b"0123456789X"].concat())]
+        );
+        // a head and a large body: no copy
+        assert_eq!(
+            written(&[head, &big]).await,
+            vec![("writev", [&head[..], &big].concat())]
+        );
+    }
+
+    #[test]
+    fn joinable_counts_non_empty_parts() {
+        let s = |p: &'static [u8]| io::IoSlice::new(p);
+        assert_eq!(joinable(&[]), Join::No);
+        assert_eq!(joinable(&[s(b""), s(b"")]), Join::No);
+        assert_eq!(joinable(&[s(b""), s(b"ab")]), Join::One(1));
+        assert_eq!(joinable(&[s(b"ab"), s(b""), s(b"c")]), Join::Few(3));
+    }
 }
