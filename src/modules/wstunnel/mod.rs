@@ -49,6 +49,7 @@ use crate::modules::proxy::tunnel::take_over;
 use crate::request::body::Body;
 use crate::request::{ConnInfo, has_token};
 use crate::routing::settings::Settings;
+use crate::server::clock;
 use io::{ClientIo, write_frame};
 
 /// Largest message accepted from a client (memory bound per tunnel).
@@ -300,7 +301,8 @@ where
     // idle tunnel holds no buffer.
     let mut buf = BytesMut::new();
     let mut want = READ_SIZE_IDLE;
-    let mut last_client = Instant::now();
+    // (the coarse clock: one load per message, not a clock read)
+    let mut last_client = clock::now_ms();
     let mut ping = limits
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
@@ -314,7 +316,7 @@ where
     loop {
         tokio::select! {
             m = ws.next() => {
-                last_client = Instant::now();
+                last_client = clock::now_ms();
                 match m {
                     Some(Ok(msg)) => {
                         let data = match msg {
@@ -393,7 +395,7 @@ where
                 }
             }
             _ = &mut idle => {
-                let at = last_client + limits.read_idle;
+                let at = clock::instant(last_client) + limits.read_idle;
                 if Instant::now() >= at {
                     within(limits.write_stall, ws.send(close_frame(CloseCode::Away))).await;
                     break;
@@ -428,8 +430,30 @@ where
     within(limits.write_stall, SinkExt::close(&mut ws)).await;
 }
 
+thread_local! {
+    /// A backend read buffer no tunnel of this thread holds. A tunnel takes
+    /// it when its backend has something to read and gives it back once it
+    /// waits again: busy tunnels do not allocate a buffer per read, idle
+    /// ones hold none, and a thread keeps one at most.
+    static SPARE: std::cell::Cell<Option<BytesMut>> = const { std::cell::Cell::new(None) };
+}
+
+/// Gives `buf` (empty) to this thread's spare, leaving `buf` without
+/// memory; the larger of it and a spare already there is kept.
+fn give_back(buf: &mut BytesMut) {
+    let b = std::mem::take(buf);
+    SPARE.with(|s| {
+        let keep = match s.take() {
+            Some(old) if old.capacity() >= b.capacity() => old,
+            _ => b,
+        };
+        s.set(Some(keep));
+    });
+}
+
 /// Reads what the backend has into `buf`, taking `want` bytes of room
-/// only once the backend is readable: an idle tunnel holds no buffer.
+/// only once the backend is readable: an idle tunnel holds no buffer
+/// (it goes to the thread's [`SPARE`] while the tunnel waits).
 /// A read that does not fill the room tells the runtime the socket is
 /// drained, so the next wait does not start with a futile `recv`.
 fn read_backend(
@@ -440,14 +464,19 @@ fn read_backend(
 ) -> std::task::Poll<std::io::Result<usize>> {
     if backend.poll_read_ready(cx)?.is_pending() {
         if buf.is_empty() && buf.capacity() > 0 {
-            *buf = BytesMut::new();
+            give_back(buf);
         }
         return std::task::Poll::Pending;
+    }
+    if buf.capacity() == 0 {
+        if let Some(spare) = SPARE.with(std::cell::Cell::take) {
+            *buf = spare;
+        }
     }
     buf.reserve(want);
     let r = tokio_util::io::poll_read_buf(std::pin::Pin::new(backend), cx, buf);
     if r.is_pending() && buf.is_empty() {
-        *buf = BytesMut::new();
+        give_back(buf);
     }
     r
 }
@@ -540,6 +569,38 @@ mod tests {
         .await;
         assert!(waited.is_err());
         assert_eq!(buf.capacity(), 0);
+        // the next read, of this tunnel or another on the thread, takes
+        // the same memory again instead of allocating
+        let spare = SPARE.with(|s| {
+            let b = s.take();
+            let at = b.as_ref().map(|b| (b.as_ptr(), b.capacity()));
+            s.set(b);
+            at
+        });
+        let (at, capacity) = spare.expect("the buffer went to the spare");
+        assert!(capacity >= READ_SIZE_MID);
+        peer.write_all(b"more").await.expect("write");
+        let mut other = BytesMut::new();
+        let n =
+            std::future::poll_fn(|cx| read_backend(&mut backend, &mut other, READ_SIZE_IDLE, cx))
+                .await
+                .expect("read");
+        assert_eq!(&other[..n], b"more");
+        assert_eq!(other.as_ptr(), at);
+        assert!(SPARE.with(|s| s.take()).is_none(), "taken");
+    }
+
+    #[test]
+    fn the_spare_keeps_the_larger_buffer() {
+        let mut small = BytesMut::with_capacity(100);
+        let mut large = BytesMut::with_capacity(10_000);
+        give_back(&mut small);
+        give_back(&mut large);
+        let mut small = BytesMut::with_capacity(100);
+        give_back(&mut small);
+        assert_eq!(small.capacity(), 0);
+        let kept = SPARE.with(|s| s.take()).expect("spare");
+        assert!(kept.capacity() >= 10_000);
     }
 
     #[test]
