@@ -498,3 +498,39 @@ fn a_client_that_stops_reading_is_let_go() {
         .unwrap_or_else(|_| panic!("the tunnel is still open\n{}", w.stderr()));
     drop(s);
 }
+
+#[test]
+fn a_client_that_goes_quiet_after_the_idle_limit_passed_once_is_closed() {
+    // max-read-idle 2: the client sends for longer than that (the idle
+    // timer fires once and is set again from the last message), then
+    // stops; the echo backend stays quiet too. The timer's second firing
+    // alone must end the tunnel (before: it woke nobody, and the tunnel
+    // stayed open as long as nothing else happened).
+    let b = Echo::start(None, false);
+    let w = Wick::start(&conf(
+        b.port,
+        "server.max-read-idle = 2\nwstunnel.frame-type = \"binary\"",
+    ));
+    runtime().block_on(async {
+        let (mut ws, _) = open(&w, "/ws", &[]).await;
+        let start = tokio::time::Instant::now();
+        while start.elapsed() < Duration::from_millis(3000) {
+            ws.send(Message::binary(&b"tick"[..])).await.expect("send");
+            match next(&mut ws).await {
+                Some(Message::Binary(d)) => assert_eq!(&d[..], b"tick"),
+                other => panic!("{other:?}"),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let quiet = tokio::time::Instant::now();
+        match next(&mut ws).await {
+            Some(Message::Close(Some(f))) => assert_eq!(f.code, CloseCode::Away),
+            other => panic!("{other:?}\n{}", w.stderr()),
+        }
+        let after = quiet.elapsed();
+        assert!(
+            after >= Duration::from_millis(1500) && after < Duration::from_secs(4),
+            "closed {after:?} after the last message"
+        );
+    });
+}

@@ -13,18 +13,19 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
-use futures_util::task::AtomicWaker;
-
 /// What the inner future's waker does: note the wakeup, wake the task.
+/// The task's waker stays registered after a wakeup (an `AtomicWaker`
+/// would give it away with the first one, and a gated future that fires
+/// twice would wake nobody the second time).
 #[derive(Default)]
 struct Flag {
     fired: AtomicBool,
-    task: AtomicWaker,
+    task: Mutex<Option<Waker>>,
 }
 
 impl Wake for Flag {
@@ -34,7 +35,11 @@ impl Wake for Flag {
 
     fn wake_by_ref(self: &Arc<Self>) {
         self.fired.store(true, Ordering::Release);
-        self.task.wake();
+        // (a poisoned lock: a panic elsewhere; the task is woken anyway)
+        let task = self.task.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(w) = task.as_ref() {
+            w.wake_by_ref();
+        }
     }
 }
 
@@ -50,7 +55,7 @@ pub struct Gated<F> {
     poll_next: bool,
 }
 
-impl<F: Future + Unpin> Gated<F> {
+impl<F> Gated<F> {
     pub fn new(inner: F) -> Self {
         let flag = Arc::new(Flag::default());
         Gated {
@@ -68,29 +73,64 @@ impl<F: Future + Unpin> Gated<F> {
         self.poll_next = true;
         &mut self.inner
     }
+
+    /// The inner future or stream, to use it otherwise (to write to a
+    /// stream that is also a sink): polls are gated as before.
+    pub fn inner_mut(&mut self) -> &mut F {
+        &mut self.inner
+    }
+
+    pub fn into_inner(self) -> F {
+        self.inner
+    }
+
+    /// Runs `poll` on the inner value with the gate's own waker, when it
+    /// is due: on the first poll, after a result, after [`Gated::rearm`]
+    /// and after that waker was woken.
+    fn gate<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut F, &mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        // (a task keeps its waker: registered once)
+        if !self.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+            let mut task = self.flag.task.lock().unwrap_or_else(|e| e.into_inner());
+            *task = Some(cx.waker().clone());
+            self.task = Some(cx.waker().clone());
+        }
+        let fired = self.flag.fired.swap(false, Ordering::AcqRel);
+        if !(fired || self.poll_next) {
+            return Poll::Pending;
+        }
+        self.poll_next = false;
+        let r = poll(&mut self.inner, &mut Context::from_waker(&self.waker));
+        if r.is_ready() {
+            // (polled again if polled again)
+            self.poll_next = true;
+        }
+        r
+    }
 }
 
 impl<F: Future + Unpin> Future for Gated<F> {
     type Output = F::Output;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.get_mut();
-        // (a task keeps its waker: registered once)
-        if !this.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-            this.flag.task.register(cx.waker());
-            this.task = Some(cx.waker().clone());
-        }
-        let fired = this.flag.fired.swap(false, Ordering::AcqRel);
-        if !(fired || this.poll_next) {
-            return Poll::Pending;
-        }
-        this.poll_next = false;
-        let r = Pin::new(&mut this.inner).poll(&mut Context::from_waker(&this.waker));
-        if r.is_ready() {
-            // (polled again if polled again)
-            this.poll_next = true;
-        }
-        r
+        self.get_mut()
+            .gate(cx, |inner, cx| Pin::new(inner).poll(cx))
+    }
+}
+
+/// A gated stream: a task that waits on several things at once (a
+/// tunnel: its client, its backend, its timers) polls it only when it
+/// has, or may have, an item. An item ready, the next poll reaches the
+/// stream again (it may hold more already read).
+impl<S: futures_util::Stream + Unpin> futures_util::Stream for Gated<S> {
+    type Item = S::Item;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<S::Item>> {
+        self.get_mut()
+            .gate(cx, |inner, cx| Pin::new(inner).poll_next(cx))
     }
 }
 
@@ -172,6 +212,78 @@ mod tests {
         g.rearm();
         assert!(Pin::new(&mut g).poll(&mut cx).is_pending());
         assert_eq!(polls.load(Ordering::SeqCst), 3);
+        // and its next wakeup wakes the task again (a timer that fires a
+        // second time must end a tunnel that went quiet)
+        task_woken.fired.store(false, Ordering::SeqCst);
+        let w = inner_waker
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("inner registered");
+        w.wake();
+        assert!(task_woken.fired.load(Ordering::SeqCst), "task woken again");
+    }
+
+    /// A stream that counts its polls and yields the items it is given.
+    struct Items {
+        polls: Arc<AtomicUsize>,
+        items: Arc<std::sync::Mutex<Vec<u32>>>,
+        waker: Arc<std::sync::Mutex<Option<Waker>>>,
+    }
+
+    impl futures_util::Stream for Items {
+        type Item = u32;
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<u32>> {
+            self.polls.fetch_add(1, Ordering::SeqCst);
+            match self.items.lock().expect("lock").pop() {
+                Some(i) => Poll::Ready(Some(i)),
+                None => {
+                    *self.waker.lock().expect("lock") = Some(cx.waker().clone());
+                    Poll::Pending
+                }
+            }
+        }
+    }
+
+    /// A gated stream gives every item it holds, one per poll, and is
+    /// left alone while it waits, until its own wakeup.
+    #[test]
+    fn gated_stream_is_polled_while_it_has_items_and_after_its_wakeup() {
+        use futures_util::Stream;
+        let polls = Arc::new(AtomicUsize::new(0));
+        let items = Arc::new(std::sync::Mutex::new(vec![2, 1]));
+        let inner_waker = Arc::new(std::sync::Mutex::new(None::<Waker>));
+        let mut g = Gated::new(Items {
+            polls: polls.clone(),
+            items: items.clone(),
+            waker: inner_waker.clone(),
+        });
+        let task_woken = Arc::new(Flag::default());
+        let task_waker = Waker::from(task_woken.clone());
+        let mut cx = Context::from_waker(&task_waker);
+        // what it holds comes out without any wakeup
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(1)));
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(2)));
+        assert!(Pin::new(&mut g).poll_next(&mut cx).is_pending());
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        // woken for something else (and written to): left alone
+        for _ in 0..5 {
+            let _ = g.inner_mut();
+            assert!(Pin::new(&mut g).poll_next(&mut cx).is_pending());
+        }
+        assert_eq!(polls.load(Ordering::SeqCst), 3);
+        // its own wakeup: polled again
+        items.lock().expect("lock").push(3);
+        let w = inner_waker
+            .lock()
+            .expect("lock")
+            .take()
+            .expect("inner registered");
+        w.wake();
+        assert!(task_woken.fired.load(Ordering::SeqCst), "task woken");
+        assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(3)));
+        assert_eq!(polls.load(Ordering::SeqCst), 4);
+        assert_eq!(g.into_inner().polls.load(Ordering::SeqCst), 4);
     }
 
     /// A gated timer still fires, and after a reset fires at the new time.

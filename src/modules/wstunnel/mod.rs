@@ -295,8 +295,10 @@ where
         .write_buffer_size(0)
         .max_message_size(Some(MAX_MESSAGE))
         .max_frame_size(Some(MAX_FRAME));
-    let mut ws =
-        WebSocketStream::from_raw_socket(ClientIo::new(client), Role::Server, Some(cfg)).await;
+    let ws = WebSocketStream::from_raw_socket(ClientIo::new(client), Role::Server, Some(cfg)).await;
+    // Polled only when the client's socket woke it (or it may hold a
+    // message already read), not at every wakeup the backend causes.
+    let mut ws = crate::server::timers::Gated::new(ws);
     // Taken only while the backend has something to read, so that an
     // idle tunnel holds no buffer.
     let mut buf = BytesMut::new();
@@ -307,6 +309,12 @@ where
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
     let mut drain = false;
+    // The protocol layer may hold part of a frame it wrote (a pong whose
+    // flush did not finish). Whatever else it writes (a ping, a close) is
+    // flushed at once or ends the session, so only then is there anything
+    // to flush before our own frames (a flush per message would cost a
+    // fifteenth of the work of a small message).
+    let mut owed = false;
     // One timer for the whole session, re-armed only when it fires (not
     // per message).
     let idle = tokio::time::sleep(limits.read_idle);
@@ -325,7 +333,7 @@ where
                                 match base64::engine::general_purpose::STANDARD.decode(t.as_bytes()) {
                                     Ok(d) => Bytes::from(d),
                                     Err(_) => {
-                                        within(limits.write_stall, ws.send(close_frame(CloseCode::Invalid))).await;
+                                        within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Invalid))).await;
                                         break;
                                     }
                                 }
@@ -337,24 +345,26 @@ where
                                 // backend sees EOF and the session ends
                                 // without waiting for the backend.
                                 let _ = backend.shutdown().await;
-                                within(limits.write_stall, ws.flush()).await;
+                                within(limits.write_stall, ws.inner_mut().flush()).await;
                                 break;
                             }
-                            // Pings are answered by the protocol layer.
+                            // Pings are answered by the protocol layer;
+                            // a reply it could not finish is finished
+                            // before the next frame of ours.
                             _ => {
-                                within(limits.write_stall, ws.flush()).await;
+                                owed = !within(limits.write_stall, ws.inner_mut().flush()).await;
                                 continue;
                             }
                         };
                         if !data.is_empty() && io::write_all(&mut backend, &data, limits.write_stall).await.is_err() {
-                            within(limits.write_stall, ws.send(close_frame(CloseCode::Error))).await;
+                            within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Error))).await;
                             break;
                         }
                     }
                     Some(Err(e)) => {
                         let _ = backend.shutdown().await;
                         if let Some(code) = failure_code(&e) {
-                            within(limits.write_stall, ws.send(close_frame(code))).await;
+                            within(limits.write_stall, ws.inner_mut().send(close_frame(code))).await;
                             break;
                         }
                         // The client closed (or half-closed) its side.
@@ -370,34 +380,38 @@ where
             }
             r = std::future::poll_fn(|cx| read_backend(&mut backend, &mut buf, want, cx)) => match r {
                 Ok(0) => {
-                    within(limits.write_stall, ws.send(close_frame(CloseCode::Normal))).await;
+                    within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Normal))).await;
                     break;
                 }
                 Ok(n) => {
                     want = next_read_size(want, n);
-                    // Control frames the protocol layer holds (a pong, a
-                    // close reply) go out first.
-                    if !within(limits.write_stall, ws.flush()).await
-                        || send_data(ws.get_mut(), &buf, framing, limits.write_stall).await.is_err()
-                    {
+                    // A control frame the protocol layer still holds (a
+                    // pong) goes out first: our frames bypass it.
+                    if owed {
+                        if !within(limits.write_stall, ws.inner_mut().flush()).await {
+                            break;
+                        }
+                        owed = false;
+                    }
+                    if send_data(ws.inner_mut().get_mut(), &buf, framing, limits.write_stall).await.is_err() {
                         break;
                     }
                     buf.clear();
                 }
                 Err(_) => {
-                    within(limits.write_stall, ws.send(close_frame(CloseCode::Error))).await;
+                    within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Error))).await;
                     break;
                 }
             },
             _ = async { match ping.as_mut() { Some(p) => { p.tick().await; } None => std::future::pending().await } } => {
-                if !within(limits.write_stall, ws.send(Message::Ping(Bytes::from_static(b"ping")))).await {
+                if !within(limits.write_stall, ws.inner_mut().send(Message::Ping(Bytes::from_static(b"ping")))).await {
                     break;
                 }
             }
             _ = &mut idle => {
                 let at = clock::instant(last_client) + limits.read_idle;
                 if Instant::now() >= at {
-                    within(limits.write_stall, ws.send(close_frame(CloseCode::Away))).await;
+                    within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Away))).await;
                     break;
                 }
                 idle.rearm().as_mut().reset(at);
@@ -409,7 +423,7 @@ where
         // The protocol layer refuses to write once the client's side has
         // ended, but a half-closed client still reads: hand it what the
         // backend sends until the backend ends too (lighttpd does).
-        let mut io = ws.into_inner();
+        let mut io = ws.into_inner().into_inner();
         buf.clear();
         buf.reserve(READ_SIZE);
         while let Ok(Ok(n)) =
@@ -427,7 +441,7 @@ where
         let _ = io.shutdown().await;
         return;
     }
-    within(limits.write_stall, SinkExt::close(&mut ws)).await;
+    within(limits.write_stall, SinkExt::close(ws.inner_mut())).await;
 }
 
 thread_local! {
