@@ -174,6 +174,22 @@ mod tests {
         }
     }
 
+    /// A task's waker that notes its wakeups.
+    fn task() -> (Arc<Flag>, Waker) {
+        let woken = Arc::new(Flag::default());
+        let waker = Waker::from(woken.clone());
+        (woken, waker)
+    }
+
+    /// Wakes the waker the inner future or stream last left.
+    fn wake_inner(slot: &std::sync::Mutex<Option<Waker>>) {
+        slot.lock()
+            .expect("lock")
+            .take()
+            .expect("inner registered")
+            .wake();
+    }
+
     /// Polls of the task for other reasons do not reach the inner future;
     /// its own wakeup does, and wakes the task.
     #[test]
@@ -186,8 +202,7 @@ mod tests {
             ready: ready.clone(),
             waker: inner_waker.clone(),
         });
-        let task_woken = Arc::new(Flag::default());
-        let task_waker = Waker::from(task_woken.clone());
+        let (task_woken, task_waker) = task();
         let mut cx = Context::from_waker(&task_waker);
         assert!(Pin::new(&mut g).poll(&mut cx).is_pending());
         assert_eq!(polls.load(Ordering::SeqCst), 1);
@@ -198,12 +213,7 @@ mod tests {
         assert_eq!(polls.load(Ordering::SeqCst), 1);
         // its own wakeup: the task is woken and the next poll reaches it
         ready.store(true, Ordering::SeqCst);
-        let w = inner_waker
-            .lock()
-            .expect("lock")
-            .take()
-            .expect("inner registered");
-        w.wake();
+        wake_inner(&inner_waker);
         assert!(task_woken.fired.load(Ordering::SeqCst), "task woken");
         assert!(Pin::new(&mut g).poll(&mut cx).is_ready());
         assert_eq!(polls.load(Ordering::SeqCst), 2);
@@ -215,12 +225,7 @@ mod tests {
         // and its next wakeup wakes the task again (a timer that fires a
         // second time must end a tunnel that went quiet)
         task_woken.fired.store(false, Ordering::SeqCst);
-        let w = inner_waker
-            .lock()
-            .expect("lock")
-            .take()
-            .expect("inner registered");
-        w.wake();
+        wake_inner(&inner_waker);
         assert!(task_woken.fired.load(Ordering::SeqCst), "task woken again");
     }
 
@@ -258,8 +263,7 @@ mod tests {
             items: items.clone(),
             waker: inner_waker.clone(),
         });
-        let task_woken = Arc::new(Flag::default());
-        let task_waker = Waker::from(task_woken.clone());
+        let (task_woken, task_waker) = task();
         let mut cx = Context::from_waker(&task_waker);
         // what it holds comes out without any wakeup
         assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(1)));
@@ -274,12 +278,7 @@ mod tests {
         assert_eq!(polls.load(Ordering::SeqCst), 3);
         // its own wakeup: polled again
         items.lock().expect("lock").push(3);
-        let w = inner_waker
-            .lock()
-            .expect("lock")
-            .take()
-            .expect("inner registered");
-        w.wake();
+        wake_inner(&inner_waker);
         assert!(task_woken.fired.load(Ordering::SeqCst), "task woken");
         assert_eq!(Pin::new(&mut g).poll_next(&mut cx), Poll::Ready(Some(3)));
         assert_eq!(polls.load(Ordering::SeqCst), 4);
