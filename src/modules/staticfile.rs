@@ -459,12 +459,16 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     let meta = &f.entry.meta;
     let size = meta.size();
     let default_etag = s.static_etags && s.etag_use_inode && s.etag_use_mtime && s.etag_use_size;
-    let etag: std::borrow::Cow<'_, Option<HeaderValue>> = if !mime.known {
-        std::borrow::Cow::Owned(None)
+    // (the default one is borrowed from the file-cache entry; another is
+    // made for this request and kept here)
+    let made;
+    let etag: Option<&HeaderValue> = if !mime.known {
+        None
     } else if default_etag {
-        std::borrow::Cow::Borrowed(f.entry.default_etag.get_or_init(|| etag(meta, s)))
+        f.entry.default_etag.get_or_init(|| etag(meta, s)).as_ref()
     } else {
-        std::borrow::Cow::Owned(etag(meta, s))
+        made = etag(meta, s);
+        made.as_ref()
     };
     let modified = mime.known.then(|| mtime(meta));
     // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
@@ -488,7 +492,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         if let Some(v) = &mime.content_type {
             headers.insert(CONTENT_TYPE, v.clone());
         }
-        if let Some(e) = etag.as_ref() {
+        if let Some(e) = etag {
             headers.insert(ETAG, e.clone());
         }
         if let (Some(_), Some(v)) = (modified, f.entry.last_modified()) {
@@ -523,7 +527,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     };
     // A POST whose If-None-Match matches fails its precondition.
     if *req.method == Method::POST {
-        if let (Some(inm), Some(e)) = (hdr::get(req.headers, &IF_NONE_MATCH), etag.as_ref()) {
+        if let (Some(inm), Some(e)) = (hdr::get(req.headers, &IF_NONE_MATCH), etag) {
             if none_match(inm.as_bytes(), e.as_bytes()) {
                 return Served::Error(StatusCode::PRECONDITION_FAILED);
             }
@@ -531,7 +535,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
     // Conditional GET: If-None-Match wins over If-Modified-Since.
     if mime.known && matches!(*req.method, Method::GET | Method::HEAD) {
-        let not_modified = match (hdr::get(req.headers, &IF_NONE_MATCH), etag.as_ref()) {
+        let not_modified = match (hdr::get(req.headers, &IF_NONE_MATCH), etag) {
             (Some(inm), Some(e)) => none_match(inm.as_bytes(), e.as_bytes()),
             (Some(_), None) => false,
             (None, _) => match (hdr::get(req.headers, &IF_MODIFIED_SINCE), modified) {
@@ -559,13 +563,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
     let ranges = range
         .filter(|r| r.as_bytes().starts_with(b"bytes="))
-        .filter(|_| {
-            if_range_holds(
-                hdr::get(req.headers, &IF_RANGE),
-                etag.as_ref().as_ref(),
-                modified,
-            )
-        })
+        .filter(|_| if_range_holds(hdr::get(req.headers, &IF_RANGE), etag, modified))
         .map(|r| parse_ranges(r.as_bytes(), size));
     let src = Source {
         path: &f.path,

@@ -181,21 +181,20 @@ enum Join {
 }
 
 fn joinable(bufs: &[io::IoSlice<'_>]) -> Join {
-    let mut only = None;
-    let mut parts = 0;
-    let mut len = 0;
-    for (i, b) in bufs.iter().enumerate() {
-        if !b.is_empty() {
-            parts += 1;
-            len += b.len();
-            only = Some(i);
-        }
+    let mut parts = bufs.iter().enumerate().filter(|(_, b)| !b.is_empty());
+    let Some((first, b)) = parts.next() else {
+        return Join::No;
+    };
+    let mut len = b.len();
+    let mut several = false;
+    for (_, b) in parts {
+        several = true;
+        len += b.len();
     }
-    match (parts, only) {
-        (0, _) | (_, None) => Join::No,
-        (1, Some(i)) => Join::One(i),
-        _ if len <= SMALL_WRITE => Join::Few(len),
-        _ => Join::No,
+    match (several, len <= SMALL_WRITE) {
+        (false, _) => Join::One(first),
+        (true, true) => Join::Few(len),
+        (true, false) => Join::No,
     }
 }
 

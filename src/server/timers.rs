@@ -1,11 +1,13 @@
-//! Timers that cost nothing until they are needed.
+//! Timers (and other waits) that cost nothing until they are needed.
 //!
 //! `tokio::select!` polls every branch whenever the task wakes. A tunnel
 //! wakes a few times for every message it carries, and its idle timer,
 //! polled each time, cost more than a tenth of the work of a small
 //! WebSocket message (each poll re-registers the timer's waker). Wrapped
 //! in [`Gated`], the timer is polled when it fired (or was re-armed), and
-//! a wakeup for another branch costs a flag check.
+//! a wakeup for another branch costs a flag check. A tunnel's client
+//! stream is gated the same way: woken by the backend, the tunnel does
+//! not walk the client's read path to learn it has nothing.
 //!
 //! Setting up a timeout costs about as much (a clock read, the runtime's
 //! handle cloned and dropped); [`timeout_unless_ready`] sets none up for
@@ -92,7 +94,8 @@ impl<F> Gated<F> {
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut F, &mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        // (a task keeps its waker: registered once)
+        // (a task keeps its waker: handed to the flag once; the copy here
+        // spares a lock per poll for the comparison)
         if !self.task.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
             let mut task = self.flag.task.lock().unwrap_or_else(|e| e.into_inner());
             *task = Some(cx.waker().clone());

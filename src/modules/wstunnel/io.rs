@@ -8,7 +8,8 @@
 //! * [`write_frame`] sends one frame from the backend as a header and the
 //!   payload in one vectored write, straight from the backend read
 //!   buffer; tungstenite would first copy the payload into its own
-//!   output buffer.
+//!   output buffer. (The client connection joins a frame of at most
+//!   4 KiB into one `send` below this; a larger one goes out as it is.)
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -126,7 +127,8 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
 }
 
 /// Writes one final, unmasked frame (a server's) of `opcode` carrying
-/// `payload`: the header and the payload in vectored writes, no copy. A
+/// `payload`: the header and the payload in vectored writes, not copied
+/// here (see the module's notes). A
 /// write that makes no progress for `stall` fails with `TimedOut`.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     io: &mut W,

@@ -309,10 +309,10 @@ where
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
     let mut drain = false;
-    // The protocol layer may hold part of a frame it wrote (a pong whose
-    // flush did not finish). Whatever else it writes (a ping, a close) is
-    // flushed at once or ends the session, so only then is there anything
-    // to flush before our own frames (a flush per message would cost a
+    // Our data frames bypass the protocol layer, so nothing it wrote may
+    // be left half sent before one. Its pings and closes are flushed at
+    // once or end the session; only a pong whose flush did not finish can
+    // be left, and then `owed` says so (a flush before every frame cost a
     // fifteenth of the work of a small message).
     let mut owed = false;
     // One timer for the whole session, re-armed only when it fires (not
