@@ -604,6 +604,50 @@ mod tests {
         assert!(SPARE.with(|s| s.take()).is_none(), "taken");
     }
 
+    /// A pong the client does not take at once (its socket full) is left
+    /// half written in the protocol layer when the flush gives up; the
+    /// next frame from the backend waits until the pong is complete, so
+    /// the client reads two whole frames, not one cut by the other.
+    #[tokio::test(start_paused = true)]
+    async fn a_half_sent_pong_is_finished_before_backend_data() {
+        use tokio::io::AsyncWriteExt as _;
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let mut peer = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (s, _) = l.accept().await.expect("accept");
+        // the client's socket takes 8 bytes until they are read
+        let (client, mut user) = tokio::io::duplex(8);
+        let limits = Limits {
+            read_idle: Duration::from_secs(60),
+            write_stall: Duration::from_millis(200),
+            ping: None,
+        };
+        let t = tokio::spawn(tunnel(client, Stream::Tcp(s), Framing::Binary, limits));
+        // a masked ping (zero mask) with 10 bytes: its pong is 12 bytes
+        let mut ping = vec![0x89, 0x80 | 10, 0, 0, 0, 0];
+        ping.extend_from_slice(b"0123456789");
+        user.write_all(&ping).await.expect("ping");
+        // the pong's flush waits for the client, then gives up
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        peer.write_all(b"data").await.expect("backend");
+        let mut want = vec![0x8a, 10];
+        want.extend_from_slice(b"0123456789");
+        want.extend_from_slice(&[0x82, 4]);
+        want.extend_from_slice(b"data");
+        let mut got = vec![0u8; want.len()];
+        tokio::time::timeout(Duration::from_secs(5), user.read_exact(&mut got))
+            .await
+            .expect("both frames in time")
+            .expect("read");
+        assert_eq!(got, want);
+        drop(user);
+        drop(peer);
+        let _ = tokio::time::timeout(Duration::from_secs(5), t).await;
+    }
+
     #[test]
     fn the_spare_keeps_the_larger_buffer() {
         let mut small = BytesMut::with_capacity(100);
