@@ -585,3 +585,182 @@ fn many_header_lines() {
     assert_eq!(statuses.len(), 1, "{text}");
     assert!(statuses[0].starts_with("HTTP/1.1 431"), "{text}");
 }
+
+/// A file past the in-memory cache's size, of bytes that differ from
+/// their neighbours (a byte out of place shows).
+const LARGE: usize = 6 * 1024 * 1024 + 17;
+
+fn large_file(dir: &Path) -> Vec<u8> {
+    let content: Vec<u8> = (0..LARGE).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(dir.join("htdocs/large.bin"), &content).expect("write");
+    content
+}
+
+/// The thread count of process `pid`.
+fn threads(pid: i32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+/// A large file on a plain HTTP/1.x connection goes out with sendfile:
+/// whole, in one range and in several, twice in a row on one connection
+/// (the second request sent before the first answer was read, so that the
+/// socket fills and sendfile waits for room), over HTTP/1.0, and without
+/// a thread to read the file (the path for TLS and HTTP/2 reads it in a
+/// blocking thread).
+#[test]
+fn large_files_go_out_with_sendfile() {
+    let mut content = Vec::new();
+    let w = Wick::start_with(BASIC, &["-D"], |d| {
+        files(d);
+        content = large_file(d);
+    });
+    assert_eq!(w.get("/a.txt").status, 200);
+    let before = threads(w.pid());
+    let r = w.get("/large.bin");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-length"), Some(&*LARGE.to_string()));
+    assert!(r.body == content, "the whole file, in order");
+    assert_eq!(threads(w.pid()), before, "no reader thread");
+
+    let r = w.request("GET", "/large.bin", &[("Range", "bytes=100-2500000")]);
+    assert_eq!(r.status, 206);
+    assert_eq!(
+        r.header("content-range"),
+        Some(&*format!("bytes 100-2500000/{LARGE}"))
+    );
+    assert!(r.body == content[100..=2_500_000]);
+
+    let r = w.request("GET", "/large.bin", &[("Range", "bytes=0-9,3000000-")]);
+    let mut want = Vec::new();
+    for (a, b) in [(0, 9), (3_000_000, LARGE - 1)] {
+        want.extend_from_slice(
+            format!(
+                "--fkj49sn38dcn3\r\nContent-Type: application/octet-stream\r\n\
+                 Content-Range: bytes {a}-{b}/{LARGE}\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        want.extend_from_slice(&content[a..=b]);
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend_from_slice(b"--fkj49sn38dcn3--\r\n");
+    assert_eq!(r.status, 206);
+    assert_eq!(r.header("content-length"), Some(&*want.len().to_string()));
+    assert!(r.body == want, "multipart ranges, in order");
+
+    let mut s = w.connect();
+    s.write_all(
+        b"GET /large.bin HTTP/1.1\r\nHost: h\r\n\r\n\
+          HEAD /large.bin HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /large.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=5-\r\n\r\n\
+          GET /a.txt HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let bytes = read_all(&mut s);
+    let first = parse_responses(&bytes[..bytes.len().min(200)], true);
+    assert_eq!(first.first().map(|r| r.status), Some(200));
+    let head_end = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |e| e + 4);
+    let rest = &bytes[head_end + LARGE..];
+    let rs = parse_responses(rest, true);
+    assert_eq!(
+        rs.first().map(|r| (r.status, r.header("content-length"))),
+        Some((200, Some(&*LARGE.to_string()))),
+        "HEAD after the first answer"
+    );
+    assert!(bytes[head_end..head_end + LARGE] == content[..]);
+    let after_head = rest
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(0, |e| e + 4);
+    let rs = parse_responses(&rest[after_head..], false);
+    assert_eq!(rs.len(), 2, "the range and a.txt follow");
+    assert_eq!(rs[0].status, 206);
+    assert!(rs[0].body == content[5..]);
+    assert_eq!(rs[1].body, b"hello world\n");
+
+    let bytes = w.raw("GET /large.bin HTTP/1.0\r\n\r\n");
+    let r = parse_responses(&bytes, false);
+    assert_eq!(r.len(), 1);
+    assert!(r[0].status_line.starts_with("HTTP/1.0 200"));
+    assert!(r[0].body == content);
+    assert_eq!(threads(w.pid()), before, "no reader thread");
+}
+
+/// Over HTTP/2 a large file is framed as DATA from the file's bytes
+/// (never the stand-ins of the HTTP/1.x path).
+#[test]
+fn large_file_over_http2() {
+    let mut content = Vec::new();
+    let w = Wick::start_with(BASIC, &["-D"], |d| content = large_file(d));
+    let mut s = w.connect();
+    let mut hello = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec();
+    // SETTINGS: INITIAL_WINDOW_SIZE 2^31-1; the connection's window as large
+    hello.extend_from_slice(&[0, 0, 6, 0x4, 0, 0, 0, 0, 0, 0, 4, 0x7f, 0xff, 0xff, 0xff]);
+    hello.extend_from_slice(&[0, 0, 4, 0x8, 0, 0, 0, 0, 0, 0x7f, 0xff, 0, 0]);
+    hello.extend_from_slice(&h2_get(1, b"/large.bin"));
+    s.write_all(&hello).expect("send");
+    let (_, data) = h2_stream(&mut s, 1);
+    assert_eq!(data.len(), LARGE);
+    assert!(data == content, "the whole file, in order");
+}
+
+/// A file cut short while it is being sent: the client gets fewer bytes
+/// than announced and the connection is closed (not left waiting for the
+/// rest); the server goes on serving.
+#[test]
+fn a_file_truncated_while_sent_closes_the_connection() {
+    const SIZE: usize = 48 * 1024 * 1024;
+    let w = Wick::start_with(BASIC, &["-D"], |d| {
+        files(d);
+        let f = std::fs::File::create(d.join("htdocs/shrinks.bin")).expect("create");
+        f.set_len(SIZE as u64).expect("size");
+    });
+    let mut s = w.connect();
+    s.write_all(b"GET /shrinks.bin HTTP/1.1\r\nHost: h\r\n\r\n")
+        .expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 65536];
+    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = s.read(&mut buf).expect("the head");
+        assert!(n > 0, "closed before the head");
+        got.extend_from_slice(&buf[..n]);
+    }
+    assert!(got.starts_with(b"HTTP/1.1 200"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(w.root().join("shrinks.bin"))
+        .and_then(|f| f.set_len(1024 * 1024))
+        .expect("truncate");
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("no close within the deadline: {e}"),
+        }
+    }
+    assert!(got.len() < SIZE, "short of what was announced");
+    assert_eq!(w.get("/a.txt").body, b"hello world\n");
+}
+
+/// `server.network-backend = "writev"` (lighttpd's switch away from
+/// sendfile): the large file is read by a reader thread and written, the
+/// bytes the same.
+#[test]
+fn network_backend_writev_reads_files() {
+    let mut content = Vec::new();
+    let conf = format!("{BASIC}\nserver.network-backend = \"writev\"\n");
+    let w = Wick::start_with(&conf, &["-D"], |d| {
+        files(d);
+        content = large_file(d);
+    });
+    assert_eq!(w.get("/a.txt").status, 200);
+    let before = threads(w.pid());
+    let r = w.get("/large.bin");
+    assert!(r.body == content, "the whole file, in order");
+    assert!(threads(w.pid()) > before, "a reader thread: no sendfile");
+}

@@ -522,3 +522,24 @@ fn exchange_kind(
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
     s.kind
 }
+
+/// A file past the in-memory cache's size over TLS: the bytes of the file
+/// (the plain-socket path sends files with sendfile; TLS must encrypt the
+/// file's own bytes), and the same file on the plain socket alongside.
+#[test]
+fn large_file_over_tls() {
+    let (w, pki, _) = start_vhosts("");
+    let content: String = (0..400_000).map(|i| format!("{i:07}\n")).collect();
+    std::fs::write(w.root().join("large.txt"), &content).expect("write");
+    let h1 = client(&pki.ca_pem, &[b"http/1.1"], None, ALL);
+    let s = exchange(w.ports[1], "a.example", h1, "/large.txt");
+    let answer = s.answer.expect("answer");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{}", &answer[..100]);
+    assert!(
+        answer.ends_with(&content),
+        "the file's bytes ({} bytes answered)",
+        answer.len()
+    );
+    let plain = w.get("/large.txt");
+    assert!(plain.body == content.as_bytes());
+}

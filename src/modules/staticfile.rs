@@ -36,6 +36,7 @@ use super::filecache::{CachedMime, Entry, FileCache, FileHeaders, SMALL_FILE};
 use crate::request::body::Body;
 use crate::request::hdr;
 use crate::routing::Settings;
+use crate::server::sendfile::{FileBody, FileSends};
 
 /// Files up to this size are read at once; larger ones are streamed.
 const READ_AT_ONCE: u64 = 256 * 1024;
@@ -65,6 +66,9 @@ pub struct FileRequest<'a> {
     pub settings: &'a Settings,
     /// The stat cache.
     pub cache: &'a FileCache,
+    /// Where a file body queues its parts for `sendfile(2)`, when the
+    /// response goes out on a connection that sends files.
+    pub sends: Option<&'a Arc<FileSends>>,
     /// mod_alias: the directory (or file) that replaces the document root
     /// and the rest of the path below it.
     pub alias: Option<(&'a [u8], &'a [u8])>,
@@ -569,6 +573,7 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         path: &f.path,
         entry: &f.entry,
         cache: req.cache,
+        sends: req.sends,
     };
     match ranges {
         None => full_response(&src, size, headers, head_only),
@@ -670,6 +675,7 @@ struct Source<'a> {
     path: &'a Path,
     entry: &'a Entry,
     cache: &'a FileCache,
+    sends: Option<&'a Arc<FileSends>>,
 }
 
 fn full_response(src: &Source<'_>, size: u64, mut headers: HeaderMap, head_only: bool) -> Served {
@@ -753,8 +759,10 @@ fn range_response(
 }
 
 /// The bytes of `ranges` of the file, each preceded by its multipart
-/// header when `multipart` is given. Small responses are read at once; larger
-/// ones stream from a blocking reader with back-pressure.
+/// header when `multipart` is given. Small files come from the cache; on a
+/// connection that sends files the others go out with `sendfile(2)`;
+/// otherwise small responses are read at once and larger ones stream from a
+/// blocking reader with back-pressure.
 fn file_body(
     src: &Source<'_>,
     ranges: &[(u64, u64)],
@@ -784,6 +792,14 @@ fn file_body(
         return Ok(Body::full(out.freeze()));
     }
     let mut file = File::open(src.path)?;
+    if let Some(sends) = src.sends {
+        return Ok(Body::File(Box::new(FileBody::new(
+            file,
+            sends.clone(),
+            ranges,
+            multipart,
+        ))));
+    }
     let total: u64 = ranges.iter().map(|(a, b)| b - a + 1).sum();
     if total <= READ_AT_ONCE {
         let mut out = BytesMut::with_capacity(total as usize + 256);

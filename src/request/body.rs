@@ -25,6 +25,8 @@ pub enum Body {
     Chain(std::collections::VecDeque<Body>, u64),
     /// A backend's response body, read as the client takes it.
     Upstream(Box<crate::modules::proxy::response::UpstreamBody>),
+    /// File ranges sent with `sendfile(2)` (plain HTTP/1.x connections).
+    File(Box<crate::server::sendfile::FileBody>),
     /// Chunks from a producer task, with the total length when known.
     Stream {
         /// The producer's channel.
@@ -63,6 +65,7 @@ impl http_body::Body for Body {
             Body::Empty => Poll::Ready(None),
             Body::Spooled(b) => Pin::new(b).poll_frame(cx),
             Body::Pipe(b) => Pin::new(b).poll_frame(cx),
+            Body::File(b) => Pin::new(&mut **b).poll_frame(cx),
             Body::Chain(parts, left) => loop {
                 let Some(first) = parts.front_mut() else {
                     return Poll::Ready(None);
@@ -111,6 +114,7 @@ impl http_body::Body for Body {
             Body::Upstream(u) => u.is_done(),
             Body::Spooled(b) => b.is_end_stream(),
             Body::Pipe(b) => b.is_end_stream(),
+            Body::File(b) => b.is_end_stream(),
             Body::Chain(parts, _) => parts.is_empty(),
             Body::Stream { .. } => false,
         }
@@ -123,6 +127,7 @@ impl http_body::Body for Body {
             Body::Full(None) => SizeHint::with_exact(0),
             Body::Spooled(b) => b.size_hint(),
             Body::Pipe(b) => b.size_hint(),
+            Body::File(b) => b.size_hint(),
             Body::Chain(_, left) => SizeHint::with_exact(*left),
             Body::Upstream(u) => match u.remaining() {
                 Some(n) => SizeHint::with_exact(n),

@@ -123,6 +123,9 @@ pub struct ConnInfo {
     /// Targets that came with bytes hyper refuses, as they came (kept by
     /// the gate when the access log is on).
     pub raw_targets: Arc<crate::server::gate::RawTargets>,
+    /// Where file bodies queue the parts the connection sends with
+    /// `sendfile(2)`, when its socket can (plain TCP or unix socket).
+    pub file_sends: Option<Arc<crate::server::sendfile::FileSends>>,
 }
 
 /// Who a request comes from: the connection's peer, or what a trusted
@@ -138,6 +141,17 @@ pub struct Peer {
 }
 
 impl ConnInfo {
+    /// Where a response to a request of `version` sends its files from:
+    /// HTTP/1.x only (HTTP/2 frames a body, copying it).
+    pub fn file_sends_for(
+        &self,
+        version: http::Version,
+    ) -> Option<&Arc<crate::server::sendfile::FileSends>> {
+        self.file_sends
+            .as_ref()
+            .filter(|_| version <= http::Version::HTTP_11)
+    }
+
     /// Hands the connection over to a tunnel task.
     pub fn set_tunnel(&self, task: tokio::task::JoinHandle<()>) {
         *self.tunnel.lock().unwrap_or_else(|p| p.into_inner()) = Some(task);
@@ -622,6 +636,7 @@ where
                 headers: &parts.headers,
                 settings,
                 cache: &site.files,
+                sends: conn.file_sends_for(parts.version),
                 alias,
                 dir_steps: &site.order.dir_steps,
             };
@@ -1057,6 +1072,7 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
             headers: &http::HeaderMap::new(),
             settings: s,
             cache: req.cache,
+            sends: req.sends,
             alias: None,
             dir_steps: req.dir_steps,
         };

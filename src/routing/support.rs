@@ -98,10 +98,10 @@ pub fn key_support(key: &str) -> Support {
         | "server.max-request-field-size"
         | "server.upload-dirs"
         | "server.upload-temp-file-size"
-        | "server.socket-perms" => Support::Implemented,
+        | "server.socket-perms"
+        | "server.network-backend" => Support::Implemented,
         // tuning knobs of lighttpd's own machinery
         "server.event-handler"
-        | "server.network-backend"
         | "server.stat-cache-engine"
         | "server.max-worker"
         | "server.core-files"

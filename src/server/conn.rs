@@ -27,6 +27,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::sendfile::{FileSends, SendFile, stand_in_at};
 use super::timers::Gated;
 use super::{clock, h2c};
 use crate::request::{self, ConnInfo, Site};
@@ -56,6 +57,9 @@ pub struct ConnLimits {
     pub max_header_bytes: usize,
     /// HTTP/2 allowed (`server.h2proto`).
     pub http2: bool,
+    /// Files sent with `sendfile(2)` where the socket allows it
+    /// (`server.network-backend`).
+    pub sendfile: bool,
     /// `Upgrade: h2c` taken on cleartext connections (`server.h2c`, and
     /// HTTP/2 allowed).
     pub h2c: bool,
@@ -85,10 +89,27 @@ impl Activity {
     }
 }
 
-/// An I/O stream that records activity.
+/// An I/O stream that records activity, and sends file bodies' stand-ins
+/// as the file parts they stand for (see [`super::sendfile`]).
 struct Tracked<IO> {
     io: IO,
     activity: Arc<Activity>,
+    /// The file parts queued for `sendfile(2)`, on a socket that can.
+    files: Option<Arc<FileSends>>,
+}
+
+impl<IO: SendFile> Tracked<IO> {
+    /// Sends the file part stand-in `buf` stands for. A stand-in on a
+    /// connection without file sending fails it (never its zero bytes).
+    fn poll_stand_in(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match &self.files {
+            Some(files) => files.poll_send(&mut self.io, cx, buf),
+            None => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "a file body on a connection that does not send files",
+            ))),
+        }
+    }
 }
 
 impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
@@ -106,13 +127,17 @@ impl<IO: AsyncRead + Unpin> AsyncRead for Tracked<IO> {
     }
 }
 
-impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
+impl<IO: SendFile> AsyncWrite for Tracked<IO> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
-        let r = Pin::new(&mut self.io).poll_write(cx, data);
+        let r = if stand_in_at(data).is_some() {
+            self.poll_stand_in(cx, data)
+        } else {
+            Pin::new(&mut self.io).poll_write(cx, data)
+        };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();
         }
@@ -124,7 +149,24 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        // A file part goes out on its own; what comes before it first,
+        // held back by TCP for the file's first segment (as lighttpd's
+        // cork around a head and its sendfile).
+        let mut bufs = bufs;
+        let mut more = false;
+        if let Some(i) = bufs.iter().position(|b| stand_in_at(b).is_some()) {
+            if i == 0 {
+                let r = self.poll_stand_in(cx, &bufs[0]);
+                if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+                    self.activity.touch();
+                }
+                return r;
+            }
+            bufs = &bufs[..i];
+            more = true;
+        }
         let r = match joinable(bufs) {
+            Join::One(i) if more => self.io.poll_write_more(cx, &bufs[i]),
             Join::One(i) => Pin::new(&mut self.io).poll_write(cx, &bufs[i]),
             Join::Few(len) => {
                 // (not zeroed first: only the `len` bytes written are read)
@@ -140,7 +182,11 @@ impl<IO: AsyncWrite + Unpin> AsyncWrite for Tracked<IO> {
                 }
                 // SAFETY: `joined[..len]` was written just above.
                 let joined = unsafe { std::slice::from_raw_parts(dst, len) };
-                Pin::new(&mut self.io).poll_write(cx, joined)
+                if more {
+                    self.io.poll_write_more(cx, joined)
+                } else {
+                    Pin::new(&mut self.io).poll_write(cx, joined)
+                }
             }
             Join::No => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
         };
@@ -208,21 +254,29 @@ const HYPER_HEADER_LINES: usize = 100;
 pub async fn serve<IO>(
     io: IO,
     site: Arc<Site>,
-    conn: Arc<ConnInfo>,
+    mut conn: Arc<ConnInfo>,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<Shutdown>,
 ) -> Option<tokio::task::JoinHandle<()>>
 where
-    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    IO: AsyncRead + AsyncWrite + SendFile + Unpin + Send + 'static,
 {
     let activity = Arc::new(Activity {
         last_ms: AtomicU64::new(clock::now_ms()),
         in_flight: AtomicUsize::new(0),
     });
+    // (`conn` is this connection's own until its requests start)
+    let files = match Arc::get_mut(&mut conn) {
+        Some(c) if limits.sendfile && io.sends_files() => {
+            c.file_sends.insert(Arc::default()).clone().into()
+        }
+        _ => None,
+    };
     let mut io = super::gate::Gate::new(
         Tracked {
             io,
             activity: activity.clone(),
+            files,
         },
         limits.max_header_bytes,
     );
@@ -268,6 +322,9 @@ where
         // from a close either); hyper would otherwise read for EOF while
         // the request is served and drop the request when it comes.
         .half_close(true)
+        // hyper queues body chunks as they are (its vectored strategy),
+        // which file bodies' stand-ins need
+        .writev(true)
         .max_buf_size(limits.max_header_bytes.max(8192))
         .header_read_timeout(None);
     if io.head_lines() > HYPER_HEADER_LINES {
@@ -581,6 +638,33 @@ mod tests {
     #[derive(Default)]
     struct Recorder {
         calls: Vec<(&'static str, Vec<u8>)>,
+        /// The most one `sendfile` sends (a socket with little room).
+        file_room: Option<usize>,
+    }
+
+    impl SendFile for Recorder {
+        fn sends_files(&self) -> bool {
+            true
+        }
+
+        fn poll_send_file(
+            &mut self,
+            _: &mut Context<'_>,
+            file: &std::fs::File,
+            offset: u64,
+            len: usize,
+        ) -> Poll<io::Result<usize>> {
+            let mut buf = vec![0; len.min(self.file_room.unwrap_or(usize::MAX))];
+            std::os::unix::fs::FileExt::read_exact_at(file, &mut buf, offset)?;
+            let n = buf.len();
+            self.calls.push(("sendfile", buf));
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_more(&mut self, _: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+            self.calls.push(("send_more", buf.to_vec()));
+            Poll::Ready(Ok(buf.len()))
+        }
     }
 
     impl AsyncWrite for Recorder {
@@ -617,14 +701,19 @@ mod tests {
         }
     }
 
-    async fn written(parts: &[&[u8]]) -> Vec<(&'static str, Vec<u8>)> {
-        let mut t = Tracked {
-            io: Recorder::default(),
+    fn tracked(io: Recorder, files: Option<Arc<FileSends>>) -> Tracked<Recorder> {
+        Tracked {
+            io,
             activity: Arc::new(Activity {
                 last_ms: AtomicU64::new(u64::MAX),
                 in_flight: AtomicUsize::new(0),
             }),
-        };
+            files,
+        }
+    }
+
+    async fn written(parts: &[&[u8]]) -> Vec<(&'static str, Vec<u8>)> {
+        let mut t = tracked(Recorder::default(), None);
         let slices: Vec<io::IoSlice<'_>> = parts.iter().map(|p| io::IoSlice::new(p)).collect();
         let n = t.write_vectored(&slices).await.expect("write");
         assert_eq!(n, parts.iter().map(|p| p.len()).sum::<usize>());
@@ -676,5 +765,138 @@ mod tests {
         assert_eq!(joinable(&[s(b""), s(b"")]), Join::No);
         assert_eq!(joinable(&[s(b""), s(b"ab")]), Join::One(1));
         assert_eq!(joinable(&[s(b"ab"), s(b""), s(b"c")]), Join::Few(3));
+    }
+
+    /// A file of `len` bytes that differ from their neighbours.
+    fn numbered_file(len: usize) -> (std::fs::File, Vec<u8>) {
+        use std::io::Write;
+        let content: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
+        let mut f = tempfile::tempfile().expect("temp file");
+        f.write_all(&content).expect("write");
+        (f, content)
+    }
+
+    /// The data of a file body's frames (stand-ins among them).
+    async fn chunks(mut body: crate::server::sendfile::FileBody) -> Vec<bytes::Bytes> {
+        use http_body_util::BodyExt;
+        let mut out = Vec::new();
+        while let Some(f) = body.frame().await {
+            out.push(f.expect("frame").into_data().expect("data"));
+        }
+        out
+    }
+
+    /// Writes `parts` as hyper's writer does: vectored, moving past what
+    /// each write reports, until all is written or a write fails.
+    async fn write_all(t: &mut Tracked<Recorder>, parts: &[&[u8]]) -> io::Result<()> {
+        let mut done = 0;
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        while done < total {
+            let mut skip = done;
+            let mut slices = Vec::new();
+            for p in parts {
+                if skip >= p.len() {
+                    skip -= p.len();
+                    continue;
+                }
+                slices.push(io::IoSlice::new(&p[skip..]));
+                skip = 0;
+            }
+            done += t.write_vectored(&slices).await?;
+        }
+        Ok(())
+    }
+
+    /// A response head and a file part: the head is sent held for more
+    /// (MSG_MORE), then the file's bytes with sendfile, each call going on
+    /// where the last one stopped; the queue ends empty.
+    #[tokio::test]
+    async fn a_file_part_goes_out_with_sendfile_after_its_head() {
+        let (file, content) = numbered_file(100_000);
+        let sends = Arc::new(FileSends::default());
+        let body =
+            crate::server::sendfile::FileBody::new(file, sends.clone(), &[(10, 99_999)], None);
+        let body = chunks(body).await;
+        assert_eq!(body.len(), 1);
+        let io = Recorder {
+            file_room: Some(30_000),
+            ..Recorder::default()
+        };
+        let mut t = tracked(io, Some(sends.clone()));
+        let head = b"HTTP/1.1 200 OK\r\nContent-Length: 99990\r\n\r\n";
+        write_all(&mut t, &[head, &body[0]]).await.expect("written");
+        assert_eq!(
+            t.io.calls,
+            vec![
+                ("send_more", head.to_vec()),
+                ("sendfile", content[10..30_010].to_vec()),
+                ("sendfile", content[30_010..60_010].to_vec()),
+                ("sendfile", content[60_010..90_010].to_vec()),
+                ("sendfile", content[90_010..].to_vec()),
+            ]
+        );
+        assert_eq!(sends.queued(), 0);
+        assert_ne!(t.activity.last_ms.load(Ordering::Relaxed), u64::MAX);
+    }
+
+    /// Multipart ranges: headers and line ends are written, the ranges
+    /// sent from the file, all in body order.
+    #[tokio::test]
+    async fn multipart_ranges_interleave_writes_and_sendfile() {
+        let (file, content) = numbered_file(5000);
+        let sends = Arc::new(FileSends::default());
+        let parts = vec![
+            bytes::Bytes::from_static(b"--b\r\n\r\n"),
+            bytes::Bytes::from_static(b"--b\r\nX\r\n\r\n"),
+        ];
+        let trailer = bytes::Bytes::from_static(b"--b--\r\n");
+        let body = crate::server::sendfile::FileBody::new(
+            file,
+            sends.clone(),
+            &[(0, 9), (4000, 4999)],
+            Some((parts, trailer)),
+        );
+        let body = chunks(body).await;
+        let mut t = tracked(Recorder::default(), Some(sends.clone()));
+        let refs: Vec<&[u8]> = body.iter().map(|b| &b[..]).collect();
+        write_all(&mut t, &refs).await.expect("written");
+        assert_eq!(
+            t.io.calls,
+            vec![
+                ("send_more", b"--b\r\n\r\n".to_vec()),
+                ("sendfile", content[..10].to_vec()),
+                ("send_more", b"\r\n--b\r\nX\r\n\r\n".to_vec()),
+                ("sendfile", content[4000..].to_vec()),
+                ("send", b"\r\n--b--\r\n".to_vec()),
+            ]
+        );
+        assert_eq!(sends.queued(), 0);
+    }
+
+    /// A stand-in that is not the rest of the next queued part, or one on
+    /// a connection that does not send files, fails the write: nothing of
+    /// it goes out (never its zero bytes, never another part's bytes).
+    #[tokio::test]
+    async fn a_stand_in_out_of_order_fails_the_write() {
+        let (file, _) = numbered_file(1000);
+        let sends = Arc::new(FileSends::default());
+        let body = crate::server::sendfile::FileBody::new(file, sends.clone(), &[(0, 99)], None);
+        let body = chunks(body).await;
+        let mut t = tracked(Recorder::default(), Some(sends.clone()));
+        // a part of it, as if the start had been written already
+        let e = t.write(&body[0][5..]).await.expect_err("out of order");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        // not all of it
+        let e = t.write(&body[0][..50]).await.expect_err("short");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(t.io.calls.is_empty());
+        assert_eq!(t.write(&body[0]).await.expect("in order"), 100);
+        // nothing queued any more
+        let e = t.write(&body[0]).await.expect_err("nothing queued");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        let mut plain = tracked(Recorder::default(), None);
+        let e = plain.write(&body[0]).await.expect_err("no file sending");
+        assert_eq!(e.kind(), io::ErrorKind::Unsupported);
+        assert!(plain.io.calls.is_empty());
     }
 }

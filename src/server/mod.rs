@@ -19,6 +19,7 @@ pub mod gate;
 pub mod h2c;
 pub mod listener;
 pub mod process;
+pub mod sendfile;
 pub mod stek;
 pub mod timers;
 pub mod tls;
@@ -225,6 +226,7 @@ fn prepare_opts(
                 .lighttpd(conflict.to_string()),
         ]);
     }
+    let sendfile = network_backend(config)?;
     let base = &routing.base;
     let max_fds = top(config, "server.max-fds")
         .map(to_number)
@@ -245,6 +247,7 @@ fn prepare_opts(
                 .map_or(8192, |v| to_number(v) as usize),
             http2: h2,
             h2c: h2 && feature(config, "server.h2c").is_none_or(|v| to_bool(&v)),
+            sendfile,
         },
         max_connections,
         pid_file: top_str(config, "server.pid-file").map(PathBuf::from),
@@ -278,6 +281,32 @@ fn prepare_opts(
         server,
         warnings: diags,
     })
+}
+
+/// `server.network-backend`: whether files go out with `sendfile(2)`
+/// (the default, and every sendfile backend lighttpd takes on Linux) or
+/// are read and written (`write`, `writev`). lighttpd refuses to start on
+/// a name it does not know; so does wick.
+fn network_backend(config: &Config) -> Result<bool, Vec<Diagnostic>> {
+    let Some(e) = config.top().entries.get(&b"server.network-backend"[..]) else {
+        return Ok(true);
+    };
+    match e.value.as_str().map(|s| s.as_slice()) {
+        Some(
+            b"" | b"sendfile" | b"linux-sendfile" | b"freebsd-sendfile" | b"solaris-sendfilev",
+        ) => Ok(true),
+        Some(b"write" | b"writev") => Ok(false),
+        other => {
+            let name = other.map_or_else(String::new, show);
+            let lighttpd = format!("server.network-backend has an unknown value: {name}");
+            Err(vec![
+                Diagnostic::error(format!("unknown server.network-backend \"{name}\""))
+                    .at(e.span)
+                    .help("\"sendfile\" (the default) or \"writev\" (files read and written, no sendfile)")
+                    .lighttpd(lighttpd),
+            ])
+        }
+    }
 }
 
 /// Raises the soft descriptor limit towards `wanted` (or the hard limit)
@@ -707,6 +736,7 @@ fn conn_info(
         tunnel: std::sync::Mutex::new(None),
         upgrade: std::sync::Mutex::new(None),
         raw_targets: Arc::default(),
+        file_sends: None,
     })
 }
 

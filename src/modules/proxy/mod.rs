@@ -941,6 +941,7 @@ fn x_sendfile(
         headers: &req.parts.headers,
         settings: req.settings,
         cache: req.files,
+        sends: req.conn.file_sends_for(req.parts.version),
         alias: None,
         dir_steps: &[],
     };
