@@ -8,6 +8,9 @@
 #
 #   benches/static_wrk.sh                 ROUNDS=5 DURATION=5 CONNS=64
 #   WICK_BIN=… LIGHTTPD_BIN=… benches/static_wrk.sh
+#   FILES="100b.bin 64k.bin 1m.bin 16m.bin" benches/static_wrk.sh
+#       (1m.bin and 16m.bin: past wick's file cache, sent with sendfile;
+#        CONNS=8 suits them better)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-5}
@@ -24,6 +27,13 @@ trap cleanup EXIT
 mkdir -p "$tmp/root"
 head -c 100 /dev/urandom > "$tmp/root/100b.bin"
 head -c 65536 /dev/urandom > "$tmp/root/64k.bin"
+FILES=${FILES:-100b.bin 64k.bin}
+for f in $FILES; do
+    case $f in
+        1m.bin) head -c 1048576 /dev/urandom > "$tmp/root/1m.bin" ;;
+        16m.bin) head -c 16777216 /dev/urandom > "$tmp/root/16m.bin" ;;
+    esac
+done
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 conf() { cat > "$tmp/$1.conf" <<CONF
 server.document-root = "$tmp/root"
@@ -52,7 +62,7 @@ for round in $(seq "$ROUNDS"); do
     for peer in lighttpd wick; do
         port=$(free_port); conf "$peer" "$port"
         bin=$LIGHTTPD_BIN; [ "$peer" = wick ] && bin=$WICK_BIN
-        for f in 100b.bin 64k.bin; do measure "$peer" "$bin" "$port" "$f" >> "$results"; done
+        for f in $FILES; do measure "$peer" "$bin" "$port" "$f" >> "$results"; done
     done
 done
 python3 - "$results" <<'PY'
@@ -64,7 +74,7 @@ for line in open(sys.argv[1]):
 print("%-9s %-9s %12s %16s" % ("peer", "file", "req/s", "req/CPU-second"))
 for (peer, f), (rps, cpu) in sorted(d.items()):
     print("%-9s %-9s %12.0f %16.0f" % (peer, f, statistics.median(rps), statistics.median(cpu)))
-for f in ("100b.bin", "64k.bin"):
+for f in sorted({f for (_, f) in d}):
     w = statistics.median(d[("wick", f)][1]); l = statistics.median(d[("lighttpd", f)][1])
     print("ratio wick/lighttpd per core, %s: %.2f" % (f, w / l))
 PY
