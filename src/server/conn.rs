@@ -155,8 +155,8 @@ impl<IO: SendFile> AsyncWrite for Tracked<IO> {
         let mut bufs = bufs;
         let mut more = false;
         if let Some(i) = bufs.iter().position(|b| stand_in_at(b).is_some()) {
-            if i == 0 {
-                let r = self.poll_stand_in(cx, &bufs[0]);
+            if bufs[..i].iter().all(|b| b.is_empty()) {
+                let r = self.poll_stand_in(cx, &bufs[i]);
                 if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
                     self.activity.touch();
                 }
@@ -883,6 +883,12 @@ mod tests {
         let body = crate::server::sendfile::FileBody::new(file, sends.clone(), &[(0, 99)], None);
         let body = chunks(body).await;
         let mut t = tracked(Recorder::default(), Some(sends.clone()));
+        // (empty parts before a stand-in are nothing to write first)
+        let e = t
+            .write_vectored(&[io::IoSlice::new(b""), io::IoSlice::new(&body[0][5..])])
+            .await
+            .expect_err("out of order");
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
         // a part of it, as if the start had been written already
         let e = t.write(&body[0][5..]).await.expect_err("out of order");
         assert_eq!(e.kind(), io::ErrorKind::InvalidData);
