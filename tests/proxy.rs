@@ -325,6 +325,56 @@ fn large_buffered_response_and_ranges() {
     );
 }
 
+/// A buffered response past memory (its rest in temp files, sent from
+/// them with sendfile on a plain HTTP/1.x connection): every byte in
+/// place, whole, in a range, in several, pipelined, over HTTP/1.0.
+#[test]
+fn large_buffered_response_bytes_in_order() {
+    let big: Vec<u8> = (0..5_000_000usize).map(|i| (i * 7 % 251) as u8).collect();
+    let reply = big.clone();
+    let b = Backend::start(move |_| ok(&reply));
+    let w = Wick::start(&conf(&b, "server.upload-dirs = ( \"{dir}\" )"));
+    let r = w.get("/p/big");
+    assert_eq!(r.status, 200);
+    assert!(r.body == big, "the whole body, in order");
+    let r = w.request("GET", "/p/big", &[("Range", "bytes=70000-4000000")]);
+    assert_eq!(r.status, 206);
+    assert!(r.body == big[70_000..=4_000_000]);
+    let r = w.request(
+        "GET",
+        "/p/big",
+        &[("Range", "bytes=0-9,65530-65545,4999990-")],
+    );
+    let mut want = Vec::new();
+    for (a, z) in [(0, 9), (65_530, 65_545), (4_999_990, 4_999_999)] {
+        want.extend_from_slice(
+            format!(
+                "--fkj49sn38dcn3\r\nContent-Type: text/plain\r\n\
+                 Content-Range: bytes {a}-{z}/5000000\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        want.extend_from_slice(&big[a..=z]);
+        want.extend_from_slice(b"\r\n");
+    }
+    want.extend_from_slice(b"--fkj49sn38dcn3--\r\n");
+    assert_eq!(r.status, 206);
+    assert!(r.body == want, "multipart ranges, in order");
+    let mut s = w.connect();
+    s.write_all(
+        b"GET /p/1 HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /p/2 HTTP/1.1\r\nHost: h\r\nRange: bytes=3-\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let out = read_all(&mut s);
+    let rs = parse_responses(&out, false);
+    assert_eq!(rs.len(), 2);
+    assert!(rs[0].body == big);
+    assert!(rs[1].body == big[3..]);
+    let r = parse_responses(&w.raw("GET /p/old HTTP/1.0\r\n\r\n"), false);
+    assert!(r.len() == 1 && r[0].body == big, "HTTP/1.0");
+}
+
 /// stream-response-body 1: the backend is read to the end while the
 /// client reads nothing (the excess is buffered).
 #[test]

@@ -36,7 +36,9 @@
 //!   turns write errors into 500 (request) or a truncated response.
 //! * file I/O runs on tokio's blocking pool with positional reads and writes
 //!   (`pread`/`pwrite` on a shared descriptor), so worker runtimes keep
-//!   serving the network; reads are at most 64 KiB each.
+//!   serving the network; reads are at most 64 KiB each. A buffered
+//!   response going out on a connection that sends files skips the reads:
+//!   [`Frozen::pieces`] hands its temp-file ranges to `sendfile(2)`.
 //!
 //! A failed or cancelled `push` leaves the buffer incomplete: later pushes
 //! fail too, a pipe's reader sees an error instead of the end, and a
@@ -584,6 +586,34 @@ impl Frozen {
                 .saturating_sub(1),
             reading: None,
         }
+    }
+
+    /// The bytes `[start, end)` (clamped to the length) as memory chunks
+    /// (no copy) and temp-file ranges, for a body whose file parts go out
+    /// with `sendfile(2)`.
+    pub fn pieces(&self, start: u64, end: u64) -> Vec<crate::server::sendfile::Piece> {
+        use crate::server::sendfile::Piece;
+        let end = end.min(self.len);
+        let mut pos = start.min(end);
+        let mut idx = self.starts.partition_point(|&s| s <= pos).saturating_sub(1);
+        let mut out = Vec::new();
+        while pos < end {
+            let Some((part, at)) = self.locate(&mut idx, pos) else {
+                break;
+            };
+            let within = pos - at;
+            let take = (part.len() - within).min(end - pos);
+            out.push(match part {
+                Part::Mem(b) => Piece::Bytes(b.slice(within as usize..(within + take) as usize)),
+                Part::File(f) => Piece::File {
+                    file: f.file.clone(),
+                    offset: f.off + within,
+                    len: take,
+                },
+            });
+            pos += take;
+        }
+        out
     }
 
     /// The part holding byte `pos`, from `idx` on, and its offset.

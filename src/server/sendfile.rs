@@ -1,11 +1,12 @@
-//! Zero-copy file bodies: on a plain (not TLS) HTTP/1.x connection, a
-//! static file's bytes go from the page cache to the socket with
-//! `sendfile(2)` and never pass through wick's memory (lighttpd does the
-//! same with its `sendfile` network backend).
+//! Zero-copy file bodies: on a plain (not TLS) HTTP/1.x connection, the
+//! bytes of a static file, or of the temp files a buffered backend response
+//! spilled into, go from the page cache to the socket with `sendfile(2)` and
+//! never pass through wick's memory (lighttpd does the same with its
+//! `sendfile` network backend).
 //!
 //! hyper writes a body from the `Bytes` chunks the body yields and knows
 //! nothing of files. So a [`FileBody`] yields *stand-ins*: slices of
-//! [`STANDIN`], a static region that is never read, and for each one it
+//! `STANDIN`, a static region that is never read, and for each one it
 //! queues the part of the file it stands for with the connection's
 //! [`FileSends`]. The connection's I/O layer (`Tracked` in
 //! [`super::conn`]) knows a stand-in by its address and sends that part of
@@ -42,7 +43,7 @@ pub const STANDIN_LEN: usize = 1 << 20;
 /// untouched zero pages): only its addresses mean something.
 static STANDIN: [u8; STANDIN_LEN] = [0; STANDIN_LEN];
 
-/// Where `buf` starts in [`STANDIN`], when it is a (non-empty) stand-in.
+/// Where `buf` starts in the stand-in region, when it is a (non-empty) stand-in.
 pub fn stand_in_at(buf: &[u8]) -> Option<usize> {
     let at = (buf.as_ptr() as usize).wrapping_sub(STANDIN.as_ptr() as usize);
     (!buf.is_empty() && at < STANDIN_LEN && buf.len() <= STANDIN_LEN - at).then_some(at)
@@ -239,19 +240,35 @@ fn mismatch() -> io::Error {
 }
 
 /// A piece of a file body.
-#[derive(Debug)]
-enum Piece {
-    /// Bytes of their own (a multipart header, a line end, the trailer).
+#[derive(Debug, Clone)]
+pub enum Piece {
+    /// Bytes of their own (a multipart header, a line end, a buffered
+    /// body's part in memory).
     Bytes(Bytes),
-    /// `.1` bytes of the file from offset `.0`.
-    File(u64, u64),
+    /// `len` bytes of `file` from `offset`.
+    File {
+        /// The file (a static file, or a temp file of a buffered body).
+        file: Arc<File>,
+        /// Where the bytes start.
+        offset: u64,
+        /// How many.
+        len: u64,
+    },
 }
 
-/// A response body of file ranges (each after its multipart header, when
-/// there is one) sent with `sendfile(2)` through stand-ins.
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Bytes(b) => b.len() as u64,
+            Piece::File { len, .. } => *len,
+        }
+    }
+}
+
+/// A response body of bytes and file parts, the file parts sent with
+/// `sendfile(2)` through stand-ins.
 #[derive(Debug)]
 pub struct FileBody {
-    file: Arc<File>,
     sends: Arc<FileSends>,
     pieces: VecDeque<Piece>,
     remaining: u64,
@@ -267,29 +284,32 @@ impl FileBody {
         ranges: &[(u64, u64)],
         multipart: Option<(Vec<Bytes>, Bytes)>,
     ) -> Self {
-        let mut pieces = VecDeque::new();
+        let file = Arc::new(file);
+        let mut pieces = Vec::new();
         for (i, &(a, b)) in ranges.iter().enumerate() {
             if let Some(h) = multipart.as_ref().and_then(|(parts, _)| parts.get(i)) {
-                pieces.push_back(Piece::Bytes(h.clone()));
+                pieces.push(Piece::Bytes(h.clone()));
             }
-            pieces.push_back(Piece::File(a, b - a + 1));
+            pieces.push(Piece::File {
+                file: file.clone(),
+                offset: a,
+                len: b - a + 1,
+            });
             if multipart.is_some() {
-                pieces.push_back(Piece::Bytes(Bytes::from_static(b"\r\n")));
+                pieces.push(Piece::Bytes(Bytes::from_static(b"\r\n")));
             }
         }
         if let Some((_, trailer)) = multipart {
-            pieces.push_back(Piece::Bytes(trailer));
+            pieces.push(Piece::Bytes(trailer));
         }
-        pieces.retain(|p| !matches!(p, Piece::File(_, 0)));
-        let remaining = pieces
-            .iter()
-            .map(|p| match p {
-                Piece::Bytes(b) => b.len() as u64,
-                Piece::File(_, n) => *n,
-            })
-            .sum();
+        FileBody::of(sends, pieces)
+    }
+
+    /// The body of `pieces`, in order.
+    pub fn of(sends: Arc<FileSends>, pieces: impl IntoIterator<Item = Piece>) -> Self {
+        let pieces: VecDeque<Piece> = pieces.into_iter().filter(|p| p.len() > 0).collect();
+        let remaining = pieces.iter().map(Piece::len).sum();
         FileBody {
-            file: Arc::new(file),
             sends,
             pieces,
             remaining,
@@ -309,13 +329,17 @@ impl http_body::Body for FileBody {
         let chunk = match this.pieces.pop_front() {
             None => return Poll::Ready(None),
             Some(Piece::Bytes(b)) => b,
-            Some(Piece::File(offset, len)) => {
+            Some(Piece::File { file, offset, len }) => {
                 let n = usize::try_from(len).unwrap_or(usize::MAX).min(STANDIN_LEN);
+                let chunk = this.sends.stand_in(&file, offset, n);
                 if len > n as u64 {
-                    this.pieces
-                        .push_front(Piece::File(offset + n as u64, len - n as u64));
+                    this.pieces.push_front(Piece::File {
+                        file,
+                        offset: offset + n as u64,
+                        len: len - n as u64,
+                    });
                 }
-                this.sends.stand_in(&this.file, offset, n)
+                chunk
             }
         };
         this.remaining -= chunk.len() as u64;

@@ -52,6 +52,7 @@ use crate::request::spool::{self, Frozen, Spool, SpoolConfig};
 use crate::request::target::Target;
 use crate::request::{ConnInfo, hdr};
 use crate::routing::{Client, Settings};
+use crate::server::sendfile::{FileBody, FileSends};
 use remap::{RequestRemap, ResponseRemap};
 use response::{BodyReader, Framing as RespFraming, Head, HeadError, Io, SplitHold, UpstreamBody};
 use upstream::{Framing, HeadInput};
@@ -119,18 +120,27 @@ impl Buffered {
         }
     }
 
-    /// The bytes `[a, b]` as a body.
-    fn range(&self, a: u64, b: u64) -> Body {
-        match self {
-            Buffered::Mem(m) => Body::full(m.slice(a as usize..=b as usize)),
-            Buffered::File(f) => Body::Spooled(f.reader(a, b + 1)),
+    /// The bytes `[a, b]` as a body; temp-file parts go out with
+    /// `sendfile(2)` when the client's connection sends files (`sends`).
+    fn range(&self, a: u64, b: u64, sends: Option<&Arc<FileSends>>) -> Body {
+        match (self, sends) {
+            (Buffered::Mem(m), _) => Body::full(m.slice(a as usize..=b as usize)),
+            (Buffered::File(f), Some(s)) => {
+                Body::File(Box::new(FileBody::of(s.clone(), f.pieces(a, b + 1))))
+            }
+            (Buffered::File(f), None) => Body::Spooled(f.reader(a, b + 1)),
         }
     }
 
-    fn body(self) -> Body {
+    /// The whole body (see [`Buffered::range`]).
+    fn body(self, sends: Option<&Arc<FileSends>>) -> Body {
         match self {
             Buffered::Mem(m) => Body::full(m),
-            Buffered::File(f) => Body::Spooled(f.reader(0, f.len())),
+            Buffered::File(f) if f.is_empty() => Body::empty(),
+            f => {
+                let end = f.len() - 1;
+                f.range(0, end, sends)
+            }
         }
     }
 }
@@ -807,6 +817,7 @@ fn buffered_response(
     trailers: &[u8],
 ) -> Response<Body> {
     let s = req.settings;
+    let sends = req.conn.file_sends_for(req.parts.version);
     let mut headers = head.headers;
     merge_trailers(&mut headers, trailers);
     let had_length = hdr::contains(&headers, &CONTENT_LENGTH);
@@ -828,7 +839,7 @@ fn buffered_response(
     if ranges_ok && *method == Method::GET {
         if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
             if range.as_bytes().starts_with(b"bytes=") {
-                return match range_response(range.as_bytes(), content, headers) {
+                return match range_response(range.as_bytes(), content, headers, sends) {
                     Some(r) => r,
                     None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
                 };
@@ -838,7 +849,7 @@ fn buffered_response(
     let mut r = Response::new(if req.parts.method == Method::HEAD {
         Body::empty()
     } else {
-        content.body()
+        content.body(sends)
     });
     *r.status_mut() = head.status;
     *r.headers_mut() = headers;
@@ -863,6 +874,7 @@ fn range_response(
     range: &[u8],
     content: Buffered,
     mut headers: http::HeaderMap,
+    sends: Option<&Arc<FileSends>>,
 ) -> Option<Response<Body>> {
     let size = content.len();
     let ranges = crate::modules::staticfile::parse_ranges(range, size)?;
@@ -870,7 +882,7 @@ fn range_response(
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")) {
             headers.insert(CONTENT_RANGE, v);
         }
-        (content.range(a, b), b - a + 1)
+        (content.range(a, b, sends), b - a + 1)
     } else {
         let ct = headers
             .get(CONTENT_TYPE)
@@ -889,7 +901,7 @@ fn range_response(
             );
             len += h.len() as u64 + (b - a + 1) + 2;
             parts.push_back(Body::full(h.freeze()));
-            parts.push_back(content.range(*a, *b));
+            parts.push_back(content.range(*a, *b, sends));
             parts.push_back(Body::full(Bytes::from_static(b"\r\n")));
         }
         let end = Bytes::from(format!("--{boundary}--\r\n"));

@@ -178,6 +178,50 @@ async fn ranges_across_boundaries_read_exactly() {
     assert!(collect(f.reader(50_000, 60_000)).await.is_empty());
 }
 
+/// The pieces of a range (for sendfile) hold exactly its bytes: memory
+/// slices and temp-file ranges, across every kind of boundary.
+#[tokio::test]
+async fn pieces_of_ranges_hold_exactly_their_bytes() {
+    use crate::server::sendfile::Piece;
+    use std::os::unix::fs::FileExt;
+    let dir = tmp();
+    let c = cfg(&[dir.path()], 2_000, 3_000);
+    let body = data(12_000, 6);
+    let f = spool_of(&c, &body, 900).await.freeze();
+    let bytes_of = |pieces: Vec<Piece>| {
+        let mut out = Vec::new();
+        for p in pieces {
+            match p {
+                Piece::Bytes(b) => out.extend_from_slice(&b),
+                Piece::File { file, offset, len } => {
+                    assert!(len > 0, "no empty file pieces");
+                    let mut buf = vec![0; len as usize];
+                    file.read_exact_at(&mut buf, offset).expect("read");
+                    out.extend_from_slice(&buf);
+                }
+            }
+        }
+        out
+    };
+    let mut points = vec![0u64, 12_000];
+    for b in [900u64, 1_800, 4_800, 7_800, 10_800, 11_700] {
+        points.extend([b - 1, b, b + 1]);
+    }
+    for &a in &points {
+        for &z in &points {
+            if a <= z {
+                let got = bytes_of(f.pieces(a, z));
+                assert_eq!(got, &body[a as usize..z as usize], "range {a}..{z}");
+            }
+        }
+    }
+    let whole = f.pieces(0, 12_000);
+    assert!(whole.iter().any(|p| matches!(p, Piece::File { .. })));
+    assert!(whole.iter().any(|p| matches!(p, Piece::Bytes(_))));
+    assert_eq!(bytes_of(f.pieces(11_000, 99_999)), &body[11_000..]);
+    assert!(f.pieces(50_000, 60_000).is_empty());
+}
+
 /// File bytes come in reads of at most READ_CHUNK; memory chunks as slices.
 #[tokio::test]
 async fn file_reads_are_bounded() {
