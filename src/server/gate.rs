@@ -1164,7 +1164,7 @@ impl<IO: AsyncRead + AsyncWrite + Unpin> AsyncWrite for Gate<IO> {
     }
 
     /// Shuts our side, then (HTTP/1) reads and drops what the client
-    /// still sends until it closes too, for [`LINGER`] at most.
+    /// still sends until it closes too, for `LINGER` at most.
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if this.closing.is_none() {
