@@ -274,8 +274,9 @@ fn request_body_buffered_and_streamed() {
     assert_eq!(seen[0].body, b"helloabc");
     assert_eq!(seen[1].header("transfer-encoding"), Some("chunked"));
     assert_eq!(seen[1].body, b"05\r\nhello\r\n03\r\nabc\r\n0\r\n\r\n");
-    // 3 MiB, buffered: memory, then temp files in server.upload-dirs.
-    let big = vec![b'z'; 3 << 20];
+    // 3 MiB, buffered: memory, then temp files in server.upload-dirs (sent
+    // from them with sendfile); every byte in its place.
+    let big: Vec<u8> = (0..3usize << 20).map(|i| (i * 7 % 251) as u8).collect();
     let mut s = w.connect();
     s.write_all(
         format!(

@@ -142,6 +142,99 @@ impl AsyncWrite for Stream {
     }
 }
 
+impl Stream {
+    /// The read and write sides, usable at the same time (tokio's borrowed
+    /// split: no lock between them).
+    pub fn halves(&mut self) -> (ReadSide<'_>, WriteSide<'_>) {
+        match self {
+            Stream::Tcp(s) => {
+                let (r, w) = s.split();
+                (ReadSide::Tcp(r), WriteSide::Tcp(w))
+            }
+            Stream::Unix(s) => {
+                let (r, w) = s.split();
+                (ReadSide::Unix(r), WriteSide::Unix(w))
+            }
+        }
+    }
+}
+
+/// The read side of [`Stream::halves`].
+pub enum ReadSide<'a> {
+    /// TCP.
+    Tcp(tokio::net::tcp::ReadHalf<'a>),
+    /// Unix stream socket.
+    Unix(tokio::net::unix::ReadHalf<'a>),
+}
+
+/// The write side of [`Stream::halves`]: writes, and sends files.
+pub enum WriteSide<'a> {
+    /// TCP.
+    Tcp(tokio::net::tcp::WriteHalf<'a>),
+    /// Unix stream socket.
+    Unix(tokio::net::unix::WriteHalf<'a>),
+}
+
+impl WriteSide<'_> {
+    /// Sends up to `len` bytes of `file` from `offset` (`sendfile(2)`).
+    pub fn poll_send_file(
+        &self,
+        cx: &mut Context<'_>,
+        file: &std::fs::File,
+        offset: u64,
+        len: usize,
+    ) -> Poll<io::Result<usize>> {
+        match self {
+            WriteSide::Tcp(w) => {
+                crate::server::sendfile::poll_tcp(w.as_ref(), cx, file, offset, len)
+            }
+            WriteSide::Unix(w) => {
+                crate::server::sendfile::poll_unix(w.as_ref(), cx, file, offset, len)
+            }
+        }
+    }
+}
+
+impl AsyncRead for ReadSide<'_> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            ReadSide::Tcp(s) => Pin::new(s).poll_read(cx, buf),
+            ReadSide::Unix(s) => Pin::new(s).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for WriteSide<'_> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            WriteSide::Tcp(s) => Pin::new(s).poll_write(cx, data),
+            WriteSide::Unix(s) => Pin::new(s).poll_write(cx, data),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Tcp(s) => Pin::new(s).poll_flush(cx),
+            WriteSide::Unix(s) => Pin::new(s).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            WriteSide::Tcp(s) => Pin::new(s).poll_shutdown(cx),
+            WriteSide::Unix(s) => Pin::new(s).poll_shutdown(cx),
+        }
+    }
+}
+
 /// Opens a connection to `addr`, giving up after `timeout` (None: never).
 pub async fn connect(addr: &ProcAddr, timeout: Option<Duration>) -> io::Result<Stream> {
     let fut = async {

@@ -125,6 +125,28 @@ macro_rules! when_writable {
     };
 }
 
+/// Sends up to `len` bytes of `file` from `offset` on TCP socket `s`.
+pub fn poll_tcp(
+    s: &tokio::net::TcpStream,
+    cx: &mut Context<'_>,
+    file: &File,
+    offset: u64,
+    len: usize,
+) -> Poll<io::Result<usize>> {
+    when_writable!(s, cx, |fd| sendfile(fd, file, offset, len))
+}
+
+/// Sends up to `len` bytes of `file` from `offset` on unix socket `s`.
+pub fn poll_unix(
+    s: &tokio::net::UnixStream,
+    cx: &mut Context<'_>,
+    file: &File,
+    offset: u64,
+    len: usize,
+) -> Poll<io::Result<usize>> {
+    when_writable!(s, cx, |fd| sendfile(fd, file, offset, len))
+}
+
 impl SendFile for tokio::net::TcpStream {
     fn sends_files(&self) -> bool {
         true
@@ -137,7 +159,7 @@ impl SendFile for tokio::net::TcpStream {
         offset: u64,
         len: usize,
     ) -> Poll<io::Result<usize>> {
-        when_writable!(self, cx, |fd| sendfile(fd, file, offset, len))
+        poll_tcp(self, cx, file, offset, len)
     }
 
     fn poll_write_more(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -157,7 +179,7 @@ impl SendFile for tokio::net::UnixStream {
         offset: u64,
         len: usize,
     ) -> Poll<io::Result<usize>> {
-        when_writable!(self, cx, |fd| sendfile(fd, file, offset, len))
+        poll_unix(self, cx, file, offset, len)
     }
 }
 

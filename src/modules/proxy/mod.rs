@@ -42,17 +42,17 @@ use http::header::{
 };
 use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 use crate::backend::balance::BalanceInput;
-use crate::backend::pool::{self, AcquireError, Conn, HostGuard, Want};
+use crate::backend::pool::{self, AcquireError, Conn, HostGuard, Want, WriteSide};
 use crate::backend::{Extension, Registry};
 use crate::request::body::Body;
 use crate::request::spool::{self, Frozen, Spool, SpoolConfig};
 use crate::request::target::Target;
 use crate::request::{ConnInfo, hdr};
 use crate::routing::{Client, Settings};
-use crate::server::sendfile::{FileBody, FileSends};
+use crate::server::sendfile::{FileBody, FileSends, Piece};
 use remap::{RequestRemap, ResponseRemap};
 use response::{BodyReader, Framing as RespFraming, Head, HeadError, Io, SplitHold, UpstreamBody};
 use upstream::{Framing, HeadInput};
@@ -238,19 +238,29 @@ async fn read_head<R: AsyncRead + Unpin>(
     }
 }
 
-/// Writes a buffered body with a write timeout per write.
-async fn write_body<W: AsyncWrite + Unpin>(
-    wr: &mut W,
+/// Writes a buffered body with a write timeout per write; its temp-file
+/// parts go out with `sendfile(2)`.
+async fn write_body(
+    wr: &mut WriteSide<'_>,
     body: &Buffered,
     write_timeout: Option<Duration>,
 ) -> io::Result<()> {
     match body {
         Buffered::Mem(b) => with_timeout(write_timeout, wr.write_all(b)).await,
         Buffered::File(f) => {
-            let mut r = f.reader(0, f.len());
-            while let Some(frame) = r.frame().await {
-                if let Ok(d) = frame?.into_data() {
-                    with_timeout(write_timeout, wr.write_all(&d)).await?;
+            for piece in f.pieces(0, f.len()) {
+                match piece {
+                    Piece::Bytes(b) => with_timeout(write_timeout, wr.write_all(&b)).await?,
+                    Piece::File { file, offset, len } => {
+                        let mut sent = 0;
+                        while sent < len {
+                            let left = usize::try_from(len - sent).unwrap_or(usize::MAX);
+                            let send = std::future::poll_fn(|cx| {
+                                wr.poll_send_file(cx, &file, offset + sent, left)
+                            });
+                            sent += with_timeout(write_timeout, send).await? as u64;
+                        }
+                    }
                 }
             }
             Ok(())
@@ -303,7 +313,7 @@ async fn exchange_buffered(
     with_timeout(t.write, conn.stream.write_all(head))
         .await
         .map_err(write_failed)?;
-    let (mut rd, mut wr) = tokio::io::split(&mut conn.stream);
+    let (mut rd, mut wr) = conn.stream.halves();
     let write = write_body(&mut wr, body, t.write);
     let read = read_head(&mut rd, buf, t.read, head_request, remap);
     tokio::pin!(write, read);
