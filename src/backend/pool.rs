@@ -29,6 +29,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpStream, UnixStream};
+use tokio_util::either::Either;
 
 use super::balance::{Balance, BalanceInput, select_host, select_proc};
 use super::{Extension, Host, Proc, ProcAddr, Registry};
@@ -149,89 +150,35 @@ impl Stream {
         match self {
             Stream::Tcp(s) => {
                 let (r, w) = s.split();
-                (ReadSide::Tcp(r), WriteSide::Tcp(w))
+                (Either::Left(r), Either::Left(w))
             }
             Stream::Unix(s) => {
                 let (r, w) = s.split();
-                (ReadSide::Unix(r), WriteSide::Unix(w))
+                (Either::Right(r), Either::Right(w))
             }
         }
     }
 }
 
 /// The read side of [`Stream::halves`].
-pub enum ReadSide<'a> {
-    /// TCP.
-    Tcp(tokio::net::tcp::ReadHalf<'a>),
-    /// Unix stream socket.
-    Unix(tokio::net::unix::ReadHalf<'a>),
-}
+pub type ReadSide<'a> = Either<tokio::net::tcp::ReadHalf<'a>, tokio::net::unix::ReadHalf<'a>>;
 
-/// The write side of [`Stream::halves`]: writes, and sends files.
-pub enum WriteSide<'a> {
-    /// TCP.
-    Tcp(tokio::net::tcp::WriteHalf<'a>),
-    /// Unix stream socket.
-    Unix(tokio::net::unix::WriteHalf<'a>),
-}
+/// The write side of [`Stream::halves`].
+pub type WriteSide<'a> = Either<tokio::net::tcp::WriteHalf<'a>, tokio::net::unix::WriteHalf<'a>>;
 
-impl WriteSide<'_> {
-    /// Sends up to `len` bytes of `file` from `offset` (`sendfile(2)`).
-    pub fn poll_send_file(
-        &self,
-        cx: &mut Context<'_>,
-        file: &std::fs::File,
-        offset: u64,
-        len: usize,
-    ) -> Poll<io::Result<usize>> {
-        match self {
-            WriteSide::Tcp(w) => {
-                crate::server::sendfile::poll_tcp(w.as_ref(), cx, file, offset, len)
-            }
-            WriteSide::Unix(w) => {
-                crate::server::sendfile::poll_unix(w.as_ref(), cx, file, offset, len)
-            }
-        }
-    }
-}
-
-impl AsyncRead for ReadSide<'_> {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            ReadSide::Tcp(s) => Pin::new(s).poll_read(cx, buf),
-            ReadSide::Unix(s) => Pin::new(s).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for WriteSide<'_> {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        data: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            WriteSide::Tcp(s) => Pin::new(s).poll_write(cx, data),
-            WriteSide::Unix(s) => Pin::new(s).poll_write(cx, data),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteSide::Tcp(s) => Pin::new(s).poll_flush(cx),
-            WriteSide::Unix(s) => Pin::new(s).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            WriteSide::Tcp(s) => Pin::new(s).poll_shutdown(cx),
-            WriteSide::Unix(s) => Pin::new(s).poll_shutdown(cx),
-        }
+/// Sends up to `len` bytes of `file` from `offset` on write side `w`
+/// (`sendfile(2)`).
+pub fn poll_send_file(
+    w: &WriteSide<'_>,
+    cx: &mut Context<'_>,
+    file: &std::fs::File,
+    offset: u64,
+    len: usize,
+) -> Poll<io::Result<usize>> {
+    use crate::server::sendfile::poll_send_file;
+    match w {
+        Either::Left(w) => poll_send_file(w.as_ref(), cx, file, offset, len),
+        Either::Right(w) => poll_send_file(w.as_ref(), cx, file, offset, len),
     }
 }
 

@@ -109,45 +109,73 @@ fn send_more(out: RawFd, buf: &[u8]) -> io::Result<usize> {
     usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
-/// Runs `op` on the socket when it is writable, as tokio's own writes do:
-/// waits for readiness, and waits again when the socket was full after all.
-macro_rules! when_writable {
-    ($s:expr, $cx:expr, $op:expr) => {
-        loop {
-            ready!($s.poll_write_ready($cx))?;
-            let fd = $s.as_raw_fd();
-            match $s.try_io(Interest::WRITABLE, || $op(fd)) {
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                r => return Poll::Ready(r),
-            }
+/// The tokio sockets that send files themselves: TCP and unix streams.
+pub trait Socket: AsRawFd {
+    /// Whether `MSG_MORE` holds a short segment back (TCP).
+    const HOLDS_MORE: bool;
+
+    /// Waits until the socket may take bytes.
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Runs `op`, a write of ours on the socket, clearing the socket's
+    /// readiness when it would block (as tokio's own writes do).
+    fn try_write_op(&self, op: impl FnOnce() -> io::Result<usize>) -> io::Result<usize>;
+}
+
+impl Socket for tokio::net::TcpStream {
+    const HOLDS_MORE: bool = true;
+
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_ready(cx)
+    }
+
+    fn try_write_op(&self, op: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, op)
+    }
+}
+
+impl Socket for tokio::net::UnixStream {
+    const HOLDS_MORE: bool = false;
+
+    fn poll_writable(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.poll_write_ready(cx)
+    }
+
+    fn try_write_op(&self, op: impl FnOnce() -> io::Result<usize>) -> io::Result<usize> {
+        self.try_io(Interest::WRITABLE, op)
+    }
+}
+
+/// Runs `op` on socket `s` once it is writable; waits again when the
+/// socket was full after all.
+fn when_writable<S: Socket>(
+    s: &S,
+    cx: &mut Context<'_>,
+    op: impl Fn(RawFd) -> io::Result<usize>,
+) -> Poll<io::Result<usize>> {
+    loop {
+        ready!(s.poll_writable(cx))?;
+        let fd = s.as_raw_fd();
+        match s.try_write_op(|| op(fd)) {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            r => return Poll::Ready(r),
         }
-    };
+    }
 }
 
-/// Sends up to `len` bytes of `file` from `offset` on TCP socket `s`.
-pub fn poll_tcp(
-    s: &tokio::net::TcpStream,
+/// Sends up to `len` bytes of `file` from `offset` on socket `s`.
+pub fn poll_send_file<S: Socket>(
+    s: &S,
     cx: &mut Context<'_>,
     file: &File,
     offset: u64,
     len: usize,
 ) -> Poll<io::Result<usize>> {
-    when_writable!(s, cx, |fd| sendfile(fd, file, offset, len))
+    when_writable(s, cx, |fd| sendfile(fd, file, offset, len))
 }
 
-/// Sends up to `len` bytes of `file` from `offset` on unix socket `s`.
-pub fn poll_unix(
-    s: &tokio::net::UnixStream,
-    cx: &mut Context<'_>,
-    file: &File,
-    offset: u64,
-    len: usize,
-) -> Poll<io::Result<usize>> {
-    when_writable!(s, cx, |fd| sendfile(fd, file, offset, len))
-}
-
-impl SendFile for tokio::net::TcpStream {
+impl<S: Socket + AsyncWrite + Unpin> SendFile for S {
     fn sends_files(&self) -> bool {
         true
     }
@@ -159,27 +187,15 @@ impl SendFile for tokio::net::TcpStream {
         offset: u64,
         len: usize,
     ) -> Poll<io::Result<usize>> {
-        poll_tcp(self, cx, file, offset, len)
+        poll_send_file(self, cx, file, offset, len)
     }
 
     fn poll_write_more(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
-        when_writable!(self, cx, |fd| send_more(fd, buf))
-    }
-}
-
-impl SendFile for tokio::net::UnixStream {
-    fn sends_files(&self) -> bool {
-        true
-    }
-
-    fn poll_send_file(
-        &mut self,
-        cx: &mut Context<'_>,
-        file: &File,
-        offset: u64,
-        len: usize,
-    ) -> Poll<io::Result<usize>> {
-        poll_unix(self, cx, file, offset, len)
+        if S::HOLDS_MORE {
+            when_writable(self, cx, |fd| send_more(fd, buf))
+        } else {
+            Pin::new(self).poll_write(cx, buf)
+        }
     }
 }
 

@@ -256,7 +256,7 @@ async fn write_body(
                         while sent < len {
                             let left = usize::try_from(len - sent).unwrap_or(usize::MAX);
                             let send = std::future::poll_fn(|cx| {
-                                wr.poll_send_file(cx, &file, offset + sent, left)
+                                pool::poll_send_file(wr, cx, &file, offset + sent, left)
                             });
                             sent += with_timeout(write_timeout, send).await? as u64;
                         }

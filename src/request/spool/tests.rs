@@ -148,20 +148,28 @@ async fn large_body_spills_into_several_files() {
     assert_eq!(deleted_fds(dir.path()), 0);
 }
 
-/// Ranges starting and ending on every side of memory chunk, memory/file
-/// and file/file boundaries.
-#[tokio::test]
-async fn ranges_across_boundaries_read_exactly() {
+/// A 12,000-byte body spooled in 900-byte chunks with a 2,000-byte memory
+/// limit and 3,000-byte files — memory: 0..900, 900..1800; files:
+/// 1800..4800, 4800..7800, 7800..10800, 10800..11700; the last 300 bytes
+/// (a small chunk) in memory again — with its temp dir, its bytes, and
+/// the ends and both sides of every boundary between its parts.
+async fn across_boundaries(seed: u32) -> (TempDir, Vec<u8>, Arc<Frozen>, Vec<u64>) {
     let dir = tmp();
     let c = cfg(&[dir.path()], 2_000, 3_000);
-    let body = data(12_000, 5);
-    // memory: 0..900, 900..1800; files: 1800..4800, 4800..7800, 7800..10800,
-    // 10800..11700; the last 300 bytes (a small chunk) in memory again.
+    let body = data(12_000, seed);
     let f = spool_of(&c, &body, 900).await.freeze();
     let mut points = vec![0u64, 12_000];
     for b in [900u64, 1_800, 4_800, 7_800, 10_800, 11_700] {
         points.extend([b - 1, b, b + 1]);
     }
+    (dir, body, f, points)
+}
+
+/// Ranges starting and ending on every side of memory chunk, memory/file
+/// and file/file boundaries.
+#[tokio::test]
+async fn ranges_across_boundaries_read_exactly() {
+    let (_dir, body, f, points) = across_boundaries(5).await;
     for &a in &points {
         for &z in &points {
             if a > z {
@@ -184,10 +192,7 @@ async fn ranges_across_boundaries_read_exactly() {
 async fn pieces_of_ranges_hold_exactly_their_bytes() {
     use crate::server::sendfile::Piece;
     use std::os::unix::fs::FileExt;
-    let dir = tmp();
-    let c = cfg(&[dir.path()], 2_000, 3_000);
-    let body = data(12_000, 6);
-    let f = spool_of(&c, &body, 900).await.freeze();
+    let (_dir, body, f, points) = across_boundaries(6).await;
     let bytes_of = |pieces: Vec<Piece>| {
         let mut out = Vec::new();
         for p in pieces {
@@ -203,10 +208,6 @@ async fn pieces_of_ranges_hold_exactly_their_bytes() {
         }
         out
     };
-    let mut points = vec![0u64, 12_000];
-    for b in [900u64, 1_800, 4_800, 7_800, 10_800, 11_700] {
-        points.extend([b - 1, b, b + 1]);
-    }
     for &a in &points {
         for &z in &points {
             if a <= z {
