@@ -22,6 +22,10 @@
 //! bytes. Stand-ins are only made for HTTP/1.x requests on connections
 //! whose socket can send files ([`SendFile`]); HTTP/2 and TLS, which copy
 //! and transform a body, read the file instead.
+//!
+//! Toward backends no stand-ins are needed: mod_proxy writes a buffered
+//! request body itself and sends its temp-file parts with
+//! [`poll_send_file`] on the backend socket.
 
 use std::collections::VecDeque;
 use std::fs::File;
