@@ -126,6 +126,24 @@ $HTTP["remoteip"] == "{dir}/wick.sock" { server.tag = "via-unix" }
     let r = &parse_responses(&bytes, false)[0];
     assert_eq!(r.body, b"unix");
     assert_eq!(r.header("server"), Some("via-unix"));
+    // a file past the file cache goes out with sendfile on the unix socket
+    // too: a range after a whole answer on one connection, every byte in place
+    let big: Vec<u8> = (0..3_000_000usize).map(|i| (i * 7 % 251) as u8).collect();
+    std::fs::write(w.root().join("big.bin"), &big).expect("write");
+    let mut s = UnixStream::connect(&path).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(
+        b"GET /big.bin HTTP/1.1\r\nHost: h\r\n\r\n\
+          GET /big.bin HTTP/1.1\r\nHost: h\r\nRange: bytes=1000-\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    let mut bytes = Vec::new();
+    let _ = s.read_to_end(&mut bytes);
+    let rs = parse_responses(&bytes, false);
+    assert_eq!(rs.len(), 2);
+    assert!(rs[0].body == big, "the whole file, in order");
+    assert_eq!(rs[1].status, 206);
+    assert!(rs[1].body == big[1000..]);
 }
 
 /// An idle keep-alive connection is closed after server.max-keep-alive-idle.
