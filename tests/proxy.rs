@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use support::backend::{Backend, Reply, ok};
+use support::backend::{Backend, Reply, big_byte, ok};
 use support::{Wick, parse_responses, read_all};
 
 fn conf(backend: &Backend, extra: &str) -> String {
@@ -313,7 +313,7 @@ fn large_buffered_response_and_ranges() {
     let r = w.get("/p/big");
     assert_eq!(r.status, 200);
     assert_eq!(r.body.len(), 5 << 20);
-    assert!(r.body.iter().all(|&c| c == b'x'));
+    assert!(r.body.iter().enumerate().all(|(i, &c)| c == big_byte(i)));
     let r = w.request("GET", "/p/small", &[("Range", "bytes=2-4")]);
     assert_eq!(r.status, 206);
     assert_eq!(r.header("content-range"), Some("bytes 2-4/10"));
@@ -404,6 +404,13 @@ fn mode_1_does_not_wait_for_the_client() {
     let out = read_all(&mut s);
     let body_start = out.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
     assert_eq!(out.len() - body_start, 8 << 20);
+    // what waited in temp files went out with sendfile, every byte in place
+    assert!(
+        out[body_start..]
+            .iter()
+            .enumerate()
+            .all(|(i, &c)| c == big_byte(i))
+    );
 }
 
 /// Streaming (mode 2) passes each part on as it arrives.

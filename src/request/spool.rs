@@ -38,7 +38,8 @@
 //!   (`pread`/`pwrite` on a shared descriptor), so worker runtimes keep
 //!   serving the network; reads are at most 64 KiB each. A buffered
 //!   response going out on a connection that sends files skips the reads:
-//!   [`Frozen::pieces`] hands its temp-file ranges to `sendfile(2)`.
+//!   [`Frozen::pieces`] hands its temp-file ranges to `sendfile(2)`, and
+//!   a pipe's reader ([`PipeReader::sending_files`]) its temp-file parts.
 //!
 //! A failed or cancelled `push` leaves the buffer incomplete: later pushes
 //! fail too, a pipe's reader sees an error instead of the end, and a

@@ -1,6 +1,6 @@
 //! Zero-copy file bodies: on a plain (not TLS) HTTP/1.x connection, the
-//! bytes of a static file, or of the temp files a buffered backend response
-//! spilled into, go from the page cache to the socket with `sendfile(2)` and
+//! bytes of a static file, or of the temp files a backend response spilled
+//! into (buffered, or streamed faster than the client takes it), go from the page cache to the socket with `sendfile(2)` and
 //! never pass through wick's memory (lighttpd does the same with its
 //! `sendfile` network backend).
 //!
@@ -228,7 +228,7 @@ pub struct FileSends {
 impl FileSends {
     /// Queues `len` bytes (at most [`STANDIN_LEN`]) of `file` from `offset`;
     /// the stand-in the body yields for them.
-    fn stand_in(&self, file: &Arc<File>, offset: u64, len: usize) -> Bytes {
+    pub(crate) fn stand_in(&self, file: &Arc<File>, offset: u64, len: usize) -> Bytes {
         let len = len.min(STANDIN_LEN);
         self.lock().push_back(Part {
             file: file.clone(),

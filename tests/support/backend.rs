@@ -62,8 +62,15 @@ pub enum Reply {
     Hang,
     /// Write these bytes, then echo every byte received (a tunnel).
     Echo(Vec<u8>),
-    /// Write a big body of `n` bytes after the head, record when done.
+    /// Write a big body of `n` bytes after the head ([`big_byte`] of each
+    /// position), record when done.
     Big(Vec<u8>, usize, Arc<AtomicBool>),
+}
+
+/// The byte at position `i` of a [`Reply::Big`] body: neighbours differ,
+/// so a misplaced part shows.
+pub fn big_byte(i: usize) -> u8 {
+    (i * 7 % 251) as u8
 }
 
 /// A 200 with `body`, Content-Length framing, keep-alive.
@@ -263,14 +270,14 @@ impl Backend {
                         if c.write_all(&head).is_err() {
                             return;
                         }
-                        let chunk = vec![b'x'; 64 * 1024];
-                        let mut left = n;
-                        while left > 0 {
-                            let k = left.min(chunk.len());
-                            if c.write_all(&chunk[..k]).is_err() {
+                        let mut at = 0;
+                        while at < n {
+                            let k = (n - at).min(64 * 1024);
+                            let chunk: Vec<u8> = (at..at + k).map(big_byte).collect();
+                            if c.write_all(&chunk).is_err() {
                                 return;
                             }
-                            left -= k;
+                            at += k;
                         }
                         done.store(true, Ordering::SeqCst);
                     }

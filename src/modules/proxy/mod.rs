@@ -747,7 +747,8 @@ async fn respond(
         read_size,
     );
     if s.stream_response_body & 3 != 0 {
-        let body = streamed_body(reader, host, None, s);
+        let sends = req.conn.file_sends_for(req.parts.version);
+        let body = streamed_body(reader, host, None, s, sends);
         let mut r = Response::new(body);
         *r.status_mut() = head.status;
         *r.headers_mut() = head.headers;
@@ -781,6 +782,7 @@ fn streamed_body(
     host: HostGuard,
     pump: Option<AbortOnDrop>,
     s: &Settings,
+    sends: Option<&Arc<FileSends>>,
 ) -> Body {
     if s.stream_response_body & 2 != 0 {
         let mut u = UpstreamBody::new(reader, host);
@@ -814,7 +816,7 @@ fn streamed_body(
             }
         }
     });
-    Body::Pipe(r)
+    Body::Pipe(r.sending_files(sends.cloned()))
 }
 
 /// The client's response from a completely read backend response
@@ -1107,7 +1109,8 @@ where
         drop(pump);
         return buffered_response(req, head, content, reader.trailers());
     }
-    let mut r = Response::new(streamed_body(reader, host, Some(pump), req.settings));
+    let sends = req.conn.file_sends_for(req.parts.version);
+    let mut r = Response::new(streamed_body(reader, host, Some(pump), req.settings, sends));
     *r.status_mut() = head.status;
     *r.headers_mut() = head.headers;
     r

@@ -22,6 +22,7 @@ use http_body::{Frame, SizeHint};
 use tokio::task::JoinHandle;
 
 use super::{Part, Queue, READ_CHUNK, Spiller, SpoolConfig, broken, poll_read, read_file};
+use crate::server::sendfile::{FileSends, STANDIN_LEN};
 
 /// How a pipe's writer ended.
 enum End {
@@ -82,6 +83,7 @@ fn pipe_inner(cfg: &SpoolConfig, len: Option<u64>) -> (PipeWriter, PipeReader) {
         reading: None,
         remaining: len,
         done: false,
+        sends: None,
     };
     (w, r)
 }
@@ -233,9 +235,21 @@ pub struct PipeReader {
     /// Bytes still to come, for a sized pipe.
     remaining: Option<u64>,
     done: bool,
+    /// Where temp-file parts go as stand-ins for `sendfile(2)`, when the
+    /// body goes straight to a client connection that sends files.
+    sends: Option<Arc<FileSends>>,
 }
 
 impl PipeReader {
+    /// Hands temp-file parts on as stand-ins queued with `sends` (see
+    /// [`crate::server::sendfile`]) instead of reading them. Only for a
+    /// body hyper writes to a connection that sends files: anything else
+    /// would see the stand-ins' bytes.
+    pub fn sending_files(mut self, sends: Option<Arc<FileSends>>) -> Self {
+        self.sends = sends;
+        self
+    }
+
     fn data(&mut self, b: Bytes) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
         if let Some(r) = &mut self.remaining {
             *r = r.saturating_sub(b.len() as u64);
@@ -276,6 +290,12 @@ impl http_body::Body for PipeReader {
                 }
                 Some(Part::File(f)) => {
                     drop(st);
+                    // (a part is at most READ_CHUNK long: one stand-in)
+                    let one = usize::try_from(f.len).ok().filter(|&n| n <= STANDIN_LEN);
+                    if let (Some(sends), Some(len)) = (&this.sends, one) {
+                        let b = sends.stand_in(&f.file, f.off, len);
+                        return this.data(b);
+                    }
                     this.reading = Some(read_file(f));
                 }
                 None => {
