@@ -99,6 +99,42 @@ struct Tracked<IO> {
 }
 
 impl<IO: SendFile> Tracked<IO> {
+    /// Writes `bufs` (no stand-in among them); with `more`, a file part
+    /// follows at once.
+    fn poll_write_parts(
+        &mut self,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+        more: bool,
+    ) -> Poll<io::Result<usize>> {
+        let mut one = |buf: &[u8]| {
+            if more {
+                self.io.poll_write_more(cx, buf)
+            } else {
+                Pin::new(&mut self.io).poll_write(cx, buf)
+            }
+        };
+        match joinable(bufs) {
+            Join::One(i) => one(&bufs[i]),
+            Join::Few(len) => {
+                // (not zeroed first: only the `len` bytes written are read)
+                let mut joined = std::mem::MaybeUninit::<[u8; SMALL_WRITE]>::uninit();
+                let dst = joined.as_mut_ptr().cast::<u8>();
+                let mut at = 0;
+                for b in bufs {
+                    // SAFETY: the parts are `len` bytes in all, and `len`
+                    // is at most SMALL_WRITE (`joinable`): each copy stays
+                    // within `joined`, which no part overlaps.
+                    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(at), b.len()) };
+                    at += b.len();
+                }
+                // SAFETY: `joined[..len]` was written just above.
+                one(unsafe { std::slice::from_raw_parts(dst, len) })
+            }
+            Join::No => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
+        }
+    }
+
     /// Sends the file part stand-in `buf` stands for. A stand-in on a
     /// connection without file sending fails it (never its zero bytes).
     fn poll_stand_in(&mut self, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
@@ -152,43 +188,10 @@ impl<IO: SendFile> AsyncWrite for Tracked<IO> {
         // A file part goes out on its own; what comes before it first,
         // held back by TCP for the file's first segment (as lighttpd's
         // cork around a head and its sendfile).
-        let mut bufs = bufs;
-        let mut more = false;
-        if let Some(i) = bufs.iter().position(|b| stand_in_at(b).is_some()) {
-            if bufs[..i].iter().all(|b| b.is_empty()) {
-                let r = self.poll_stand_in(cx, &bufs[i]);
-                if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-                    self.activity.touch();
-                }
-                return r;
-            }
-            bufs = &bufs[..i];
-            more = true;
-        }
-        let r = match joinable(bufs) {
-            Join::One(i) if more => self.io.poll_write_more(cx, &bufs[i]),
-            Join::One(i) => Pin::new(&mut self.io).poll_write(cx, &bufs[i]),
-            Join::Few(len) => {
-                // (not zeroed first: only the `len` bytes written are read)
-                let mut joined = std::mem::MaybeUninit::<[u8; SMALL_WRITE]>::uninit();
-                let dst = joined.as_mut_ptr().cast::<u8>();
-                let mut at = 0;
-                for b in bufs {
-                    // SAFETY: the parts are `len` bytes in all, and `len`
-                    // is at most SMALL_WRITE (`joinable`): each copy stays
-                    // within `joined`, which no part overlaps.
-                    unsafe { std::ptr::copy_nonoverlapping(b.as_ptr(), dst.add(at), b.len()) };
-                    at += b.len();
-                }
-                // SAFETY: `joined[..len]` was written just above.
-                let joined = unsafe { std::slice::from_raw_parts(dst, len) };
-                if more {
-                    self.io.poll_write_more(cx, joined)
-                } else {
-                    Pin::new(&mut self.io).poll_write(cx, joined)
-                }
-            }
-            Join::No => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
+        let r = match bufs.iter().position(|b| stand_in_at(b).is_some()) {
+            Some(i) if bufs[..i].iter().all(|b| b.is_empty()) => self.poll_stand_in(cx, &bufs[i]),
+            Some(i) => self.poll_write_parts(cx, &bufs[..i], true),
+            None => self.poll_write_parts(cx, bufs, false),
         };
         if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
             self.activity.touch();

@@ -205,6 +205,11 @@ fn prepare_opts(
         },
         None => tls::TlsListeners::default(),
     };
+    // (reported with the other errors, as lighttpd reports them all)
+    let sendfile = network_backend(config).unwrap_or_else(|d| {
+        diags.push(d);
+        true
+    });
     if diags.iter().any(Diagnostic::is_error) {
         return Err(diags);
     }
@@ -226,7 +231,6 @@ fn prepare_opts(
                 .lighttpd(conflict.to_string()),
         ]);
     }
-    let sendfile = network_backend(config)?;
     let base = &routing.base;
     let max_fds = top(config, "server.max-fds")
         .map(to_number)
@@ -286,25 +290,28 @@ fn prepare_opts(
 /// `server.network-backend`: whether files go out with `sendfile(2)`
 /// (the default, and every sendfile backend lighttpd takes on Linux) or
 /// are read and written (`write`, `writev`). lighttpd refuses to start on
-/// a name it does not know; so does wick.
-fn network_backend(config: &Config) -> Result<bool, Vec<Diagnostic>> {
+/// a name it does not know; so does wick. (A value that is no string is
+/// the type check's to report.)
+fn network_backend(config: &Config) -> Result<bool, Diagnostic> {
     let Some(e) = config.top().entries.get(&b"server.network-backend"[..]) else {
         return Ok(true);
     };
-    match e.value.as_str().map(|s| s.as_slice()) {
-        Some(
-            b"" | b"sendfile" | b"linux-sendfile" | b"freebsd-sendfile" | b"solaris-sendfilev",
-        ) => Ok(true),
-        Some(b"write" | b"writev") => Ok(false),
-        other => {
-            let name = other.map_or_else(String::new, show);
-            let lighttpd = format!("server.network-backend has an unknown value: {name}");
-            Err(vec![
+    let Some(name) = e.value.as_str() else {
+        return Ok(true);
+    };
+    match name.as_slice() {
+        b"" | b"sendfile" | b"linux-sendfile" | b"freebsd-sendfile" | b"solaris-sendfilev" => {
+            Ok(true)
+        }
+        b"write" | b"writev" => Ok(false),
+        _ => {
+            let name = show(name);
+            Err(
                 Diagnostic::error(format!("unknown server.network-backend \"{name}\""))
                     .at(e.span)
                     .help("\"sendfile\" (the default) or \"writev\" (files read and written, no sendfile)")
-                    .lighttpd(lighttpd),
-            ])
+                    .lighttpd(format!("server.network-backend has an unknown value: {name}")),
+            )
         }
     }
 }

@@ -226,10 +226,11 @@ pub struct FileSends {
 }
 
 impl FileSends {
-    /// Queues `len` bytes (at most [`STANDIN_LEN`]) of `file` from `offset`;
-    /// the stand-in the body yields for them.
-    pub(crate) fn stand_in(&self, file: &Arc<File>, offset: u64, len: usize) -> Bytes {
-        let len = len.min(STANDIN_LEN);
+    /// Queues the first `len` bytes of `file` from `offset`, or the first
+    /// [`STANDIN_LEN`] when `len` is more; the stand-in the body yields for
+    /// them (its length says how many it stands for).
+    pub(crate) fn stand_in(&self, file: &Arc<File>, offset: u64, len: u64) -> Bytes {
+        let len = usize::try_from(len).map_or(STANDIN_LEN, |n| n.min(STANDIN_LEN));
         self.lock().push_back(Part {
             file: file.clone(),
             offset,
@@ -271,6 +272,15 @@ impl FileSends {
     #[cfg(test)]
     pub fn queued(&self) -> usize {
         self.lock().len()
+    }
+
+    /// Takes the queued parts: (file, offset, length) of each, in order.
+    #[cfg(test)]
+    pub fn take_parts(&self) -> Vec<(Arc<File>, u64, usize)> {
+        self.lock()
+            .drain(..)
+            .map(|p| (p.file, p.offset, p.len))
+            .collect()
     }
 }
 
@@ -372,13 +382,13 @@ impl http_body::Body for FileBody {
             None => return Poll::Ready(None),
             Some(Piece::Bytes(b)) => b,
             Some(Piece::File { file, offset, len }) => {
-                let n = usize::try_from(len).unwrap_or(usize::MAX).min(STANDIN_LEN);
-                let chunk = this.sends.stand_in(&file, offset, n);
-                if len > n as u64 {
+                let chunk = this.sends.stand_in(&file, offset, len);
+                let n = chunk.len() as u64;
+                if len > n {
                     this.pieces.push_front(Piece::File {
                         file,
-                        offset: offset + n as u64,
-                        len: len - n as u64,
+                        offset: offset + n,
+                        len: len - n,
                     });
                 }
                 chunk

@@ -120,28 +120,30 @@ impl Buffered {
         }
     }
 
-    /// The bytes `[a, b]` as a body; temp-file parts go out with
-    /// `sendfile(2)` when the client's connection sends files (`sends`).
+    /// The bytes `[a, b]` as a body (see [`spooled`]).
     fn range(&self, a: u64, b: u64, sends: Option<&Arc<FileSends>>) -> Body {
-        match (self, sends) {
-            (Buffered::Mem(m), _) => Body::full(m.slice(a as usize..=b as usize)),
-            (Buffered::File(f), Some(s)) => {
-                Body::File(Box::new(FileBody::of(s.clone(), f.pieces(a, b + 1))))
-            }
-            (Buffered::File(f), None) => Body::Spooled(f.reader(a, b + 1)),
+        match self {
+            Buffered::Mem(m) => Body::full(m.slice(a as usize..=b as usize)),
+            Buffered::File(f) => spooled(f, a, b + 1, sends),
         }
     }
 
-    /// The whole body (see [`Buffered::range`]).
+    /// The whole body (see [`spooled`]).
     fn body(self, sends: Option<&Arc<FileSends>>) -> Body {
         match self {
             Buffered::Mem(m) => Body::full(m),
-            Buffered::File(f) if f.is_empty() => Body::empty(),
-            f => {
-                let end = f.len() - 1;
-                f.range(0, end, sends)
-            }
+            Buffered::File(f) => spooled(&f, 0, f.len(), sends),
         }
+    }
+}
+
+/// Bytes `[start, end)` of a body in memory and temp files: the temp-file
+/// parts go out with `sendfile(2)` when the client's connection sends
+/// files (`sends`), else they are read.
+fn spooled(f: &Arc<Frozen>, start: u64, end: u64, sends: Option<&Arc<FileSends>>) -> Body {
+    match sends {
+        Some(s) => Body::File(Box::new(FileBody::of(s.clone(), f.pieces(start, end)))),
+        None => Body::Spooled(f.reader(start, end)),
     }
 }
 

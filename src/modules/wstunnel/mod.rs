@@ -553,16 +553,23 @@ mod tests {
         h
     }
 
-    #[tokio::test]
-    async fn a_drained_backend_leaves_no_read_buffer() {
-        use tokio::io::AsyncWriteExt as _;
+    /// A backend's end (`.0`, the test's) and the tunnel's end of one
+    /// loopback TCP connection.
+    async fn backend_pair() -> (tokio::net::TcpStream, tokio::net::TcpStream) {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
-        let mut peer = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
+        let peer = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
             .await
             .expect("connect");
         let (s, _) = l.accept().await.expect("accept");
+        (peer, s)
+    }
+
+    #[tokio::test]
+    async fn a_drained_backend_leaves_no_read_buffer() {
+        use tokio::io::AsyncWriteExt as _;
+        let (mut peer, s) = backend_pair().await;
         let mut backend = Stream::Tcp(s);
         let mut buf = BytesMut::new();
         peer.write_all(&[5u8; 10_000]).await.expect("write");
@@ -611,13 +618,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_half_sent_pong_is_finished_before_backend_data() {
         use tokio::io::AsyncWriteExt as _;
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let mut peer = tokio::net::TcpStream::connect(l.local_addr().expect("addr"))
-            .await
-            .expect("connect");
-        let (s, _) = l.accept().await.expect("accept");
+        let (mut peer, s) = backend_pair().await;
         // the client's socket takes 8 bytes until they are read
         let (client, mut user) = tokio::io::duplex(8);
         let limits = Limits {

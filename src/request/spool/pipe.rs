@@ -24,6 +24,9 @@ use tokio::task::JoinHandle;
 use super::{Part, Queue, READ_CHUNK, Spiller, SpoolConfig, broken, poll_read, read_file};
 use crate::server::sendfile::{FileSends, STANDIN_LEN};
 
+// A temp-file part the reader takes is never longer than one stand-in.
+const _: () = assert!(READ_CHUNK <= STANDIN_LEN);
+
 /// How a pipe's writer ended.
 enum End {
     Open,
@@ -291,10 +294,8 @@ impl http_body::Body for PipeReader {
                 Some(Part::File(f)) => {
                     drop(st);
                     // (a part is at most READ_CHUNK long: one stand-in)
-                    let one = usize::try_from(f.len).ok().filter(|&n| n <= STANDIN_LEN);
-                    if let (Some(sends), Some(len)) = (&this.sends, one) {
-                        let b = sends.stand_in(&f.file, f.off, len);
-                        return this.data(b);
+                    if let Some(sends) = &this.sends {
+                        return this.data(sends.stand_in(&f.file, f.off, f.len));
                     }
                     this.reading = Some(read_file(f));
                 }

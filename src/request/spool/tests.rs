@@ -429,6 +429,47 @@ async fn pipe_keeps_order_across_memory_and_files() {
     assert_eq!(got, body);
 }
 
+/// A pipe's reader sending files hands memory chunks on as they are and
+/// each temp-file part as a stand-in queued for sendfile, in order: the
+/// frames and the queued parts together are the body.
+#[tokio::test]
+async fn pipe_reader_sending_files_queues_its_file_parts() {
+    use crate::server::sendfile::{FileSends, stand_in_at};
+    use std::os::unix::fs::FileExt;
+    let dir = tmp();
+    let c = cfg(&[dir.path()], 1_000, 1_500);
+    let (mut w, r) = pipe(&c);
+    let sends = Arc::new(FileSends::default());
+    let mut r = r.sending_files(Some(sends.clone()));
+    let body = data(20_000, 14);
+    for piece in body.chunks(700) {
+        w.push(Bytes::copy_from_slice(piece)).await.expect("push");
+    }
+    w.finish();
+    let mut frames = Vec::new();
+    while let Some(f) = r.frame().await {
+        frames.push(f.expect("frame").into_data().expect("data"));
+    }
+    let mut parts = sends.take_parts().into_iter();
+    let mut got = Vec::new();
+    let mut stand_ins = 0;
+    for f in frames {
+        if stand_in_at(&f).is_none() {
+            got.extend_from_slice(&f);
+            continue;
+        }
+        stand_ins += 1;
+        let (file, offset, len) = parts.next().expect("a queued part per stand-in");
+        assert_eq!(len, f.len());
+        let mut buf = vec![0; len];
+        file.read_exact_at(&mut buf, offset).expect("read");
+        got.extend_from_slice(&buf);
+    }
+    assert!(stand_ins > 0, "file parts came as stand-ins");
+    assert!(parts.next().is_none());
+    assert_eq!(got, body);
+}
+
 #[tokio::test]
 async fn pipe_writer_dropped_without_finish_is_an_error() {
     let dir = tmp();
