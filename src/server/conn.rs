@@ -100,7 +100,9 @@ struct Tracked<IO> {
 
 impl<IO: SendFile> Tracked<IO> {
     /// Writes `bufs` (no stand-in among them); with `more`, a file part
-    /// follows at once.
+    /// follows at once. (Inlined into the write: out of line it cost
+    /// ~30 instructions a static request, callgrind.)
+    #[inline]
     fn poll_write_parts(
         &mut self,
         cx: &mut Context<'_>,
