@@ -154,6 +154,9 @@ pub struct Outgoing {
     log: Option<super::logging::Pending>,
     sent: u64,
     complete: bool,
+    /// Marks its request in flight on the connection until the body is
+    /// done (sent, or dropped).
+    in_flight: Option<crate::server::conn::InFlight>,
 }
 
 impl Outgoing {
@@ -165,7 +168,13 @@ impl Outgoing {
             log: None,
             sent: 0,
             complete: false,
+            in_flight: None,
         }
+    }
+
+    /// Keeps `guard` (its request in flight) until the body is done.
+    pub(crate) fn hold(&mut self, guard: crate::server::conn::InFlight) {
+        self.in_flight = Some(guard);
     }
 
     /// Wraps a response's body, taking the access-log line the request

@@ -25,6 +25,7 @@ pub mod target;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use bstr::BString;
 use bytes::Bytes;
@@ -126,6 +127,60 @@ pub struct ConnInfo {
     /// Where file bodies queue the parts the connection sends with
     /// `sendfile(2)`, when its socket can (plain TCP or unix socket).
     pub file_sends: Option<Arc<crate::server::sendfile::FileSends>>,
+    /// The idle limits of the connection's latest routed request.
+    pub idle: IdleLimits,
+}
+
+/// The header of the gate's stand-in for a refused head.
+const REFUSED_LINE: http::header::HeaderName =
+    http::header::HeaderName::from_static(crate::server::gate::REFUSED_LINE);
+
+/// The idle limits (`server.max-read-idle`, `server.max-write-idle`,
+/// `server.max-keep-alive-idle`) in force on a connection: conditions may
+/// set them, so each routed request sets them for the rest of its
+/// exchange and the idle time after it, as lighttpd's per-request
+/// settings do. Until a request is routed, the listener's hold.
+#[derive(Debug)]
+pub struct IdleLimits {
+    /// Seconds; `u32::MAX` until a request sets them.
+    read: AtomicU32,
+    write: AtomicU32,
+    keep_alive: AtomicU32,
+}
+
+impl Default for IdleLimits {
+    fn default() -> Self {
+        IdleLimits {
+            read: AtomicU32::new(u32::MAX),
+            write: AtomicU32::new(u32::MAX),
+            keep_alive: AtomicU32::new(u32::MAX),
+        }
+    }
+}
+
+impl IdleLimits {
+    /// Takes a routed request's limits.
+    pub fn set(&self, s: &Settings) {
+        // (one task writes them: plain stores)
+        self.read.store(s.max_read_idle, Ordering::Relaxed);
+        self.write.store(s.max_write_idle, Ordering::Relaxed);
+        self.keep_alive
+            .store(s.max_keep_alive_idle, Ordering::Relaxed);
+    }
+
+    /// Read, write and keep-alive idle limits: the latest request's, or
+    /// `listener`'s (read, write, keep-alive) before one set them.
+    pub fn get(&self, listener: (Duration, Duration, Duration)) -> (Duration, Duration, Duration) {
+        let pick = |v: &AtomicU32, d: Duration| match v.load(Ordering::Relaxed) {
+            u32::MAX => d,
+            s => Duration::from_secs(u64::from(s)),
+        };
+        (
+            pick(&self.read, listener.0),
+            pick(&self.write, listener.1),
+            pick(&self.keep_alive, listener.2),
+        )
+    }
 }
 
 /// Who a request comes from: the connection's peer, or what a trusted
@@ -245,9 +300,70 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
 {
-    if !site.logging {
-        return serve(req, site, conn, &mut None).await;
+    if req.version() == Version::HTTP_10 {
+        return http10(req, site, conn).await;
     }
+    handle_any(req, site, conn).await
+}
+
+/// An HTTP/1.0 request: answered as HTTP/1.0, its connection kept only
+/// when it asked for that and the response does not close it, and then
+/// said (`Connection: keep-alive`), as lighttpd does.
+#[cold]
+#[inline(never)]
+async fn http10<B>(req: Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    let keep = has_token(req.headers(), CONNECTION, b"keep-alive")
+        && !has_token(req.headers(), CONNECTION, b"close");
+    let mut r = Box::pin(handle_any(req, site, conn)).await;
+    if r.status() != StatusCode::SWITCHING_PROTOCOLS {
+        *r.version_mut() = Version::HTTP_10;
+        if !r.headers().contains_key(CONNECTION) {
+            let v = if keep { "keep-alive" } else { "close" };
+            r.headers_mut()
+                .insert(CONNECTION, HeaderValue::from_static(v));
+        }
+    }
+    r
+}
+
+/// [`handle`] for any version.
+async fn handle_any<B>(req: Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
+    // `server.protocol-http11 = "disable"` (where it holds): an HTTP/1.1
+    // request is taken and answered as HTTP/1.0, and its connection closes
+    let mut as_http10 = false;
+    let mut r = if !site.logging {
+        serve(req, site, conn, &mut None, &mut as_http10).await
+    } else {
+        logged(req, site, conn, &mut as_http10).await
+    };
+    if as_http10 {
+        // (hyper, which read HTTP/1.1, would keep the connection)
+        *r.version_mut() = Version::HTTP_10;
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    r
+}
+
+/// [`handle_any`] with an access-log line.
+async fn logged<B>(
+    req: Request<B>,
+    site: &Site,
+    conn: &Arc<ConnInfo>,
+    as_http10: &mut bool,
+) -> Response<Body>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: std::fmt::Display + Send,
+{
     let n = conn.requests.load(Ordering::Relaxed) + 1;
     let mut trail = Some(logging::Trail::new(
         &req,
@@ -261,18 +377,21 @@ where
     if let Some(t) = trail.as_mut() {
         t.client_cert.clone_from(&conn.client_cert);
     }
-    let mut r = serve(req, site, conn, &mut trail).await;
+    let mut r = serve(req, site, conn, &mut trail, as_http10).await;
     if let Some(t) = trail {
         t.attach(&mut r);
     }
     r
 }
 
+/// Serves a request. `as_http10`: set when an HTTP/1.1 request is to be
+/// answered as HTTP/1.0 (`server.protocol-http11` off for it).
 async fn serve<B>(
     req: Request<B>,
     site: &Site,
     conn: &Arc<ConnInfo>,
     trail: &mut Option<logging::Trail>,
+    as_http10: &mut bool,
 ) -> Response<Body>
 where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
@@ -282,12 +401,18 @@ where
     let head_only = req.method() == Method::HEAD;
     let (mut parts, body) = req.into_parts();
     let base = &site.routing.base;
+    let http11 = parts.version == Version::HTTP_11;
 
     // 1. checks lighttpd makes before it looks at the configuration
-    if parts.method.as_str() == crate::server::gate::REFUSED_METHOD {
-        // A head the gate refused: its status's page, then close.
+    if parts.method.as_str() == crate::server::gate::REFUSED_METHOD
+        || (head_only && hdr::contains(&parts.headers, &REFUSED_LINE))
+    {
+        // A head the gate refused (a HEAD one stays HEAD, with the line
+        // that marks a refusal: a client that sends that header itself
+        // only has its own request refused): its status's page, then
+        // close.
         if let Some(t) = trail.as_mut() {
-            let line = parts.headers.get(crate::server::gate::REFUSED_LINE);
+            let line = parts.headers.get(&REFUSED_LINE);
             t.refused(line.map(|v| v.as_bytes()));
         }
         let status = parts
@@ -297,7 +422,7 @@ where
             .and_then(|s| s.parse::<u16>().ok())
             .and_then(|s| StatusCode::from_u16(s).ok())
             .unwrap_or(StatusCode::BAD_REQUEST);
-        return finish(refuse(status, false, base), base);
+        return finish(refuse(status, head_only, base), base);
     }
     if !method::is_known(parts.method.as_str().as_bytes()) {
         return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
@@ -305,13 +430,18 @@ where
     if parts.version == Version::HTTP_10 && hdr::contains(&parts.headers, &UPGRADE) {
         return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
-    // A Transfer-Encoding other than one `chunked`: 501 (lighttpd). Two
-    // lengths, or a length with chunked, never get here (server::gate).
-    let codings = hdr::first_two(&parts.headers, &TRANSFER_ENCODING);
-    if let (Some(te), second) = codings {
-        if second.is_some() || !te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked") {
-            return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
-        }
+    // A Transfer-Encoding other than `chunked` (on one line or several):
+    // 501 (lighttpd). Two lengths, or a length with chunked, never get
+    // here (server::gate).
+    let chunked = hdr::contains(&parts.headers, &TRANSFER_ENCODING);
+    if chunked
+        && !parts
+            .headers
+            .get_all(TRANSFER_ENCODING)
+            .iter()
+            .all(|te| te.as_bytes().trim_ascii().eq_ignore_ascii_case(b"chunked"))
+    {
+        return finish(refuse(StatusCode::NOT_IMPLEMENTED, head_only, base), base);
     }
     let default_port = if conn.peer.scheme == b"https" {
         443
@@ -328,13 +458,17 @@ where
     if parts.method == Method::CONNECT {
         return finish(connect(parts, body, site, conn, &host, n).await, base);
     }
+    // (an HTTP/1.1 request without Host was refused above all the same)
+    if http11 && !base.protocol_http11 {
+        parts.version = Version::HTTP_10;
+        *as_http10 = true;
+    }
     let raw_target = parts
         .uri
         .path_and_query()
         .map_or(&b"/"[..], |pq| pq.as_str().as_bytes());
     // (before mod_setenv may change the headers)
     let content_length = content_length(&parts.headers);
-    let chunked = codings.0.is_some();
     let announced = content_length.unwrap_or(0) > 0 || chunked;
     if parts.method == Method::OPTIONS && raw_target == b"*" {
         let mut r = staticfile::options();
@@ -368,7 +502,8 @@ where
             );
         }
     };
-    if content_length.unwrap_or(0) > 0 && matches!(parts.method, Method::GET | Method::HEAD) {
+    // A body announced (a length, or chunks) with GET or HEAD: 400.
+    if announced && matches!(parts.method, Method::GET | Method::HEAD) {
         return finish(refuse(StatusCode::BAD_REQUEST, head_only, base), base);
     }
     if parts.method == Method::POST
@@ -431,7 +566,7 @@ where
                     }
                     Err(status) => {
                         let r = error_page(status, head_only, $settings);
-                        break $served done(r, &parts, $settings, n);
+                        break $served done(r, $settings, n);
                     }
                 }
             }
@@ -443,6 +578,15 @@ where
             let conds = own_conds.as_ref().unwrap_or(&conn.conds);
             let route = site.routing.route(conds, &input);
             let settings = &route.settings;
+            conn.idle.set(settings);
+            if http11 {
+                *as_http10 = !settings.protocol_http11;
+                parts.version = if *as_http10 {
+                    Version::HTTP_10
+                } else {
+                    Version::HTTP_11
+                };
+            }
             if let Some(t) = trail.as_mut() {
                 t.log.clone_from(&settings.accesslog);
                 t.remote.clone_from(&peer.remote_text);
@@ -520,7 +664,7 @@ where
                     );
                 }
                 let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
-                break 'served done_by(r, &parts, settings, n, headers_set);
+                break 'served done_by(r, settings, n, headers_set);
             }
             if site.order.setenv_before_redirect {
                 request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
@@ -539,7 +683,7 @@ where
                             HeaderValue::from_static("bytes"),
                         );
                     }
-                    break 'served done_by(r, &parts, settings, n, headers_set);
+                    break 'served done_by(r, settings, n, headers_set);
                 }
             }
 
@@ -569,7 +713,7 @@ where
                     path: &target.path,
                 };
                 let response = crate::modules::wstunnel::handle(wreq).await;
-                break 'served done(response, &parts, settings, n);
+                break 'served done(response, settings, n);
             }
             if let Some(ext) = settings
                 .proxy
@@ -581,7 +725,6 @@ where
                 let Some(body) = body.take() else {
                     break 'served done(
                         refuse(StatusCode::INTERNAL_SERVER_ERROR, head_only, settings),
-                        &parts,
                         settings,
                         n,
                     );
@@ -603,7 +746,7 @@ where
                     files: &site.files,
                 };
                 let response = crate::modules::proxy::handle(preq, body).await;
-                break 'served done(response, &parts, settings, n);
+                break 'served done(response, settings, n);
             }
 
             // 6. the physical path: mod_alias, then url.rewrite-if-not-file
@@ -611,7 +754,7 @@ where
             let alias = match crate::modules::alias::map(&settings.alias, &target.path, lower) {
                 crate::modules::alias::Mapped::Forbidden => {
                     let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
-                    break 'served done(r, &parts, settings, n);
+                    break 'served done(r, settings, n);
                 }
                 crate::modules::alias::Mapped::Alias { root, rest } => Some((root, rest)),
                 crate::modules::alias::Mapped::None => None,
@@ -645,7 +788,7 @@ where
                 Served::Response(r) => r,
                 Served::Error(status) => error(status, &file_req),
             };
-            break 'served done(response, &parts, settings, n);
+            break 'served done(response, settings, n);
         }
     };
     // A body nobody read (a static file, an error page, a redirect):
@@ -707,20 +850,14 @@ fn unread_body_closes(mut response: Response<Body>, version: Version) -> Respons
 /// The last steps of a routed request's response: mod_setenv's response
 /// headers, the client connection's `Connection` header, the headers
 /// every response gets.
-fn done(
-    response: Response<Body>,
-    parts: &http::request::Parts,
-    settings: &Settings,
-    n: u32,
-) -> Response<Body> {
-    done_by(response, parts, settings, n, true)
+fn done(response: Response<Body>, settings: &Settings, n: u32) -> Response<Body> {
+    done_by(response, settings, n, true)
 }
 
 /// [`done`]; `setenv` false when mod_setenv did not run for the request
 /// (a module before it answered).
 fn done_by(
     mut response: Response<Body>,
-    parts: &http::request::Parts,
     settings: &Settings,
     n: u32,
     setenv: bool,
@@ -732,7 +869,7 @@ fn done_by(
     {
         settings.setenv.response(response.headers_mut());
     }
-    client_connection(&mut response, parts, settings, n);
+    client_connection(&mut response, settings, n);
     finish_in(&mut response, settings);
     response
 }
@@ -898,29 +1035,13 @@ fn redirect(code: u16, location: &[u8], head_only: bool) -> Response<Body> {
 }
 
 /// The client connection's `Connection` header: close after
-/// `server.max-keep-alive-requests`, and for an HTTP/1.0 client that did
-/// not ask for keep-alive (as lighttpd says it); 101 keeps `upgrade`.
-fn client_connection(
-    response: &mut Response<Body>,
-    parts: &http::request::Parts,
-    settings: &Settings,
-    n: u32,
-) {
+/// `server.max-keep-alive-requests` (see [`keep_alive`]); 101 keeps
+/// `upgrade`. (HTTP/1.0's rules: [`http10`].)
+fn client_connection(response: &mut Response<Body>, settings: &Settings, n: u32) {
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         return;
     }
     keep_alive(response, settings, n);
-    if parts.version == Version::HTTP_10
-        && !parts
-            .headers
-            .get_all(CONNECTION)
-            .iter()
-            .any(|v| v.as_bytes().eq_ignore_ascii_case(b"keep-alive"))
-    {
-        response
-            .headers_mut()
-            .insert(CONNECTION, HeaderValue::from_static("close"));
-    }
 }
 
 /// CONNECT: an authority-form target must be numeric (lighttpd's core
@@ -991,7 +1112,7 @@ where
         files: &site.files,
     };
     let mut r = crate::modules::proxy::handle(preq, body).await;
-    client_connection(&mut r, &parts, settings, n);
+    client_connection(&mut r, settings, n);
     r
 }
 
@@ -1092,9 +1213,13 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
     respond::error_response(status, head_only)
 }
 
-/// Ends keep-alive after `server.max-keep-alive-requests` requests.
+/// Ends keep-alive after `server.max-keep-alive-requests` requests, or
+/// at once with `server.max-keep-alive-idle = 0`.
 fn keep_alive(r: &mut Response<Body>, s: &Settings, n: u32) {
-    if s.max_keep_alive_requests == 0 || n >= s.max_keep_alive_requests.saturating_add(1) {
+    if s.max_keep_alive_requests == 0
+        || n >= s.max_keep_alive_requests.saturating_add(1)
+        || s.max_keep_alive_idle == 0
+    {
         r.headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }

@@ -128,6 +128,24 @@ impl std::ops::Deref for Effective<'_> {
 }
 
 impl RoutingTable {
+    /// The shortest idle limit (`server.max-read-idle`, `-write-idle`,
+    /// `-keep-alive-idle`) any block sets, 0 left out: how often an idle
+    /// connection has to look at the limits its latest request set.
+    pub fn shortest_idle(&self) -> Option<u32> {
+        use settings::{Number, Set};
+        self.blocks
+            .iter()
+            .flat_map(|b| b.patch.iter())
+            .filter_map(|s| match s {
+                Set::Number(Number::KeepAliveIdle | Number::ReadIdle | Number::WriteIdle, v) => {
+                    Some(*v)
+                }
+                _ => None,
+            })
+            .filter(|v| *v > 0)
+            .min()
+    }
+
     /// Compiles a loaded configuration without gateway modules, with every
     /// other module loaded (tests).
     pub fn compile(config: &Config) -> Result<RoutingTable, Vec<Diagnostic>> {

@@ -16,7 +16,7 @@ use std::future::Future;
 use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -53,6 +53,9 @@ pub struct ConnLimits {
     pub write_idle: Duration,
     /// `server.max-keep-alive-idle`.
     pub keep_alive_idle: Duration,
+    /// The shortest of those three that any condition sets (a request
+    /// may set it): how often an idle connection looks at its limits.
+    pub shortest_idle: Duration,
     /// `server.max-request-field-size`: the largest request head.
     pub max_header_bytes: usize,
     /// HTTP/2 allowed (`server.h2proto`).
@@ -72,16 +75,60 @@ struct Svc {
     activity: Arc<Activity>,
 }
 
+/// A request in flight on its connection, from its start until its
+/// response body is done: idle time then counts against the read and
+/// write limits, not the keep-alive one.
+pub(crate) struct InFlight(Arc<Svc>);
+
+impl InFlight {
+    fn start(svc: Arc<Svc>) -> Self {
+        svc.activity.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(svc)
+    }
+}
+
+impl std::fmt::Debug for InFlight {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("InFlight")
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let a = &self.0.activity;
+        a.in_flight.fetch_sub(1, Ordering::Relaxed);
+        a.touch();
+    }
+}
+
 /// When the connection last moved bytes, and whether a request is in flight.
 #[derive(Debug)]
 struct Activity {
     last_ms: AtomicU64,
     in_flight: AtomicUsize,
+    /// The last write to the client found its socket full (the client
+    /// does not read): `server.max-write-idle` is what counts then.
+    write_blocked: AtomicBool,
 }
 
 impl Activity {
     fn touch(&self) {
         self.last_ms.store(clock::now_ms(), Ordering::Relaxed);
+    }
+
+    /// Notes what a write to the client did.
+    #[inline]
+    fn wrote(&self, r: &Poll<io::Result<usize>>) {
+        match r {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.touch();
+                if self.write_blocked.load(Ordering::Relaxed) {
+                    self.write_blocked.store(false, Ordering::Relaxed);
+                }
+            }
+            Poll::Pending => self.write_blocked.store(true, Ordering::Relaxed),
+            _ => {}
+        }
     }
 
     fn last(&self) -> Instant {
@@ -176,9 +223,7 @@ impl<IO: SendFile> AsyncWrite for Tracked<IO> {
         } else {
             Pin::new(&mut self.io).poll_write(cx, data)
         };
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.activity.wrote(&r);
         r
     }
 
@@ -195,9 +240,7 @@ impl<IO: SendFile> AsyncWrite for Tracked<IO> {
             Some(i) => self.poll_write_parts(cx, &bufs[..i], true),
             None => self.poll_write_parts(cx, bufs, false),
         };
-        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
-            self.activity.touch();
-        }
+        self.activity.wrote(&r);
         r
     }
 
@@ -269,6 +312,7 @@ where
     let activity = Arc::new(Activity {
         last_ms: AtomicU64::new(clock::now_ms()),
         in_flight: AtomicUsize::new(0),
+        write_blocked: AtomicBool::new(false),
     });
     // (`conn` is this connection's own until its requests start)
     let files = match Arc::get_mut(&mut conn) {
@@ -359,25 +403,23 @@ where
     let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let svc = svc.clone();
         async move {
-            let Svc {
-                site,
-                conn,
-                activity,
-            } = &*svc;
             // hyper gives a request an upgrade handle when it asks for one
             // (an `Upgrade` header in HTTP/1.1, CONNECT): one cheap check
             // for the requests that do not
             if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned() {
                 if h2c && h2c::wanted(&req) {
-                    return Ok::<_, Infallible>(switch_to_h2c(conn, req, upgrade));
+                    return Ok::<_, Infallible>(switch_to_h2c(&svc.conn, req, upgrade));
                 }
-                conn.keep_upgrade(upgrade, None);
+                svc.conn.keep_upgrade(upgrade, None);
             }
-            activity.in_flight.fetch_add(1, Ordering::Relaxed);
+            // In flight until its response body is done (the guard holds
+            // the service's reference).
+            let guard = InFlight::start(svc);
+            let Svc { site, conn, .. } = &*guard.0;
             let r = request::handle(req, site, conn).await;
-            activity.in_flight.fetch_sub(1, Ordering::Relaxed);
-            activity.touch();
-            Ok::<_, Infallible>(crate::request::body::Outgoing::from_response(r))
+            let mut out = crate::request::body::Outgoing::from_response(r);
+            out.body_mut().hold(guard);
+            Ok::<_, Infallible>(out)
         }
     });
     let c = builder.serve_connection_with_upgrades(TokioIo::new(io), service.clone());
@@ -501,20 +543,23 @@ where
         Shutdown::Immediate => return false,
     }
     loop {
-        // Wake at the earliest moment any limit could run out (the state may
-        // change meanwhile, moving the real deadline earlier), then check.
-        let shortest = limits
-            .keep_alive_idle
-            .min(limits.read_idle)
-            .min(limits.write_idle)
+        // Wake when the limit in force runs out, and meanwhile every
+        // `shortest` (the state may change, moving the deadline earlier:
+        // a request that ends puts the connection under its keep-alive
+        // limit, a request may set shorter limits), then check.
+        let idle = idle_limits(served, limits);
+        let shortest = idle
+            .0
+            .min(idle.1)
+            .min(idle.2)
+            .min(limits.shortest_idle)
             .max(Duration::from_millis(100));
         let first = served.requests.load(Ordering::Relaxed) == 0;
-        let real = idle_deadline(activity, limits, graceful, first);
-        let early = activity.last() + shortest;
-        let deadline = if graceful || early <= Instant::now() {
+        let real = idle_deadline(activity, idle, graceful, first);
+        let deadline = if graceful {
             real
         } else {
-            early.min(real)
+            (Instant::now() + shortest).min(real)
         };
         // The timer and the shutdown signal are polled when they fire,
         // not at every wakeup of the connection (gated), and the
@@ -542,10 +587,15 @@ where
             }
             Woke::Timer => {
                 let first = served.requests.load(Ordering::Relaxed) == 0;
-                if Instant::now() >= idle_deadline(activity, limits, graceful, first) {
+                let idle = idle_limits(served, limits);
+                if Instant::now() >= idle_deadline(activity, idle, graceful, first) {
                     // Between requests: close cleanly. Before the first
                     // request, or stalled in one: drop.
-                    if activity.in_flight.load(Ordering::Relaxed) == 0 && !graceful && !first {
+                    if activity.in_flight.load(Ordering::Relaxed) == 0
+                        && !activity.write_blocked.load(Ordering::Relaxed)
+                        && !graceful
+                        && !first
+                    {
                         begin_close(c.as_mut(), &mut graceful_shutdown, activity, &mut graceful);
                     } else {
                         return false;
@@ -619,17 +669,36 @@ pub async fn wait_tunnel(
     }
 }
 
+/// The read, write and keep-alive idle limits in force: the latest
+/// routed request's (conditions may set them), the listener's before.
+fn idle_limits(served: &ConnInfo, l: &ConnLimits) -> (Duration, Duration, Duration) {
+    served
+        .idle
+        .get((l.read_idle, l.write_idle, l.keep_alive_idle))
+}
+
 /// When the connection's current idle limit runs out.
-fn idle_deadline(a: &Activity, l: &ConnLimits, graceful: bool, first_request: bool) -> Instant {
+/// `idle`: the read, write and keep-alive limits ([`idle_limits`]).
+fn idle_deadline(
+    a: &Activity,
+    idle: (Duration, Duration, Duration),
+    graceful: bool,
+    first_request: bool,
+) -> Instant {
+    let (read, write, keep_alive) = idle;
     let limit = if graceful {
         // Closing: give the peer a moment to take the last bytes.
         Duration::from_secs(5)
+    } else if a.write_blocked.load(Ordering::Relaxed) {
+        // The client does not take what is written to it.
+        write
     } else if a.in_flight.load(Ordering::Relaxed) > 0 {
-        l.read_idle.max(l.write_idle)
+        // Reading the request, or its answer is on its way.
+        read.max(write)
     } else if first_request {
-        l.read_idle
+        read
     } else {
-        l.keep_alive_idle
+        keep_alive
     };
     a.last() + limit
 }
@@ -712,6 +781,7 @@ mod tests {
             activity: Arc::new(Activity {
                 last_ms: AtomicU64::new(u64::MAX),
                 in_flight: AtomicUsize::new(0),
+                write_blocked: AtomicBool::new(false),
             }),
             files,
         }

@@ -100,8 +100,14 @@ fn refused(status: u16, line: Option<RequestLine<'_>>) -> Vec<u8> {
     } else {
         "HTTP/1.0"
     };
-    let mut head =
-        format!("{REFUSED_METHOD} /{status} {version}\r\nConnection: close\r\n").into_bytes();
+    // A HEAD request's refusal stays one (hyper then sends only the
+    // page's head); its line comes along, and marks it as a refusal.
+    let method = if line.is_some_and(|l| l.method == b"HEAD") {
+        "HEAD"
+    } else {
+        REFUSED_METHOD
+    };
+    let mut head = format!("{method} /{status} {version}\r\nConnection: close\r\n").into_bytes();
     if let Some(l) = line {
         // The version first: a header value loses its leading and
         // trailing blanks, and the method and target may be empty.
@@ -183,17 +189,16 @@ static PLAIN_TARGET: [bool; 256] = {
     t
 };
 
-/// The status for a request line's version (`HTTP/` and what follows):
-/// `None` for 1.0 and 1.1, 505 for another `D` or `D.D`, 400 otherwise.
+/// The status for a request line's version (what follows `HTTP/`), as
+/// lighttpd judges it: `None` for 1.0 and 1.1, 400 for what starts as
+/// one of them, 505 for anything else.
 fn version_refusal(version: &[u8]) -> Option<u16> {
     match version {
         b"1.0" | b"1.1" => None,
-        [d] | [d, b'.', _]
-            if d.is_ascii_digit() && version.iter().all(|&c| c.is_ascii_digit() || c == b'.') =>
-        {
-            Some(505)
-        }
-        _ => Some(400),
+        // a misspelt 1.0 or 1.1 (`1.01`, `1.10`, `1.1a`): 400
+        [b'1', b'.', b'0' | b'1', ..] => Some(400),
+        // anything else (`2.0`, `1.2`, `01.1`, `x`, nothing): 505
+        _ => Some(505),
     }
 }
 
@@ -370,6 +375,9 @@ pub struct Gate<IO> {
     closing: Option<Pin<Box<tokio::time::Sleep>>>,
     /// Heads handed on so far.
     heads: u32,
+    /// The empty line allowed before a head that follows another was
+    /// seen (and dropped) already.
+    blank_dropped: bool,
     /// Where the targets it encoded are kept as they came (for the
     /// access log), when they are wanted.
     raw_targets: Option<Arc<RawTargets>>,
@@ -492,6 +500,7 @@ impl<IO> Gate<IO> {
             waiting: None,
             closing: None,
             heads: 0,
+            blank_dropped: false,
             raw_targets: None,
             http2: true,
         }
@@ -542,9 +551,12 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
     };
     // Built only when a line has to be unfolded.
     let mut out: Option<Vec<u8>> = None;
+    // (the values of the headers taken once)
     let mut host: Option<&[u8]> = None;
+    let mut content_type: Option<&[u8]> = None;
+    let mut http2_settings: Option<&[u8]> = None;
+    let mut modified_since: Option<&[u8]> = None;
     let mut lengths = 0u32;
-    let mut twice = false;
     // The last line was left out (its folded rest goes too).
     let mut dropped = false;
     let mut start = 0;
@@ -603,20 +615,29 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
             return Err(400);
         }
         let value = line[colon + 1..].trim_ascii_start();
-        // Only four names matter here; their lengths rule out the rest.
-        match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
-                // A second Host with another value: 400 (the same again,
-                // in any case, is let be; an empty one is as if absent).
-                let value = value.trim_ascii_end();
-                if value.is_empty() {
-                    continue;
-                }
-                if host.is_some_and(|h| !h.eq_ignore_ascii_case(value)) {
-                    return Err(400);
-                }
-                host = Some(value);
+        // Only a few names matter here; their lengths rule out the rest.
+        let single = match name.len() {
+            4 if name.eq_ignore_ascii_case(b"host") => Some(&mut host),
+            12 if name.eq_ignore_ascii_case(b"content-type") => Some(&mut content_type),
+            14 if name.eq_ignore_ascii_case(b"http2-settings") => Some(&mut http2_settings),
+            17 if name.eq_ignore_ascii_case(b"if-modified-since") => Some(&mut modified_since),
+            _ => None,
+        };
+        if let Some(seen) = single {
+            // Headers lighttpd takes once: a second one with another
+            // value is 400 (the same again, in any case, is let be; an
+            // empty one is as if absent).
+            let value = value.trim_ascii_end();
+            if value.is_empty() {
+                continue;
             }
+            if seen.is_some_and(|h| !h.eq_ignore_ascii_case(value)) {
+                return Err(400);
+            }
+            *seen = Some(value);
+            continue;
+        }
+        match name.len() {
             14 if name.eq_ignore_ascii_case(b"content-length") => {
                 // A second Content-Length, even an equal one, or one that
                 // is not all digits: 400. An empty one counts as one but
@@ -628,8 +649,7 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
                 }
                 lengths += 1;
                 if value.is_empty() {
-                    let o = out.get_or_insert_with(|| bytes[..start].to_vec());
-                    o.truncate(o.len() - raw.len());
+                    drop_line(&mut out, bytes, start, raw.len());
                     dropped = true;
                     continue;
                 }
@@ -640,15 +660,21 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
             }
             17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
                 // HTTP/1.0 has no codings (400); only `chunked` is
-                // implemented (501 at once), and only once (501 after
-                // the other lines).
+                // implemented (501 at once), on as many lines as it
+                // comes. An empty one is as if absent (lighttpd; hyper
+                // would refuse it after a `chunked`, so it is left out).
                 if !l.v11 {
                     return Err(400);
                 }
-                if !value.trim_ascii_end().eq_ignore_ascii_case(b"chunked") {
+                let value = value.trim_ascii_end();
+                if value.is_empty() {
+                    drop_line(&mut out, bytes, start, raw.len());
+                    dropped = true;
+                    continue;
+                }
+                if !value.eq_ignore_ascii_case(b"chunked") {
                     return Err(501);
                 }
-                twice |= info.chunked;
                 info.chunked = true;
             }
             7 if name.eq_ignore_ascii_case(b"upgrade") => info.tunnel = true,
@@ -659,10 +685,14 @@ fn check_head(bytes: &[u8], l: &RequestLine<'_>) -> Result<(Option<Vec<u8>>, Hea
     if lengths > 0 && info.chunked {
         return Err(400);
     }
-    if twice {
-        return Err(501);
-    }
     Ok((out, info))
+}
+
+/// Leaves out of the (rewritten) head the line of `len` bytes that ends
+/// at `end` of `bytes`.
+fn drop_line(out: &mut Option<Vec<u8>>, bytes: &[u8], end: usize, len: usize) {
+    let o = out.get_or_insert_with(|| bytes[..end].to_vec());
+    o.truncate(o.len() - len);
 }
 
 /// The longest chunk-size or trailer line the gate follows; past it,
@@ -844,6 +874,20 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
     /// Scans the head at the start of `input`. False when more bytes are
     /// needed.
     fn head_step(&mut self) -> bool {
+        // One empty line between requests is let be (lighttpd; a second
+        // one, or one before the first request, is judged below: 400).
+        if self.heads > 0 && !self.blank_dropped {
+            let blank = if self.input.starts_with(b"\r\n") {
+                2
+            } else {
+                usize::from(self.input.starts_with(b"\n"))
+            };
+            if blank > 0 {
+                self.input.advance(blank);
+                self.blank_dropped = true;
+                return true;
+            }
+        }
         let buf = &self.input[..];
         // Only the first max_head bytes (and one more) are looked at: a
         // head that does not end within them gets 431 whatever follows,
@@ -941,6 +985,7 @@ impl<IO: AsyncRead + Unpin> Gate<IO> {
             ..Answer::default()
         });
         self.heads += 1;
+        self.blank_dropped = false;
         if let Some(keep) = self.raw_targets.as_ref().filter(|_| encoded) {
             // of an absolute URI, lighttpd logs the path (and query)
             let path = split_absolute(l.target).map_or(l.target, |(_, path)| path);
@@ -1206,6 +1251,27 @@ mod tests {
         drain(&mut Gate::new(input, 8192)).await
     }
 
+    /// Input that arrives `chunk` bytes at a time.
+    struct Pieces {
+        data: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    }
+
+    impl AsyncRead for Pieces {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<io::Result<()>> {
+            let end = (self.at + self.chunk).min(self.data.len());
+            let n = (end - self.at).min(buf.remaining());
+            buf.put_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Poll::Ready(Ok(()))
+        }
+    }
+
     /// What the gate hands out before it waits (or ends).
     async fn drain<IO: AsyncRead + Unpin>(g: &mut Gate<IO>) -> Vec<u8> {
         let mut out = Vec::new();
@@ -1334,6 +1400,52 @@ mod tests {
         assert_eq!(through(two).await, two);
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=1\r\nhello\r\n0\r\nT: 1\r\n\r\nGET / HTTP/1.1\r\n\r\n";
         assert_eq!(through(chunked).await, chunked);
+        // `chunked` on several lines; headers taken once, again with the
+        // same value (in another case, with blanks) or an empty one
+        let again = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\ntransfer-encoding: Chunked\r\n\r\n0\r\n\r\n\
+            GET / HTTP/1.1\r\nHost: a\r\nHOST: A \r\nContent-Type: x\r\nContent-Type:\r\nIf-Modified-Since: d\r\nIf-Modified-Since: D\r\n\r\n";
+        assert_eq!(through(again).await, again);
+    }
+
+    /// An empty Transfer-Encoding is as if absent (lighttpd); hyper would
+    /// refuse it after a `chunked`, so the line is left out.
+    #[tokio::test]
+    async fn empty_codings_are_left_out() {
+        assert_eq!(
+            through(b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: \r\nX: 1\r\n\r\n0\r\n\r\n").await,
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nX: 1\r\n\r\n0\r\n\r\n"
+        );
+        assert_eq!(
+            through(b"POST / HTTP/1.1\r\nTransfer-Encoding:\r\nContent-Length: 1\r\n\r\nx").await,
+            b"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nx"
+        );
+    }
+
+    /// One empty line between requests is dropped, however it arrives (as
+    /// lighttpd lets it be); a second one, or one before the first
+    /// request, is refused.
+    #[tokio::test]
+    async fn one_empty_line_between_requests() {
+        let a = b"GET /a HTTP/1.1\r\nHost: a\r\n\r\n";
+        let b = b"GET /b HTTP/1.1\r\nHost: a\r\n\r\n";
+        let both = [&a[..], b].concat();
+        for blank in [&b"\r\n"[..], b"\n"] {
+            let input = [&a[..], blank, b, blank, b].concat();
+            assert_eq!(through(&input).await, [&both[..], b].concat());
+            for chunk in 1..4 {
+                let pieces = Pieces {
+                    data: input.clone(),
+                    at: 0,
+                    chunk,
+                };
+                let mut g = Gate::new(pieces, 8192);
+                assert_eq!(drain(&mut g).await, [&both[..], b].concat(), "{chunk}");
+            }
+        }
+        let two = [&a[..], b"\r\n\r\n", b].concat();
+        assert_eq!(through(&two).await, [&a[..], &refused(400, None)].concat());
+        let before = [&b"\r\n"[..], a].concat();
+        assert_eq!(through(&before).await, refused(400, None));
     }
 
     /// The targets it encodes are kept as they came, by head number (of an
@@ -1525,7 +1637,16 @@ mod tests {
             (b"GET / HTTP/3\r\n\r\n", 505, None),
             (b"GET / HTTP/0.9\r\n\r\n", 505, None),
             (b"GET / HTTP/1.10\r\n\r\n", 400, None),
-            (b"GET / HTTP/x\r\n\r\n", 400, None),
+            (b"GET / HTTP/1.01\r\n\r\n", 400, None),
+            (b"GET / HTTP/1.1a\r\n\r\n", 400, None),
+            (b"GET / HTTP/1.0.\r\n\r\n", 400, None),
+            // (not a misspelt 1.0 or 1.1: 505, as lighttpd)
+            (b"GET / HTTP/x\r\n\r\n", 505, None),
+            (b"GET / HTTP/01.1\r\n\r\n", 505, None),
+            (b"GET / HTTP/10\r\n\r\n", 505, None),
+            (b"GET / HTTP/1.\r\n\r\n", 505, None),
+            (b"GET / HTTP/\r\n\r\n", 505, None),
+            (b"GET / HTTP/1.2x\r\n\r\n", 505, None),
             (b"GET / HTTP/1.1\r\nHo st: a\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\nHost : a\r\n\r\n", 400, get),
             (b"GET / HTTP/1.1\r\nX\x01: a\r\n\r\n", 400, get),
@@ -1534,7 +1655,14 @@ mod tests {
             (b"WICK-GATE-REFUSED /200 HTTP/1.1\r\n\r\n", 501, line(b"  HTTP/1.1")),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501, post),
             (b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 501, post),
-            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501, post),
+            (b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n", 501, post),
+            // headers lighttpd takes once, again with another value
+            (b"GET / HTTP/1.1\r\nIf-Modified-Since: a\r\nX: 1\r\nif-modified-since: b\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nContent-Type: a\r\nContent-Type: b\r\n\r\n", 400, get),
+            (b"GET / HTTP/1.1\r\nHTTP2-Settings: a\r\nHTTP2-Settings: b\r\n\r\n", 400, get),
+            // (a HEAD request's refusal stays HEAD)
+            (b"HEAD / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 400, line(b"HEAD / HTTP/1.1")),
+            (b"HEAD * HTTP/1.1\r\n\r\n", 400, Some(RequestLine { target: b"", ..line(b"HEAD * HTTP/1.1").unwrap() })),
             // the target's bytes are judged after the headers
             (b"GET /\x01 HTTP/1.1\r\nno colon\r\n\r\n", 400, line(b"GET /\x01 HTTP/1.1")),
             // control bytes (and a lone CR) in a header value or a fold

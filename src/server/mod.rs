@@ -247,6 +247,9 @@ fn prepare_opts(
             read_idle: Duration::from_secs(u64::from(base.max_read_idle)),
             write_idle: Duration::from_secs(u64::from(base.max_write_idle)),
             keep_alive_idle: Duration::from_secs(u64::from(base.max_keep_alive_idle)),
+            shortest_idle: Duration::from_secs(u64::from(
+                routing.shortest_idle().unwrap_or(u32::MAX),
+            )),
             max_header_bytes: top(config, "server.max-request-field-size")
                 .map_or(8192, |v| to_number(v) as usize),
             http2: h2,
@@ -744,6 +747,7 @@ fn conn_info(
         upgrade: std::sync::Mutex::new(None),
         raw_targets: Arc::default(),
         file_sends: None,
+        idle: Default::default(),
     })
 }
 
