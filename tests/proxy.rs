@@ -14,10 +14,13 @@ use support::backend::{Backend, Reply, big_byte, ok};
 use support::{Wick, parse_responses, read_all};
 
 fn conf(backend: &Backend, extra: &str) -> String {
+    conf_port(backend.port, extra)
+}
+
+fn conf_port(port: u16, extra: &str) -> String {
     format!(
         "server.document-root = \"{{root}}\"\nserver.bind = \"127.0.0.1\"\nserver.port = {{port}}\nserver.modules += ( \"mod_proxy\" )\n\
-         proxy.server = ( \"/p\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => {} ) ) )\n{extra}\n",
-        backend.port
+         proxy.server = ( \"/p\" => ( ( \"host\" => \"127.0.0.1\", \"port\" => {port} ) ) )\n{extra}\n"
     )
 }
 
@@ -543,5 +546,74 @@ fn request_handling_log_names_the_handler() {
         }
         assert!(Instant::now() < end, "handling lines missing:\n{log}");
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A backend that reads one connection until EOF; what it read, and
+/// whether EOF came within `limit`, arrive on the channel.
+fn eof_watcher(limit: Duration) -> (u16, std::sync::mpsc::Receiver<(Vec<u8>, bool)>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = l.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        let deadline = Instant::now() + limit;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let eof = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break false;
+            }
+            s.set_read_timeout(Some(left)).expect("timeout");
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(_) => break false,
+            }
+        };
+        let _ = tx.send((got, eof));
+    });
+    (port, rx)
+}
+
+/// A streamed request body that fails (the client goes away mid-body, or
+/// sends a malformed chunk) ends the backend connection at once, as
+/// lighttpd does, instead of leaving the backend waiting for the rest;
+/// the malformed one is answered 400.
+#[test]
+fn failed_streamed_request_body_closes_the_backend() {
+    for mode in [1, 2] {
+        // the client goes away after half of its body
+        let (port, seen) = eof_watcher(Duration::from_secs(10));
+        let w = Wick::start(&conf_port(
+            port,
+            &format!("server.stream-request-body = {mode}"),
+        ));
+        let mut s = w.connect();
+        s.write_all(b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nhello")
+            .expect("send");
+        let t = Instant::now();
+        drop(s);
+        let (_, eof) = seen.recv().expect("watcher");
+        assert!(eof, "mode {mode}: the backend sees EOF");
+        assert!(t.elapsed() < Duration::from_secs(5), "mode {mode}: at once");
+
+        // a malformed chunk
+        let (port, seen) = eof_watcher(Duration::from_secs(10));
+        let w = Wick::start(&conf_port(
+            port,
+            &format!("server.stream-request-body = {mode}"),
+        ));
+        let out = w.raw(
+            "POST /p HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nzz\r\n",
+        );
+        assert!(
+            out.starts_with(b"HTTP/1.1 400 "),
+            "mode {mode}: {}",
+            String::from_utf8_lossy(&out)
+        );
+        let (_, eof) = seen.recv().expect("watcher");
+        assert!(eof, "mode {mode}: the backend sees EOF");
     }
 }

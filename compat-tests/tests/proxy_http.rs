@@ -395,6 +395,35 @@ fn response_status_line_and_headers() {
     pair.check_full(Req::get("/plain/rg").header("Range", "bytes=2-4"));
     pair.check_full(Req::get("/plain/rg1").header("Range", "bytes=-5"));
     pair.check_full(Req::get("/plain/rg2?body=10").header("Range", "bytes=20-30"));
+    // ... only when If-Range holds: the response's ETag or Last-Modified,
+    // byte for byte (a weak tag, another date form, a missing validator:
+    // the whole 200)
+    let validated = "/plain/ir?body=10&hdr=ETag:%20%22abc%22\
+                     &hdr=Last-Modified:%20Mon,%2001%20Jan%202001%2000:00:00%20GMT";
+    for if_range in [
+        "\"abc\"",
+        "\"zzz\"",
+        "W/\"abc\"",
+        "Mon, 01 Jan 2001 00:00:00 GMT",
+        "Tue, 02 Jan 2001 00:00:00 GMT",
+        "Monday, 01-Jan-01 00:00:00 GMT",
+    ] {
+        pair.check_full(
+            Req::get(validated)
+                .header("Range", "bytes=0-0")
+                .header("If-Range", if_range),
+        );
+    }
+    pair.check_full(
+        Req::get("/plain/ir2?body=10")
+            .header("Range", "bytes=0-0")
+            .header("If-Range", "\"x\""),
+    );
+    // ... not when the backend takes none, nor on an empty body
+    pair.check_full(
+        Req::get("/plain/arn?body=10&hdr=Accept-Ranges:%20none").header("Range", "bytes=0-0"),
+    );
+    pair.check_full(Req::get("/plain/rg0?body=0").header("Range", "bytes=0-0"));
     // a 206 from the backend passes through untouched
     pair.check_full(
         Req::get("/plain/rg3?body=3&status=206&hdr=Content-Range:%20bytes%200-2/10")
@@ -1056,6 +1085,7 @@ fn x_sendfile() {
     let scratch = Scratch::new("px").expect("scratch dir");
     let dir = scratch.path().to_path_buf();
     put(&dir.join("files/f.txt"), "file contents\n");
+    put(&dir.join("files/sp ace.txt"), "with a space\n");
     put(&dir.join("other/g.txt"), "outside\n");
     // past wick's file cache: sent with sendfile on a plain connection
     let big: String = (0..30_000).map(|i| format!("{i:09}\n")).collect();
@@ -1098,6 +1128,30 @@ fn x_sendfile() {
     // without the option the header is only removed
     pair.check_full(Req::get(&format!(
         "/xn/d?body=3&hdr=X-Sendfile:%20{d}/files/f.txt"
+    )));
+    // another status stays, with the file as its body (no validators);
+    // a file that cannot be read leaves it an empty body; 304 none
+    for status in [404, 201, 304] {
+        pair.check_full(Req::get(&format!(
+            "/xs/s{status}?status={status}&body=3&hdr=X-Sendfile:%20{d}/files/f.txt"
+        )));
+    }
+    pair.check_full(Req::get(&format!(
+        "/xs/s404n?status=404&body=3&hdr=X-Sendfile:%20{d}/files/none.txt"
+    )));
+    // the value is percent-decoded
+    pair.check_full_known(
+        Req::get(&format!(
+            "/xs/sp?body=3&hdr=X-Sendfile:%20{d}/files/sp%2520ace.txt"
+        )),
+        "ETag values are computed differently",
+        etag,
+    );
+    // an empty one, and X-LIGHTTPD-send-file (FastCGI's, in 1.4.69), are
+    // only removed: the backend's body goes out
+    pair.check_full(Req::get("/xs/empty?body=3&hdr=X-Sendfile:"));
+    pair.check_full(Req::get(&format!(
+        "/xs/xl?body=3&hdr=X-LIGHTTPD-send-file:%20{d}/files/f.txt"
     )));
     pair.finish();
 }

@@ -38,7 +38,7 @@ use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
 use http::header::{
     ACCEPT_RANGES, CONNECTION, CONTENT_LENGTH, CONTENT_RANGE, CONTENT_TYPE, HeaderName,
-    HeaderValue, RANGE, TRANSFER_ENCODING,
+    HeaderValue, IF_RANGE, RANGE, TRANSFER_ENCODING,
 };
 use http::{Method, Response, StatusCode, Version};
 use http_body_util::BodyExt;
@@ -738,7 +738,13 @@ async fn respond(
     }
     if let Some(path) = head.x_sendfile.as_ref().filter(|_| host.0.cfg.x_sendfile) {
         drop(conn);
-        return x_sendfile(req, path, &host.0.cfg.x_sendfile_docroot, head.headers);
+        return x_sendfile(
+            req,
+            path,
+            &host.0.cfg.x_sendfile_docroot,
+            head.status,
+            head.headers,
+        );
     }
     let mut reader = BodyReader::new(
         Io::Whole(conn),
@@ -850,7 +856,14 @@ fn buffered_response(
     if !had_length && !no_body {
         headers.append(CONTENT_LENGTH, HeaderValue::from(content.len()));
     }
-    if ranges_ok && *method == Method::GET {
+    // Not when the backend says it takes none, on an empty body, or when
+    // If-Range does not hold (as lighttpd).
+    let ranges_taken = ranges_ok
+        && *method == Method::GET
+        && content.len() > 0
+        && hdr::get(&headers, &ACCEPT_RANGES).is_none_or(|v| v.as_bytes() != b"none")
+        && if_range_holds(hdr::get(&req.parts.headers, &IF_RANGE), &headers);
+    if ranges_taken {
         if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
             if range.as_bytes().starts_with(b"bytes=") {
                 return match range_response(range.as_bytes(), content, headers, sends) {
@@ -868,6 +881,22 @@ fn buffered_response(
     *r.status_mut() = head.status;
     *r.headers_mut() = headers;
     r
+}
+
+/// Whether a request's `If-Range` lets its ranges be served from a
+/// backend's response with `headers`: none (or a blank one) does; an
+/// entity tag must be the response's ETag, byte for byte (so a weak one
+/// never holds); a date must be its Last-Modified, byte for byte.
+fn if_range_holds(if_range: Option<&HeaderValue>, headers: &http::HeaderMap) -> bool {
+    let Some(v) = if_range.filter(|v| !v.as_bytes().trim().is_empty()) else {
+        return true;
+    };
+    let validator = if v.as_bytes().starts_with(b"\"") {
+        http::header::ETAG
+    } else {
+        http::header::LAST_MODIFIED
+    };
+    hdr::get(headers, &validator).is_some_and(|h| h.as_bytes() == v.as_bytes())
 }
 
 fn merge_trailers(headers: &mut http::HeaderMap, trailers: &[u8]) {
@@ -934,15 +963,21 @@ fn range_response(
     Some(r)
 }
 
-/// `X-Sendfile`: the named file instead of the backend's body (the
-/// backend's other headers are kept where the file sets none).
+/// `X-Sendfile`: the named file (its value percent-decoded) instead of
+/// the backend's body (the backend's other headers are kept where the
+/// file sets none). With a status other than 200 the status stays, and
+/// the file is the body as it is: no validators, no ranges (an empty body
+/// when it cannot be read), as lighttpd does.
 fn x_sendfile(
     req: &ProxyRequest<'_>,
     path: &[u8],
     docroots: &[std::path::PathBuf],
+    status: StatusCode,
     backend_headers: http::HeaderMap,
 ) -> Response<Body> {
     use crate::modules::staticfile::{FileRequest, Served, send_path};
+    let decoded: Vec<u8> = percent_encoding::percent_decode(path).collect();
+    let path = &decoded[..];
     let p =
         std::path::Path::new(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(path));
     let allowed = docroots.is_empty()
@@ -954,6 +989,9 @@ fn x_sendfile(
         return page(StatusCode::FORBIDDEN, req);
     }
     let get = Method::GET;
+    let plain = status == StatusCode::OK;
+    // (an unusual status: the request's conditions and ranges do not apply)
+    let none = http::HeaderMap::new();
     let fr = FileRequest {
         method: if req.parts.method == Method::HEAD {
             &req.parts.method
@@ -964,13 +1002,48 @@ fn x_sendfile(
         path,
         path_raw: path,
         query: None,
-        headers: &req.parts.headers,
+        headers: if plain { &req.parts.headers } else { &none },
         settings: req.settings,
         cache: req.files,
         sends: req.conn.file_sends_for(req.parts.version),
         alias: None,
         dir_steps: &[],
     };
+    if !plain {
+        let mut r = match send_path(p, &fr) {
+            Served::Response(r) if !matches!(status.as_u16(), 204 | 304) => r,
+            _ => {
+                let mut r = Response::new(Body::empty());
+                if !matches!(status.as_u16(), 204 | 304) {
+                    r.headers_mut().insert(CONTENT_LENGTH, HeaderValue::from(0));
+                }
+                r
+            }
+        };
+        *r.status_mut() = status;
+        let h = r.headers_mut();
+        for name in [
+            http::header::ETAG,
+            http::header::LAST_MODIFIED,
+            http::header::ACCEPT_RANGES,
+        ] {
+            h.remove(name);
+        }
+        let mut last = None;
+        for (k, v) in backend_headers {
+            if let Some(k) = k {
+                last = Some(k);
+            }
+            if let Some(k) = &last {
+                if *k == CONTENT_TYPE {
+                    h.insert(CONTENT_TYPE, v);
+                } else if *k != CONTENT_LENGTH {
+                    h.append(k.clone(), v);
+                }
+            }
+        }
+        return r;
+    }
     match send_path(p, &fr) {
         Served::Response(mut r) => {
             let mut last = None;
@@ -1026,22 +1099,35 @@ where
     // The halves share the proc's load count while either lives.
     let hold = Arc::new(SplitHold(load));
     let (mut rd, mut wr) = tokio::io::split(stream);
-    let (too_large_tx, mut too_large_rx) = tokio::sync::oneshot::channel::<()>();
+    // The client's body failing (too large: 413; cut short or malformed:
+    // 400) ends the exchange at once, and the backend connection with it.
+    let (failed_tx, mut failed_rx) = tokio::sync::oneshot::channel::<StatusCode>();
     let pump_hold = hold.clone();
     let pump = tokio::spawn(async move {
         let _hold = pump_hold;
         let r: io::Result<()> = async {
             with_timeout(write_timeout, wr.write_all(&head)).await?;
             let mut seen = 0u64;
+            let mut failed = Some(failed_tx);
             while let Some(frame) = body.frame().await {
-                let frame = frame.map_err(|e| io::Error::other(e.to_string()))?;
+                let frame = match frame {
+                    Ok(f) => f,
+                    Err(e) => {
+                        if let Some(tx) = failed.take() {
+                            let _ = tx.send(StatusCode::BAD_REQUEST);
+                        }
+                        return Err(io::Error::other(format!("the client's body: {e}")));
+                    }
+                };
                 let Ok(d) = frame.into_data() else { continue };
                 if d.is_empty() {
                     continue;
                 }
                 seen += d.len() as u64;
                 if limit > 0 && seen > limit {
-                    let _ = too_large_tx.send(());
+                    if let Some(tx) = failed.take() {
+                        let _ = tx.send(StatusCode::PAYLOAD_TOO_LARGE);
+                    }
                     return Err(io::Error::other("request body too large"));
                 }
                 if framing == Framing::Chunked {
@@ -1076,19 +1162,15 @@ where
     let pump = AbortOnDrop(pump);
     let mut buf = BytesMut::new();
     let head_result = tokio::select! {
-        h = read_head(&mut rd, &mut buf, t.read, head_request, remap) => Some(h),
-        Ok(()) = &mut too_large_rx => None,
+        h = read_head(&mut rd, &mut buf, t.read, head_request, remap) => Ok(h),
+        Ok(status) = &mut failed_rx => Err(status),
     };
     let head = match head_result {
-        None => {
-            return crate::request::refuse_page(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                head_request,
-                req.settings,
-            );
+        Err(status) => {
+            return crate::request::refuse_page(status, head_request, req.settings);
         }
-        Some(Err(f)) => return page(f.status(), req),
-        Some(Ok(h)) => h,
+        Ok(Err(f)) => return page(f.status(), req),
+        Ok(Ok(h)) => h,
     };
     if head.status == StatusCode::SWITCHING_PROTOCOLS {
         return page(StatusCode::BAD_GATEWAY, req);

@@ -24,8 +24,8 @@ fn split_uri(v: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
 }
 
 /// A URI with its authority and path remapped (a relative reference: its
-/// path only); `scheme` `(from, to)` swaps the scheme with `https-remap`.
-/// Unchanged when neither part maps.
+/// path only); `scheme` `(from, to)` swaps the scheme with `https-remap`
+/// when the authority maps. Unchanged when neither part maps.
 fn remap_uri(
     v: &[u8],
     scheme_swap: Option<(&[u8], &[u8])>,
@@ -40,8 +40,10 @@ fn remap_uri(
     if new_host.is_none() && new_path.is_none() {
         return v.to_vec();
     }
+    // (only a remapped authority changes scheme: another host's URI keeps
+    // its own, its path remapped or not)
     let scheme = match scheme_swap {
-        Some((from, to)) if scheme.eq_ignore_ascii_case(from) => to,
+        Some((from, to)) if new_host.is_some() && scheme.eq_ignore_ascii_case(from) => to,
         _ => scheme,
     };
     let mut out = scheme.to_vec();
@@ -344,6 +346,21 @@ mod tests {
             b"https://127.0.0.1:18980/loc"
         );
         assert_eq!(rs.uri(b"http://elsewhere/x"), b"http://elsewhere/x");
+        // another host's URI whose path maps keeps its scheme
+        let mut h = h.clone();
+        h.map_urlpath = vec![("/r/".into(), "/real/".into())];
+        let mut rq = RequestRemap::new(&h, b"127.0.0.1:18980", true).expect("configured");
+        let _ = rq.host(b"127.0.0.1:18980");
+        assert_eq!(
+            rq.uri(b"https://other.example/r/c"),
+            b"https://other.example/real/c"
+        );
+        let rs = ResponseRemap::new(&h, b"127.0.0.1:18980", true, Some(rq.remembered()))
+            .expect("configured");
+        assert_eq!(
+            rs.uri(b"http://other.example/real/loc"),
+            b"http://other.example/r/loc"
+        );
     }
 
     /// An empty value stops matching; without a request mapping the

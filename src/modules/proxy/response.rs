@@ -175,7 +175,10 @@ pub fn parse(
                 None
             }
             Role::SendFile => {
-                x_sendfile = Some(v.to_vec());
+                // (an empty one is left out and says nothing, as lighttpd)
+                if !v.is_empty() {
+                    x_sendfile = Some(v.to_vec());
+                }
                 continue;
             }
             Role::Dropped => continue,
@@ -240,7 +243,7 @@ enum Role {
     ContentLength,
     ContentEncoding,
     Upgrade,
-    /// X-Sendfile or X-LIGHTTPD-send-file: taken, not passed on.
+    /// X-Sendfile: taken, not passed on.
     SendFile,
     /// Other X-LIGHTTPD-* and HTTP2-Settings: not passed on.
     Dropped,
@@ -296,7 +299,9 @@ fn role(hn: &HeaderName, usual: Option<Usual>) -> Role {
         Role::SetCookie
     } else {
         let n = hn.as_str();
-        if n == "x-sendfile" || n == "x-lighttpd-send-file" {
+        // (lighttpd 1.4.69's mod_proxy takes X-Sendfile only; the
+        // X-LIGHTTPD-send-file of its FastCGI days is dropped below)
+        if n == "x-sendfile" {
             Role::SendFile
         } else if n.starts_with("x-lighttpd-") || n == "http2-settings" {
             Role::Dropped

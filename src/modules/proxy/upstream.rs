@@ -225,8 +225,15 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 upgrade = true;
             }
             b"expect" if has_body => continue,
-            // joined into the first line below
-            b"x-forwarded-for" if repeat => continue,
+            // joined into the first line below (a client's own
+            // X-Forwarded-For lines, and Forwarded lines when wick adds
+            // its element), or replaced by the one line wick writes (every
+            // X-Forwarded-Proto; X-Host and X-Forwarded-Host when the
+            // request has a host): a second line never reaches the
+            // backend as the client sent it
+            b"x-forwarded-for" | b"x-forwarded-proto" if repeat => continue,
+            b"x-host" | b"x-forwarded-host" if repeat && !h.client_host.is_empty() => continue,
+            b"forwarded" if repeat && h.forwarded != 0 => continue,
             b"content-length" => {
                 seen_cl = true;
                 match h.framing {
@@ -246,7 +253,9 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
             }
             _ => {}
         }
-        if v.is_empty() {
+        // (an empty line says nothing, except as the first of lines
+        // joined into one)
+        if v.is_empty() && n != b"x-forwarded-for" && !(n == b"forwarded" && h.forwarded != 0) {
             continue;
         }
         put_name(out, name, h.title_case);
@@ -276,9 +285,15 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 out.extend_from_slice(h.client_host);
             }
             b"forwarded" if !repeat && h.forwarded != 0 => {
+                // all lines of the client's header as one, then wick's
+                // element (last: the nearest hop)
                 seen_fwd = true;
-                out.extend_from_slice(v);
-                out.extend_from_slice(b", ");
+                for line in h.headers.get_all(name) {
+                    if !line.is_empty() {
+                        out.extend_from_slice(line.as_bytes());
+                        out.extend_from_slice(b", ");
+                    }
+                }
                 forwarded_element(out, h);
             }
             b"destination" | b"content-location" => match h.remap {
@@ -300,7 +315,7 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
     }
     if h.forwarded != 0 && !seen_fwd {
         out.extend_from_slice(b"Forwarded: ");
-        if let Some(xff) = h.headers.get("x-forwarded-for") {
+        for xff in h.headers.get_all("x-forwarded-for") {
             for ip in xff.as_bytes().split(|&b| b == b',') {
                 let ip = ip.trim();
                 if !ip.is_empty() {

@@ -206,6 +206,69 @@ fn forwarded() {
     );
 }
 
+/// A client that repeats the headers wick writes gets no line of its own
+/// through: X-Forwarded-Proto, X-Host and X-Forwarded-Host are written
+/// once (wick's value); X-Forwarded-For and Forwarded lines are joined
+/// into one that ends with wick's element (lighttpd joins repeated lines
+/// before it sets or appends).
+#[test]
+fn repeated_forwarding_headers() {
+    let m = Method::GET;
+    let h = headers(&[
+        ("host", "ex.org"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-proto", "ftp"),
+        ("x-host", "a"),
+        ("x-host", "b"),
+        ("x-forwarded-host", "a"),
+        ("x-forwarded-host", "b"),
+        ("x-forwarded-for", "1.1.1.1"),
+        ("x-forwarded-for", ""),
+        ("x-forwarded-for", "2.2.2.2"),
+        ("forwarded", "for=1.1.1.1"),
+        ("forwarded", "for=2.2.2.2"),
+    ]);
+    let mut i = input(&m, &h);
+    i.client_host = b"ex.org";
+    i.forwarded = fwd::FOR | fwd::PROTO;
+    let t = build_text(&i);
+    let count = |name: &str| t.matches(&format!("\r\n{name}: ")).count();
+    for name in [
+        "X-Forwarded-Proto",
+        "X-Host",
+        "X-Forwarded-Host",
+        "X-Forwarded-For",
+        "Forwarded",
+    ] {
+        assert_eq!(count(name), 1, "{name}: {t}");
+    }
+    assert!(t.contains("\r\nX-Forwarded-Proto: http\r\n"), "{t}");
+    assert!(t.contains("\r\nX-Host: ex.org\r\n"), "{t}");
+    assert!(t.contains("\r\nX-Forwarded-Host: ex.org\r\n"), "{t}");
+    assert!(
+        t.contains("\r\nX-Forwarded-For: 1.1.1.1, 2.2.2.2, 127.0.0.1\r\n"),
+        "{t}"
+    );
+    assert!(
+        t.contains("\r\nForwarded: for=1.1.1.1, for=2.2.2.2, for=127.0.0.1;proto=http\r\n"),
+        "{t}"
+    );
+    // without a Forwarded header: seeded from every X-Forwarded-For line
+    let h = headers(&[
+        ("host", "ex.org"),
+        ("x-forwarded-for", "1.1.1.1"),
+        ("x-forwarded-for", "2.2.2.2"),
+    ]);
+    let mut i = input(&m, &h);
+    i.client_host = b"ex.org";
+    i.forwarded = fwd::FOR;
+    let t = build_text(&i);
+    assert!(
+        t.contains("\r\nForwarded: for=\"1.1.1.1\", for=\"2.2.2.2\", for=127.0.0.1\r\n"),
+        "{t}"
+    );
+}
+
 /// Upgrade: forwarded only when enabled; `close, upgrade` when the
 /// client's Connection allows it; plain `close` with `Connection: close`.
 #[test]
