@@ -383,6 +383,11 @@ fn response_status_line_and_headers() {
         "/plain/xs?body=2&hdr=X-Sendfile:%20/etc/hostname&hdr=X-LIGHTTPD-send-file:%20/etc/hostname\
          &hdr=X-Sendfile2:%20/etc/hostname%200-1",
     ));
+    // headers without a value are left out (the client gets the proxy's
+    // own Server)
+    pair.check_full(Req::get(
+        "/plain/empty?body=2&hdr=X-Empty:&hdr=Server:%20&hdr=Location:&hdr=X-Kept:%20k",
+    ));
     // HTTP2-Settings from a backend is dropped
     pair.check_full(Req::get(
         "/plain/h2s?body=2&hdr=HTTP2-Settings:%20AAMAAABkAAQAAP__",

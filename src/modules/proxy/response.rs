@@ -141,7 +141,23 @@ pub fn parse(
         let Ok((hn, usual)) = hdr::name(&raw[n0..n1]) else {
             continue;
         };
-        let mapped: Option<Vec<u8>> = match role(&hn, usual) {
+        let role = role(&hn, usual);
+        // A header without a value is left out (lighttpd; the client then
+        // gets wick's own Server).
+        if v.is_empty()
+            && matches!(
+                role,
+                Role::Plain
+                    | Role::ContentType
+                    | Role::Location
+                    | Role::SetCookie
+                    | Role::ContentEncoding
+                    | Role::Upgrade
+            )
+        {
+            continue;
+        }
+        let mapped: Option<Vec<u8>> = match role {
             Role::Connection => {
                 for tok in v.split(|&b| b == b',') {
                     let tok = tok.trim_ascii();

@@ -70,6 +70,15 @@ fn header_filtering() {
     assert_eq!(h.x_sendfile.as_deref(), Some(&b"/etc/passwd"[..]));
     assert_eq!(h.framing, Framing::Length(3));
     assert!(!h.reusable, "Connection: close");
+    // headers without a value are left out, as lighttpd leaves them out
+    // (and X-LIGHTTPD-send-file is not taken, only dropped)
+    let h = head(
+        "HTTP/1.1 200 OK\r\nX-Empty:\r\nServer: \r\nX-Blank:   \r\nContent-Type:\r\n\
+         Location: \r\nSet-Cookie:\r\nX-Sendfile:\r\nX-LIGHTTPD-send-file: /etc/passwd\r\n\
+         X-Kept: k\r\nContent-Length: 2\r\n\r\n",
+    );
+    assert_eq!(names(&h), ["x-kept: k", "content-length: 2"]);
+    assert_eq!(h.x_sendfile, None);
 }
 
 /// Framing: chunked wins over Content-Length; conflicting or invalid
