@@ -300,42 +300,9 @@ where
     B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
     B::Error: std::fmt::Display + Send,
 {
-    if req.version() == Version::HTTP_10 {
-        return http10(req, site, conn).await;
-    }
-    handle_any(req, site, conn).await
-}
-
-/// An HTTP/1.0 request: answered as HTTP/1.0, its connection kept only
-/// when it asked for that and the response does not close it, and then
-/// said (`Connection: keep-alive`), as lighttpd does.
-#[cold]
-#[inline(never)]
-async fn http10<B>(req: Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display + Send,
-{
-    let keep = has_token(req.headers(), CONNECTION, b"keep-alive")
-        && !has_token(req.headers(), CONNECTION, b"close");
-    let mut r = Box::pin(handle_any(req, site, conn)).await;
-    if r.status() != StatusCode::SWITCHING_PROTOCOLS {
-        *r.version_mut() = Version::HTTP_10;
-        if !r.headers().contains_key(CONNECTION) {
-            let v = if keep { "keep-alive" } else { "close" };
-            r.headers_mut()
-                .insert(CONNECTION, HeaderValue::from_static(v));
-        }
-    }
-    r
-}
-
-/// [`handle`] for any version.
-async fn handle_any<B>(req: Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display + Send,
-{
+    // An HTTP/1.0 request keeps its connection only when it asked for
+    // that (see `http10`).
+    let http10_keep = (req.version() == Version::HTTP_10).then(|| http10_keep_alive(&req));
     // `server.protocol-http11 = "disable"` (where it holds): an HTTP/1.1
     // request is taken and answered as HTTP/1.0, and its connection closes
     let mut as_http10 = false;
@@ -344,7 +311,9 @@ where
     } else {
         logged(req, site, conn, &mut as_http10).await
     };
-    if as_http10 {
+    if let Some(keep) = http10_keep {
+        http10(&mut r, keep);
+    } else if as_http10 {
         // (hyper, which read HTTP/1.1, would keep the connection)
         *r.version_mut() = Version::HTTP_10;
         r.headers_mut()
@@ -353,7 +322,32 @@ where
     r
 }
 
-/// [`handle_any`] with an access-log line.
+/// Whether an HTTP/1.0 request asked to keep its connection.
+#[cold]
+#[inline(never)]
+fn http10_keep_alive<B>(req: &Request<B>) -> bool {
+    has_token(req.headers(), CONNECTION, b"keep-alive")
+        && !has_token(req.headers(), CONNECTION, b"close")
+}
+
+/// The answer to an HTTP/1.0 request: HTTP/1.0, its connection kept only
+/// when it asked for that (`keep`) and the answer does not close it, and
+/// then said (`Connection: keep-alive`), as lighttpd does.
+#[cold]
+#[inline(never)]
+fn http10(r: &mut Response<Body>, keep: bool) {
+    if r.status() == StatusCode::SWITCHING_PROTOCOLS {
+        return;
+    }
+    *r.version_mut() = Version::HTTP_10;
+    if !r.headers().contains_key(CONNECTION) {
+        let v = if keep { "keep-alive" } else { "close" };
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static(v));
+    }
+}
+
+/// [`handle`] with an access-log line.
 async fn logged<B>(
     req: Request<B>,
     site: &Site,

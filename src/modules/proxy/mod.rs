@@ -858,19 +858,19 @@ fn buffered_response(
     }
     // Not when the backend says it takes none, on an empty body, or when
     // If-Range does not hold (as lighttpd).
-    let ranges_taken = ranges_ok
-        && *method == Method::GET
-        && content.len() > 0
-        && hdr::get(&headers, &ACCEPT_RANGES).is_none_or(|v| v.as_bytes() != b"none")
-        && if_range_holds(hdr::get(&req.parts.headers, &IF_RANGE), &headers);
-    if ranges_taken {
-        if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
-            if range.as_bytes().starts_with(b"bytes=") {
-                return match range_response(range.as_bytes(), content, headers, sends) {
-                    Some(r) => r,
-                    None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
-                };
-            }
+    let range = (ranges_ok && *method == Method::GET)
+        .then(|| hdr::get(&req.parts.headers, &RANGE))
+        .flatten();
+    if let Some(range) = range {
+        let taken = range.as_bytes().starts_with(b"bytes=")
+            && content.len() > 0
+            && hdr::get(&headers, &ACCEPT_RANGES).is_none_or(|v| v.as_bytes() != b"none")
+            && if_range_holds(hdr::get(&req.parts.headers, &IF_RANGE), &headers);
+        if taken {
+            return match range_response(range.as_bytes(), content, headers, sends) {
+                Some(r) => r,
+                None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
+            };
         }
     }
     let mut r = Response::new(if req.parts.method == Method::HEAD {
