@@ -510,9 +510,8 @@ fn missing_forbidden_pathinfo_symlinks() {
 /// file exists, nothing else handles it), wick 404.
 /// `server.follow-symlink = "disable"`, `GET /nolink/dirlink/b.txt` where
 /// `nolink/dirlink` is a symlink to a directory: lighttpd 403 (it checks
-/// every path component), wick 200 with the file — wick only checks the
-/// last component, so the restriction can be bypassed through a linked
-/// directory.
+/// every path component); wick once checked only the last component, so
+/// the restriction could be bypassed through a linked directory.
 #[test]
 fn pathinfo_and_symlinked_directory() {
     let Some((mut pair, _)) = start_paths("pathinfo_and_symlinked_directory") else {
@@ -520,6 +519,98 @@ fn pathinfo_and_symlinked_directory() {
     };
     pair.check(Req::get("/nopi/b.txt/extra"));
     pair.check(Req::get("/nolink/dirlink/b.txt"));
+    pair.finish();
+}
+
+/// `server.follow-symlink = "disable"` refuses (403) whatever exists
+/// behind a symlink anywhere on its physical path: a document root that
+/// is itself a symlink (or lies below one), an alias target below one, a
+/// linked directory asked for without its `/` (no redirect), a linked
+/// directory whose absolute index file is real. A missing file stays 404.
+/// wick once checked only below the document root and after redirecting
+/// directories.
+#[test]
+fn follow_symlink_checks_whole_physical_path() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_alias" )
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html" )
+index-file.names = ( "index.html" )
+$HTTP["url"] =^ "/nolink/" {
+    server.follow-symlink = "disable"
+}
+$HTTP["url"] =^ "/al/" {
+    alias.url = ( "/al/" => "{dir}/rootlink/" )
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "linked.example" {
+    server.document-root = "{dir}/rootlink"
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "above.example" {
+    server.document-root = "{dir}/above/htdocs"
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "absindex.example" {
+    index-file.names = ( "missing.html", "/a.txt" )
+}
+"#;
+    let Some(mut pair) = Pair::start("follow_symlink_checks_whole_physical_path", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("a.txt", "plain a\n"),
+                ("d/index.html", "index of d\n"),
+                ("d/b.txt", "b in d\n"),
+                ("nolink/real.txt", "real file\n"),
+                ("nolink/sub/index.html", "index of sub\n"),
+                ("nolink/sub/c.txt", "c in sub\n"),
+            ],
+        );
+        let link = |to: &Path, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link(Path::new("htdocs"), &dir.join("rootlink"));
+        link(Path::new("."), &dir.join("above"));
+        link(Path::new("sub"), &htdocs.join("nolink/dl"));
+        link(Path::new("real.txt"), &htdocs.join("nolink/lf.txt"));
+        link(Path::new("a.txt"), &htdocs.join("la.txt"));
+        link(Path::new("d"), &htdocs.join("ld"));
+    }) else {
+        return;
+    };
+    for host in ["linked.example", "above.example"] {
+        for target in [
+            "/a.txt",
+            "/d",
+            "/d/",
+            "/d/index.html",
+            "/d/b.txt/extra",
+            "/missing",
+        ] {
+            pair.check(Req::get(target).host(host));
+        }
+        pair.check(Req::head("/d").host(host));
+    }
+    for req in [
+        Req::get("/al/a.txt"),
+        Req::get("/al/d"),
+        Req::get("/al/missing"),
+        Req::get("/nolink/real.txt"),
+        Req::get("/nolink/lf.txt"),
+        Req::get("/nolink/lf.txt/extra"),
+        Req::get("/nolink/dl"),
+        Req::head("/nolink/dl"),
+        Req::get("/nolink/dl/"),
+        Req::get("/nolink/dl/c.txt"),
+        Req::get("/nolink/dl/missing"),
+        Req::get("/nolink/dl/").host("absindex.example"),
+        Req::get("/nolink/sub/").host("absindex.example"),
+        Req::get("/nolink/sub"),
+        // followed where the setting is left on
+        Req::get("/la.txt"),
+        Req::get("/ld/"),
+    ] {
+        pair.check(req);
+    }
     pair.finish();
 }
 

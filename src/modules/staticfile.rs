@@ -149,7 +149,17 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         rel.into()
     };
     let full = join(root, &url_path);
-    let found = match req.cache.stat(&full) {
+    let stat = req.cache.stat(&full);
+    // What exists is refused before anything else when a symlink leads to
+    // it (a missing file stays 404); an index or path-info file found
+    // below is checked again.
+    if stat.is_ok() && !s.follow_symlink {
+        if let Err(status) = no_symlink_on_path(&full) {
+            return Served::Error(status);
+        }
+    }
+    let found_is_full = matches!(&stat, Ok(e) if !e.meta.is_dir());
+    let found = match stat {
         Ok(entry) if entry.meta.is_dir() => {
             if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
@@ -195,8 +205,8 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         }
         Err(e) => return Served::Error(error_for(&e)),
     };
-    if !s.follow_symlink {
-        if let Err(status) = no_symlinks_below(root, found.path.as_os_str().as_bytes()) {
+    if !s.follow_symlink && !found_is_full {
+        if let Err(status) = no_symlink_on_path(found.path.as_os_str().as_bytes()) {
             return Served::Error(status);
         }
     }
@@ -308,23 +318,23 @@ pub fn send_path(path: &Path, req: &FileRequest<'_>) -> Served {
     )
 }
 
-/// `server.follow-symlink = "disable"`: no component of the file's path
-/// below the document root may be a symlink (lighttpd opens each with
-/// O_NOFOLLOW); the document root itself may be one.
-fn no_symlinks_below(root: &[u8], file: &[u8]) -> Result<(), StatusCode> {
-    let root = root.strip_suffix(b"/").unwrap_or(root);
-    let rest = file.strip_prefix(root).unwrap_or(file);
-    let mut end = root.len();
-    for part in rest.split(|&b| b == b'/') {
-        end += if end == root.len() && part.is_empty() {
-            0
-        } else {
-            part.len() + 1
-        };
-        if part.is_empty() {
-            continue;
-        }
-        match std::fs::symlink_metadata(os_path(&file[..end.min(file.len())])) {
+/// `server.follow-symlink = "disable"`: 403 when any component of the
+/// physical path `path` is a symlink — the document root (or alias target)
+/// and the directories above it included, as lighttpd 1.4.69 checks the
+/// whole path of what it found. Called only for a path that exists.
+fn no_symlink_on_path(path: &[u8]) -> Result<(), StatusCode> {
+    let mut path = path;
+    while let Some(p) = path.strip_suffix(b"/") {
+        path = p;
+    }
+    let ends = path
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'/' && i > 0 && path[i - 1] != b'/')
+        .map(|(i, _)| i)
+        .chain((!path.is_empty()).then_some(path.len()));
+    for end in ends {
+        match std::fs::symlink_metadata(os_path(&path[..end])) {
             Ok(m) if m.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
             Ok(_) => {}
             Err(e) => return Err(error_for(&e)),
@@ -907,6 +917,135 @@ mod tests {
         assert_eq!(r("bytes=bytes=0-1"), None);
         assert_eq!(r("bytes=5-2"), None);
         assert_eq!(r("bytes=0-99999"), Some(vec![(0, 10239)]));
+    }
+
+    /// A scratch tree: `real/` with `f.txt`, `d/index.html`, `d/s.txt`,
+    /// `lf.txt -> f.txt`, `ld -> d`, `d3/index.html -> ../f.txt`, and
+    /// `rootlink -> real` beside it.
+    fn symlink_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("d")).expect("mkdir");
+        std::fs::create_dir_all(real.join("d3")).expect("mkdir");
+        std::fs::write(real.join("f.txt"), "f\n").expect("write");
+        std::fs::write(real.join("d/index.html"), "idx\n").expect("write");
+        std::fs::write(real.join("d/s.txt"), "s\n").expect("write");
+        let link = |to: &str, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link("f.txt", &real.join("lf.txt"));
+        link("d", &real.join("ld"));
+        link("../f.txt", &real.join("d3/index.html"));
+        link("real", &dir.path().join("rootlink"));
+        dir
+    }
+
+    /// The status `serve` answers a GET of `path` with.
+    fn status_of(s: &Settings, path: &str) -> StatusCode {
+        let headers = HeaderMap::new();
+        let cache = FileCache::new(false);
+        let req = FileRequest {
+            method: &Method::GET,
+            version: http::Version::HTTP_11,
+            path: path.as_bytes(),
+            path_raw: path.as_bytes(),
+            query: None,
+            headers: &headers,
+            settings: s,
+            cache: &cache,
+            sends: None,
+            alias: None,
+            dir_steps: &[DirStep::Index, DirStep::Refuse],
+        };
+        match serve(&req) {
+            Served::Response(r) => r.status(),
+            Served::Error(status) => status,
+        }
+    }
+
+    fn settings_for(root: &Path, follow_symlink: bool) -> Settings {
+        Settings {
+            document_root: Some(Arc::from(root.as_os_str().as_bytes())),
+            index_files: Arc::from(vec![bstr::BString::from("index.html")]),
+            follow_symlink,
+            ..Settings::default()
+        }
+    }
+
+    /// `server.follow-symlink = "disable"` refuses (403) whatever exists
+    /// behind a symlink anywhere on its physical path — the document root
+    /// and the directories above it included — before a directory is
+    /// redirected or its index looked up; a missing file stays 404
+    /// (calibrated against lighttpd 1.4.69).
+    #[test]
+    fn follow_symlink_disabled_checks_the_whole_path() {
+        let tree = symlink_tree();
+        // (the scratch directory's own path may lead through a symlink)
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let real = settings_for(&base.join("real"), false);
+        for (path, status) in [
+            ("/f.txt", 200),
+            ("/lf.txt", 403),
+            ("/lf.txt/extra", 403),
+            ("/d", 301),
+            ("/d/", 200),
+            ("/d/s.txt/extra", 200),
+            ("/d3/", 403),
+            ("/ld", 403),
+            ("/ld/", 403),
+            ("/ld/s.txt", 403),
+            ("/ld/s.txt/extra", 403),
+            ("/ld/missing", 404),
+            ("/missing", 404),
+        ] {
+            assert_eq!(status_of(&real, path).as_u16(), status, "real root: {path}");
+        }
+        let linked = settings_for(&base.join("rootlink"), false);
+        let above = base.join("above");
+        std::os::unix::fs::symlink(&base, &above).expect("symlink");
+        let through = settings_for(&above.join("real"), false);
+        for s in [&linked, &through] {
+            for (path, status) in [
+                ("/f.txt", 403),
+                ("/d", 403),
+                ("/d/", 403),
+                ("/d/s.txt/extra", 403),
+                ("/missing", 404),
+            ] {
+                assert_eq!(status_of(s, path).as_u16(), status, "linked root: {path}");
+            }
+        }
+        // followed when enabled
+        let follow = settings_for(&base.join("rootlink"), true);
+        for (path, status) in [("/lf.txt", 200), ("/ld", 301), ("/ld/", 200), ("/d3/", 200)] {
+            assert_eq!(
+                status_of(&follow, path).as_u16(),
+                status,
+                "followed: {path}"
+            );
+        }
+    }
+
+    /// Every leading part of the path is looked at, however many slashes.
+    #[test]
+    fn symlink_on_path_components() {
+        let tree = symlink_tree();
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let p = |rest: &str| format!("{}/{rest}", base.display());
+        assert!(no_symlink_on_path(p("real/d/s.txt").as_bytes()).is_ok());
+        assert!(no_symlink_on_path(p("real//d///").as_bytes()).is_ok());
+        assert!(no_symlink_on_path(b"/").is_ok());
+        for linked in [
+            "rootlink",
+            "rootlink/",
+            "rootlink//d/s.txt",
+            "real/ld/",
+            "real/lf.txt",
+        ] {
+            assert_eq!(
+                no_symlink_on_path(p(linked).as_bytes()),
+                Err(StatusCode::FORBIDDEN),
+                "{linked}"
+            );
+        }
     }
 
     /// `If-None-Match` lists and `*`, weak comparison.
