@@ -995,6 +995,79 @@ fn options_and_post() {
     pair.finish();
 }
 
+/// OPTIONS of what exists is answered 200 with `Allow` even where GET is
+/// refused: a directory without an index file (also in absolute form), a
+/// file of an excluded extension, an index file of an excluded extension,
+/// path info under `static-file.disable-pathinfo`, a directory whose
+/// index file is a symlink under `server.follow-symlink = "disable"`.
+/// What is missing stays 404, a directory without its `/` is redirected,
+/// a refused symlink stays 403, mod_access still denies. wick once
+/// answered these with 403.
+#[test]
+fn options_where_get_is_refused() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_access" )
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html", ".inc" => "text/plain" )
+index-file.names = ( "index.html", "index.inc" )
+static-file.exclude-extensions = ( ".inc" )
+$HTTP["url"] =^ "/nopi/" {
+    static-file.disable-pathinfo = "enable"
+}
+$HTTP["url"] =^ "/nolink/" {
+    server.follow-symlink = "disable"
+}
+$HTTP["url"] =^ "/denied/" {
+    url.access-deny = ( ".txt" )
+}
+"#;
+    let Some(mut pair) = Pair::start("options_where_get_is_refused", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("a.txt", "plain a\n"),
+                ("x.inc", "excluded\n"),
+                ("noindex/b.txt", "b\n"),
+                ("incindex/index.inc", "excluded index\n"),
+                ("nopi/b.txt", "no path info\n"),
+                ("nolink/real.txt", "real\n"),
+                ("denied/c.txt", "denied\n"),
+            ],
+        );
+        fs::create_dir_all(htdocs.join("nolink/idx")).expect("mkdir");
+        let link = |to: &str, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link("../real.txt", &htdocs.join("nolink/idx/index.html"));
+        link("real.txt", &htdocs.join("nolink/lf.txt"));
+    }) else {
+        return;
+    };
+    let options = |target: &str| Req::new("OPTIONS", target).also("allow");
+    for target in [
+        "/",
+        "/noindex/",
+        "http://example.org/",
+        "http://example.org/noindex/",
+        "/x.inc",
+        "/incindex/",
+        "/nopi/b.txt/extra",
+        "/nolink/idx/",
+        "/a.txt/extra",
+        "/noindex",
+        "/missing",
+        "http://example.org/missing",
+        "/missing/deeper",
+        "/nolink/lf.txt",
+        "/nolink/lf.txt/extra",
+        "/denied/c.txt",
+    ] {
+        pair.check(options(target));
+    }
+    for target in ["/noindex/", "/x.inc", "/incindex/", "/nopi/b.txt/extra", "/nolink/idx/"] {
+        pair.check(Req::get(target));
+    }
+    pair.finish();
+}
+
 // ---------------------------------------------------------------------------
 // 7. Conditions choosing the document root
 

@@ -11,8 +11,10 @@
 //! ```
 //!
 //! What lighttpd 1.4.69 does and wick does too: POST is served like GET;
-//! other methods get 501; a type not found in mimetype.assign means no ETag
-//! and no Last-Modified (and no 304); ranges closer than 80 bytes are merged;
+//! OPTIONS of anything that exists gets `Allow` (before index files,
+//! exclusions and `disable-pathinfo` are looked at); other methods get
+//! 501; a type not found in mimetype.assign means no ETag and no
+//! Last-Modified (and no 304); ranges closer than 80 bytes are merged;
 //! several ranges are sent as multipart/byteranges.
 
 use std::fs::{File, Metadata};
@@ -164,6 +166,11 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
             }
+            // OPTIONS is answered for any directory, with or without an
+            // index file (lighttpd)
+            if *req.method == Method::OPTIONS {
+                return Served::Response(options());
+            }
             let mut index = None;
             for step in req.dir_steps {
                 match step {
@@ -189,7 +196,9 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         },
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
             match path_info_file(root, &url_path, req.cache) {
-                Some(_) if s.disable_pathinfo => return Served::Error(StatusCode::FORBIDDEN),
+                Some(_) if s.disable_pathinfo && *req.method != Method::OPTIONS => {
+                    return Served::Error(StatusCode::FORBIDDEN);
+                }
                 // mod_access looks again at the path of the file found
                 Some((_, end))
                     if !s.access.is_off()
@@ -210,6 +219,11 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             return Served::Error(status);
         }
     }
+    // OPTIONS: what exists (and may be reached) takes the usual methods,
+    // whatever static-file.exclude-extensions says (lighttpd)
+    if *req.method == Method::OPTIONS {
+        return Served::Response(options());
+    }
     let ft = found.entry.meta.file_type();
     if !ft.is_file() || ft.is_fifo() || ft.is_socket() {
         return Served::Error(StatusCode::FORBIDDEN);
@@ -228,7 +242,6 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             }
             served
         }
-        Method::OPTIONS => Served::Response(options()),
         _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
 }
@@ -244,14 +257,13 @@ pub fn options() -> Response<Body> {
     r
 }
 
-/// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; OPTIONS
-/// gets the allowed methods, POST 403, other methods 501, as lighttpd).
+/// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; POST
+/// 403, other methods 501, as lighttpd; OPTIONS is answered before).
 fn listing(req: &FileRequest<'_>, dir: &[u8]) -> Served {
     let s = req.settings;
     match *req.method {
         Method::GET | Method::HEAD => {}
         Method::POST => return Served::Error(StatusCode::FORBIDDEN),
-        Method::OPTIONS => return Served::Response(options()),
         _ => return Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
     let path = os_path(dir);
@@ -940,10 +952,15 @@ mod tests {
 
     /// The status `serve` answers a GET of `path` with.
     fn status_of(s: &Settings, path: &str) -> StatusCode {
+        answer(s, &Method::GET, path).0
+    }
+
+    /// `serve`'s status and headers for `method` on `path`.
+    fn answer(s: &Settings, method: &Method, path: &str) -> (StatusCode, HeaderMap) {
         let headers = HeaderMap::new();
         let cache = FileCache::new(false);
         let req = FileRequest {
-            method: &Method::GET,
+            method,
             version: http::Version::HTTP_11,
             path: path.as_bytes(),
             path_raw: path.as_bytes(),
@@ -956,8 +973,8 @@ mod tests {
             dir_steps: &[DirStep::Index, DirStep::Refuse],
         };
         match serve(&req) {
-            Served::Response(r) => r.status(),
-            Served::Error(status) => status,
+            Served::Response(r) => (r.status(), r.headers().clone()),
+            Served::Error(status) => (status, HeaderMap::new()),
         }
     }
 
@@ -1020,6 +1037,67 @@ mod tests {
                 status_of(&follow, path).as_u16(),
                 status,
                 "followed: {path}"
+            );
+        }
+    }
+
+    /// OPTIONS of anything that exists is answered with `Allow` before
+    /// index files, `static-file.exclude-extensions` and
+    /// `static-file.disable-pathinfo` are looked at; a missing path is
+    /// 404, a directory without its `/` redirected, a refused symlink 403
+    /// (calibrated against lighttpd 1.4.69).
+    #[test]
+    fn options_of_what_exists() {
+        let tree = symlink_tree();
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let real = base.join("real");
+        std::fs::create_dir(real.join("empty")).expect("mkdir");
+        std::fs::write(real.join("x.inc"), "excluded\n").expect("write");
+        let mut s = settings_for(&real, true);
+        s.exclude_extensions = Arc::from(vec![bstr::BString::from(".inc")]);
+        s.disable_pathinfo = true;
+        let options = Method::OPTIONS;
+        for (path, status) in [
+            ("/f.txt", 200),
+            ("/empty/", 200),
+            ("/", 200),
+            ("/x.inc", 200),
+            ("/f.txt/extra", 200),
+            ("/missing", 404),
+            ("/missing/x", 404),
+            ("/empty", 301),
+        ] {
+            let (got, headers) = answer(&s, &options, path);
+            assert_eq!(got.as_u16(), status, "OPTIONS {path}");
+            if status == 200 {
+                assert_eq!(
+                    headers.get(http::header::ALLOW).map(HeaderValue::as_bytes),
+                    Some(&b"OPTIONS, GET, HEAD, POST"[..]),
+                    "OPTIONS {path}"
+                );
+                assert_eq!(
+                    headers.get(CONTENT_LENGTH).map(HeaderValue::as_bytes),
+                    Some(&b"0"[..])
+                );
+            }
+        }
+        // (the same paths refused to GET)
+        for path in ["/empty/", "/x.inc", "/f.txt/extra"] {
+            assert_eq!(status_of(&s, path), StatusCode::FORBIDDEN, "GET {path}");
+        }
+        // a symlink refused by server.follow-symlink is refused to OPTIONS too,
+        // a symlinked index file is not looked at
+        s.follow_symlink = false;
+        for (path, status) in [
+            ("/lf.txt", 403),
+            ("/lf.txt/x", 403),
+            ("/ld/", 403),
+            ("/d3/", 200),
+        ] {
+            assert_eq!(
+                answer(&s, &options, path).0.as_u16(),
+                status,
+                "OPTIONS {path}"
             );
         }
     }
