@@ -857,6 +857,66 @@ fn range_requests_edge_cases() {
     pair.finish();
 }
 
+/// How lighttpd reads each part of `Range: bytes=…` (wick once answered
+/// 200 to a unit not in lower case and 416 to any header with one bad
+/// part): the unit in any case; a malformed or unsatisfiable part dropped
+/// while the others are served (all of them bad: 416); `+` signs and
+/// blanks around numbers; `-0` as the number 0; 2^63 - 1 as an end is
+/// malformed; the first ten valid parts are served, merged afterwards.
+#[test]
+fn range_parts_as_lighttpd() {
+    let Some(mut pair) = start_ranges("range_parts_as_lighttpd") else {
+        return;
+    };
+    let spaced = |from: u64, n: u64, gap: u64| {
+        (from..from + n)
+            .map(|i| format!("{}-{}", i * gap, i * gap))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let many = [
+        format!("bytes={}", spaced(0, 12, 90)),
+        format!("bytes=abc,{}", spaced(0, 11, 90)),
+        format!("bytes={},abc,2000-,5-2,-0,950-950,960-960", spaced(0, 9, 90)),
+        format!("bytes={},5-5,10-10,810-810", spaced(0, 9, 90)),
+        format!("bytes={}", spaced(0, 12, 5)),
+    ];
+    let headers = [
+        "Bytes=0-9",
+        "BYTES=0-9",
+        "bytes =0-9",
+        "bytes=0-9,abc",
+        "bytes=abc,0-9",
+        "bytes=abc,def",
+        "bytes=0-9,5-2",
+        "bytes=5-2,200-209,0-9",
+        "bytes=1000-,0-9",
+        "bytes=1000-,2000-",
+        "bytes=0-9,-,20-29",
+        "bytes=+5-9",
+        "bytes=5- +9",
+        "bytes=-+5",
+        "bytes=- 5",
+        "bytes=0 - 9",
+        "bytes=0-9 x",
+        "bytes=5-9x",
+        "bytes=-0-5",
+        "bytes=-0",
+        "bytes=-0,0-9",
+        "bytes=0-9223372036854775806",
+        "bytes=0-9223372036854775807",
+        "bytes=0-9223372036854775807,0-3",
+        "bytes=-9223372036854775808",
+        "bytes=99999999999999999999-,0-3",
+        "bytes=",
+    ];
+    for h in headers.iter().copied().chain(many.iter().map(String::as_str)) {
+        pair.check(Req::get("/n.txt").header("Range", h));
+    }
+    pair.check(Req::get("/big.txt").header("Range", "BYTES=0-4,abc,299990-"));
+    pair.finish();
+}
+
 /// POST to a static file: lighttpd serves it without `Accept-Ranges` (and
 /// ignores Range); wick adds `Accept-Ranges: bytes`. POST with a matching
 /// `If-None-Match`: lighttpd 412 Precondition Failed (its standard page,
@@ -1062,7 +1122,13 @@ $HTTP["url"] =^ "/denied/" {
     ] {
         pair.check(options(target));
     }
-    for target in ["/noindex/", "/x.inc", "/incindex/", "/nopi/b.txt/extra", "/nolink/idx/"] {
+    for target in [
+        "/noindex/",
+        "/x.inc",
+        "/incindex/",
+        "/nopi/b.txt/extra",
+        "/nolink/idx/",
+    ] {
         pair.check(Req::get(target));
     }
     pair.finish();

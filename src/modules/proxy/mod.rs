@@ -852,7 +852,7 @@ fn buffered_response(
     }
     if ranges_ok && *method == Method::GET {
         if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
-            if range.as_bytes().starts_with(b"bytes=") {
+            if crate::modules::staticfile::byte_ranges(range.as_bytes()).is_some() {
                 return match range_response(range.as_bytes(), content, headers, sends) {
                     Some(r) => r,
                     None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
