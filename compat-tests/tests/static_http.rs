@@ -877,7 +877,10 @@ fn range_parts_as_lighttpd() {
     let many = [
         format!("bytes={}", spaced(0, 12, 90)),
         format!("bytes=abc,{}", spaced(0, 11, 90)),
-        format!("bytes={},abc,2000-,5-2,-0,950-950,960-960", spaced(0, 9, 90)),
+        format!(
+            "bytes={},abc,2000-,5-2,-0,950-950,960-960",
+            spaced(0, 9, 90)
+        ),
         format!("bytes={},5-5,10-10,810-810", spaced(0, 9, 90)),
         format!("bytes={}", spaced(0, 12, 5)),
     ];
@@ -910,10 +913,53 @@ fn range_parts_as_lighttpd() {
         "bytes=99999999999999999999-,0-3",
         "bytes=",
     ];
-    for h in headers.iter().copied().chain(many.iter().map(String::as_str)) {
+    for h in headers
+        .iter()
+        .copied()
+        .chain(many.iter().map(String::as_str))
+    {
         pair.check(Req::get("/n.txt").header("Range", h));
     }
     pair.check(Req::get("/big.txt").header("Range", "BYTES=0-4,abc,299990-"));
+    pair.finish();
+}
+
+/// `If-Range` is compared byte for byte with the validator lighttpd sends:
+/// the file's own Last-Modified line gives 206, the same instant in
+/// RFC 850 or asctime form (or in lower case) the whole file; an empty
+/// `If-Range` is no condition (206), also for a type without validators.
+/// wick once parsed dates (206 for any form) and took an empty value as
+/// a mismatch.
+#[test]
+fn if_range_compared_byte_for_byte() {
+    let Some(mut pair) = start_ranges("if_range_compared_byte_for_byte") else {
+        return;
+    };
+    for value in [
+        MTIME_HTTP,
+        "Wednesday, 01-Jan-20 00:00:00 GMT",
+        "Wed Jan  1 00:00:00 2020",
+        "Wed, 01 Jan 2020 00:00:00 gmt",
+        "Thu, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 00:00:00",
+        "",
+        "garbage",
+        "{etag}",
+        "*",
+    ] {
+        pair.check(
+            Req::get("/n.txt")
+                .header("Range", "bytes=0-9")
+                .header("If-Range", value),
+        );
+    }
+    for value in [MTIME_HTTP, "", "\"x\""] {
+        pair.check(
+            Req::get("/n.unknown")
+                .header("Range", "bytes=0-9")
+                .header("If-Range", value),
+        );
+    }
     pair.finish();
 }
 
