@@ -688,6 +688,130 @@ fn conditional_requests() {
     pair.finish();
 }
 
+/// `If-Modified-Since` read as lighttpd reads dates (wick once took only
+/// well-formed dates with the right weekday): IMF-fixdate exactly,
+/// RFC 850 and asctime with anything after them; weekday names checked
+/// but not against the date; numbers out of range normalised
+/// (`24:00:00`, day 32); two-digit years up to 50 years ahead.
+#[test]
+fn if_modified_since_as_lighttpd() {
+    let Some(mut pair) = start_ranges("if_modified_since_as_lighttpd") else {
+        return;
+    };
+    for value in [
+        "Thu, 01 Jan 2020 00:00:00 GMT",
+        "Sat, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 24:00:00 GMT",
+        "Wed, 32 Dec 2019 00:00:00 GMT",
+        "Tue, 31 Dec 2019 24:00:00 GMT",
+        "Tue, 31 Dec 2019 23:59:60 GMT",
+        "Tue, 31 Dec 2019 23:59:59 GMT",
+        "Wed, 00 Jan 2020 00:00:00 GMT",
+        "Sun, 30 Feb 2020 00:00:00 GMT",
+        "Mon, 99 Dec 2019 00:00:00 GMT",
+        "Wed, 01 Jan 2020 99:99:99 GMT",
+        "wed, 01 Jan 2020 00:00:00 GMT",
+        "Abc, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 jan 2020 00:00:00 GMT",
+        "Wed, 1 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 00:00:00 gmt",
+        "Wed, 01 Jan 2020 00:00:00 GMTx",
+        "Wed, 01 Jan 2020 0:0:0 GMT",
+        "Wed, 01 Jan 9999 00:00:00 GMT",
+        "Wednesday, 01-Jan-20 00:00:00 GMT",
+        "Monday, 01-Jan-20 00:00:00 GMT",
+        "Wednesdax, 01-Jan-20 00:00:00 GMT",
+        "Wedn, 01-Jan-20 00:00:00 GMT",
+        "Wed, 01-Jan-20 00:00:00 GMT",
+        "Wednesday, 01-Jan-20 00:00:00 GMT x",
+        "Wednesday, 01-Jan-20x00:00:00 GMT",
+        "Wednesday, 99-Jan-19 00:00:00 GMT",
+        "Wednesday, 01-Jan-21 00:00:00 GMT",
+        "Wednesday, 01-Jan-69 00:00:00 GMT",
+        "Wednesday, 01-Jan-99 00:00:00 GMT",
+        "Wed Jan 01 00:00:00 2020",
+        "Wed Jan 1 00:00:00 2020",
+        "Mon Jan 10 00:00:00 2020",
+        "Wed Dec 31 24:00:00 2019",
+        "Wed Jan  1 00:00:00 2020 GMT",
+        "Wed Jan  1 00:00:00  2020",
+        "wed Jan  1 00:00:00 2020",
+    ] {
+        pair.check(Req::get("/n.txt").header("If-Modified-Since", value));
+    }
+    pair.finish();
+}
+
+/// Files last modified before 1970: lighttpd dates them as they are
+/// (Last-Modified, If-Modified-Since, If-Range); wick once sent 1 January
+/// 1970 for all of them.
+#[test]
+fn files_from_before_1970() {
+    let conf = r#"server.document-root = "{root}"
+mimetype.assign = ( ".txt" => "text/plain" )
+"#;
+    let before = |secs: u64| std::time::UNIX_EPOCH - Duration::from_secs(secs);
+    let Some(mut pair) = Pair::start("files_from_before_1970", conf, |dir| {
+        for (name, when) in [
+            ("1960.txt", before(301_233_600)),
+            ("1901.txt", before(2_147_483_648)),
+            ("1970.txt", std::time::UNIX_EPOCH),
+            ("second-before.txt", before(1)),
+        ] {
+            let path = dir.join("htdocs").join(name);
+            put(&path, numbers());
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(when))
+                .expect("set a file's time");
+        }
+    }) else {
+        return;
+    };
+    for name in ["/1960.txt", "/1901.txt", "/1970.txt"] {
+        pair.check(Req::get(name).also("last-modified"));
+    }
+    let old = || Req::get("/1960.txt").also("last-modified");
+    for ims in [
+        "Wed, 15 Jun 1960 12:00:00 GMT",
+        "Wed, 15 Jun 1960 11:59:59 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Wednesday, 15-Jun-60 12:00:00 GMT",
+    ] {
+        pair.check(old().header("If-Modified-Since", ims));
+    }
+    pair.check(Req::get("/1970.txt").header("If-Modified-Since", "Wed, 31 Dec 1969 23:59:59 GMT"));
+    // One second before 1970, lighttpd's error value for a time: its
+    // Last-Modified line is 29 NUL bytes; wick writes the date.
+    pair.check_known(
+        Req::get("/second-before.txt"),
+        "KNOWN-DIFFERENCES: a file dated one second before 1970 has its date as Last-Modified",
+        |l, w| {
+            let ok = l.header("last-modified") == Some(&"\0".repeat(29))
+                && w.header("last-modified") == Some("Wed, 31 Dec 1969 23:59:59 GMT")
+                && l.status == w.status
+                && l.body == w.body;
+            ok.then_some(())
+                .ok_or_else(|| "expected 29 NUL bytes from lighttpd, the date from wick".into())
+        },
+    );
+    pair.check(
+        Req::get("/second-before.txt").header("If-Modified-Since", "Wed, 31 Dec 1969 23:59:59 GMT"),
+    );
+    for if_range in [
+        "Wed, 15 Jun 1960 12:00:00 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+    ] {
+        pair.check(
+            old()
+                .header("Range", "bytes=0-9")
+                .header("If-Range", if_range),
+        );
+    }
+    pair.finish();
+}
+
 /// A client that half-closes (TCP FIN) right after its requests, as
 /// `printf … | nc -N` does, still gets every response (lighttpd takes the
 /// FIN as a half-close). Repeated: wick once dropped such a request

@@ -4,6 +4,7 @@
 //! |---|---|
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
 //! | stat cache (server.stat-cache-engine) | `filecache.rs` |
+//! | HTTP dates (Last-Modified, If-Modified-Since) | `http_date.rs` |
 //! | mod_proxy | `proxy/` |
 //! | mod_wstunnel | `wstunnel/` |
 //! | mod_access | `access.rs` |
@@ -22,6 +23,7 @@ pub mod alias;
 pub mod dirlisting;
 pub mod extforward;
 pub mod filecache;
+pub mod http_date;
 pub mod proxy;
 pub mod redirect;
 pub mod rewrite;

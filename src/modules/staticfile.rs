@@ -23,7 +23,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
@@ -449,10 +448,6 @@ pub fn etag(meta: &Metadata, s: &Settings) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("\"{}\"", (h ^ (h >> 32)) as u32)).ok()
 }
 
-fn mtime(meta: &Metadata) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64)
-}
-
 /// True when `If-None-Match` lists `etag` (or `*`); weak comparison.
 fn none_match(header: &[u8], etag: &[u8]) -> bool {
     let strip = |t: &[u8]| -> Vec<u8> { t.strip_prefix(b"W/").unwrap_or(t).to_vec() };
@@ -499,7 +494,8 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         made = etag(meta, s);
         made.as_ref()
     };
-    let modified = mime.known.then(|| mtime(meta));
+    // (seconds since 1970, negative before: lighttpd dates files of any time)
+    let modified = mime.known.then(|| meta.mtime());
     // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
     let ranged =
         s.range_requests && req.version >= http::Version::HTTP_11 && *req.method != Method::POST;
@@ -568,11 +564,9 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             (Some(inm), Some(e)) => none_match(inm.as_bytes(), e.as_bytes()),
             (Some(_), None) => false,
             (None, _) => match (hdr::get(req.headers, &IF_MODIFIED_SINCE), modified) {
-                (Some(ims), Some(m)) => ims
-                    .to_str()
-                    .ok()
-                    .and_then(|t| httpdate::parse_http_date(t).ok())
-                    .is_some_and(|since| m <= since),
+                (Some(ims), Some(m)) => {
+                    super::http_date::parse(ims.as_bytes()).is_some_and(|since| m <= since)
+                }
                 _ => false,
             },
         };
@@ -1105,7 +1099,16 @@ mod tests {
 
     /// `serve`'s status and headers for `method` on `path`.
     fn answer(s: &Settings, method: &Method, path: &str) -> (StatusCode, HeaderMap) {
-        let headers = HeaderMap::new();
+        answer_to(s, method, path, HeaderMap::new())
+    }
+
+    /// [`answer`] to a request with `headers`.
+    fn answer_to(
+        s: &Settings,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+    ) -> (StatusCode, HeaderMap) {
         let cache = FileCache::new(false);
         let req = FileRequest {
             method,
@@ -1247,6 +1250,43 @@ mod tests {
                 status,
                 "OPTIONS {path}"
             );
+        }
+    }
+
+    /// A file last modified before 1970 keeps its date (lighttpd 1.4.69),
+    /// in Last-Modified and for If-Modified-Since.
+    #[test]
+    fn files_from_before_1970() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("old.txt");
+        std::fs::write(&file, "old\n").expect("write");
+        let when = std::time::UNIX_EPOCH - std::time::Duration::from_secs(301_233_600);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.set_modified(when))
+            .expect("set mtime");
+        // (the built-in MIME table knows .txt: validators are sent)
+        let s = settings_for(dir.path(), true);
+        let get = |ims: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = ims {
+                h.insert(IF_MODIFIED_SINCE, HeaderValue::from_static(v));
+            }
+            answer_to(&s, &Method::GET, "/old.txt", h)
+        };
+        let (status, headers) = get(None);
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(
+            headers.get(LAST_MODIFIED).map(HeaderValue::as_bytes),
+            Some(&b"Wed, 15 Jun 1960 12:00:00 GMT"[..])
+        );
+        for (ims, status) in [
+            ("Wed, 15 Jun 1960 12:00:00 GMT", 304),
+            ("Wed, 15 Jun 1960 11:59:59 GMT", 200),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", 304),
+        ] {
+            assert_eq!(get(Some(ims)).0.as_u16(), status, "{ims}");
         }
     }
 
