@@ -226,6 +226,52 @@ fn mimetype_list_of_sixteen_uses_longest_suffix() {
 
 const DEBIAN_MIME_SCRIPT: &str = "/usr/share/lighttpd/create-mime.conf.pl";
 
+/// A `mimetype.assign` entry with an empty type: the file goes as
+/// `application/octet-stream` without ETag and Last-Modified (never 304),
+/// as if no entry matched, and the search stops there (a later `""`
+/// entry is not used); in long lists too. wick once sent an empty
+/// Content-Type with validators.
+#[test]
+fn mimetype_empty_type() {
+    let conf = format!(
+        r#"server.document-root = "{{root}}"
+mimetype.assign = ( ".htm" => "", ".txt" => "text/plain", "" => "text/x-default" )
+$HTTP["url"] =^ "/long/" {{
+    mimetype.assign = ( ".htm" => "", ".txt" => "text/plain", "" => "text/x-default",
+{}    )
+}}
+$HTTP["url"] =^ "/catchall/" {{
+    mimetype.assign = ( ".txt" => "text/plain", "" => "" )
+}}
+"#,
+        fillers(20)
+    );
+    let Some(mut pair) = Pair::start("mimetype_empty_type", &conf, |dir| {
+        for d in ["", "long/", "catchall/"] {
+            for f in ["a.htm", "b.txt", "c.x"] {
+                put(&dir.join("htdocs").join(d).join(f), numbers());
+            }
+        }
+    }) else {
+        return;
+    };
+    for d in ["", "long/", "catchall/"] {
+        for f in ["a.htm", "b.txt", "c.x"] {
+            pair.check(Req::get(&format!("/{d}{f}")));
+        }
+    }
+    for req in [
+        Req::head("/a.htm"),
+        Req::get("/a.htm").header("If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"),
+        Req::get("/a.htm").header("If-None-Match", "*"),
+        Req::get("/a.htm").header("Range", "bytes=0-9"),
+        Req::get("/a.htm").header("Range", "bytes=0-9,500-509"),
+    ] {
+        pair.check(req);
+    }
+    pair.finish();
+}
+
 /// Debian's generated list (`create-mime.conf.pl` over /etc/mime.types,
 /// >1500 entries ending with a `""` default).
 fn start_debian_mime(test: &str, names: &[&str]) -> Option<Pair> {
