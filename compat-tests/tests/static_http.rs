@@ -405,6 +405,53 @@ fn directories_and_index_files() {
     pair.finish();
 }
 
+/// The first `index-file.names` entry that exists is taken whatever it
+/// is: a directory (relative or absolute name) or a FIFO there gives 403,
+/// the later names are not tried, also with mod_dirlisting on. wick once
+/// skipped to the next name.
+#[test]
+fn index_name_naming_a_directory() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_dirlisting" )
+mimetype.assign = ( ".html" => "text/html" )
+index-file.names = ( "missing.html", "index.html", "home.html" )
+$HTTP["url"] =^ "/abs/" {
+    index-file.names = ( "/sub", "home.html" )
+}
+$HTTP["host"] == "list.example" {
+    dir-listing.activate = "enable"
+}
+"#;
+    let Some(mut pair) = Pair::start("index_name_naming_a_directory", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("d/home.html", "home of d\n"),
+                ("d/index.html/inner.html", "inside\n"),
+                ("plain/home.html", "home of plain\n"),
+                ("abs/home.html", "home of abs\n"),
+                ("sub/x.html", "x\n"),
+                ("fifo/home.html", "home of fifo\n"),
+            ],
+        );
+        let made = std::process::Command::new("mkfifo")
+            .arg(htdocs.join("fifo/index.html"))
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success(), "mkfifo failed");
+    }) else {
+        return;
+    };
+    for target in ["/d/", "/plain/", "/abs/", "/fifo/"] {
+        pair.check(Req::get(target));
+        pair.check(Req::get(target).host("list.example"));
+    }
+    pair.check(Req::head("/d/"));
+    pair.check(Req::new("POST", "/d/").body(""));
+    pair.finish();
+}
+
 /// `HEAD /d1` (a directory): lighttpd answers 301 with `Location` and no
 /// `Content-Length`; wick adds `Content-Length: 0` (its GET answer has
 /// `Content-Length: 0` like lighttpd's).

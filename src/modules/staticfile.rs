@@ -358,7 +358,9 @@ fn no_symlink_on_path(path: &[u8]) -> Result<(), StatusCode> {
 }
 
 /// The first of `index-file.names` that exists in the directory `dir`
-/// (names starting with `/` are taken from the document root).
+/// (names starting with `/` are taken from the document root), whatever
+/// it is: a directory or other non-file found there is refused (403) by
+/// the caller rather than skipped, as lighttpd does.
 fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Option<Found> {
     s.index_files.iter().find_map(|name| {
         let p = if name.starts_with(b"/") {
@@ -366,13 +368,10 @@ fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Optio
         } else {
             join(dir, name)
         };
-        match cache.stat(&p) {
-            Ok(entry) if entry.meta.is_file() => Some(Found {
-                path: os_path(&p),
-                entry,
-            }),
-            _ => None,
-        }
+        cache.stat(&p).ok().map(|entry| Found {
+            path: os_path(&p),
+            entry,
+        })
     })
 }
 
@@ -1288,6 +1287,31 @@ mod tests {
         ] {
             assert_eq!(get(Some(ims)).0.as_u16(), status, "{ims}");
         }
+    }
+
+    /// The first index name that exists is taken whatever it is: a
+    /// directory there is refused, not skipped (lighttpd 1.4.69).
+    #[test]
+    fn index_name_naming_a_directory_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("d/index.html")).expect("mkdir");
+        std::fs::write(root.join("d/home.html"), "home\n").expect("write");
+        std::fs::create_dir_all(root.join("e")).expect("mkdir");
+        std::fs::write(root.join("e/home.html"), "home\n").expect("write");
+        let mut s = settings_for(root, true);
+        s.index_files = Arc::from(vec![
+            bstr::BString::from("missing.html"),
+            bstr::BString::from("index.html"),
+            bstr::BString::from("home.html"),
+        ]);
+        assert_eq!(status_of(&s, "/d/"), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&s, "/e/"), StatusCode::OK);
+        s.index_files = Arc::from(vec![
+            bstr::BString::from("/d"),
+            bstr::BString::from("home.html"),
+        ]);
+        assert_eq!(status_of(&s, "/e/"), StatusCode::FORBIDDEN);
     }
 
     /// Every leading part of the path is looked at, however many slashes.
