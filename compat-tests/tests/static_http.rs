@@ -452,6 +452,60 @@ $HTTP["host"] == "list.example" {
     pair.finish();
 }
 
+/// The redirect of a directory asked for without its `/`: lighttpd
+/// encodes the decoded path again (letters, digits, `-._~!()*` stay, all
+/// else is `%XX`) and drops an empty query. wick once echoed the path as
+/// the client encoded it and kept a bare `?`.
+#[test]
+fn directory_redirect_location_encoding() {
+    let conf = "server.document-root = \"{root}\"\n";
+    let Some(mut pair) = Pair::start("directory_redirect_location_encoding", conf, |dir| {
+        for name in [
+            "a+b",
+            "x!",
+            "sp ace",
+            "q$&'",
+            "(p)*",
+            "é",
+            "semi;colon",
+            "at@:",
+            "d1",
+            "t~_-.x",
+            "c,=",
+        ] {
+            fs::create_dir_all(dir.join("htdocs").join(name)).expect("mkdir");
+        }
+    }) else {
+        return;
+    };
+    for target in [
+        "/a+b",
+        "/a%2Bb",
+        "/x%21",
+        "/x!",
+        "/sp%20ace",
+        "/q$&'",
+        "/q%24%26%27",
+        "/%28p%29%2A",
+        "/(p)*",
+        "/%C3%A9",
+        "/semi;colon",
+        "/at@:",
+        "/t%7E%5F%2D%2Ex",
+        "/c,=",
+        "/d1?",
+        "/d1?a=b",
+        "/d1?a%20b",
+        "/d1?a+b",
+        "/./d1",
+        "//d1",
+    ] {
+        pair.check(Req::get(target));
+    }
+    pair.check(Req::head("/a+b?"));
+    pair.finish();
+}
+
 /// `HEAD /d1` (a directory): lighttpd answers 301 with `Location` and no
 /// `Content-Length`; wick adds `Content-Length: 0` (its GET answer has
 /// `Content-Length: 0` like lighttpd's).

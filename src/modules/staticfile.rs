@@ -60,7 +60,8 @@ pub struct FileRequest<'a> {
     pub version: http::Version,
     /// Decoded, normalised path (what `$HTTP["url"]` sees).
     pub path: &'a [u8],
-    /// The same path still encoded, for redirects.
+    /// The same path still encoded (not read here: a directory redirect
+    /// encodes `path` again, as lighttpd does).
     pub path_raw: &'a [u8],
     /// Query string, if any.
     pub query: Option<&'a [u8]>,
@@ -402,10 +403,21 @@ fn path_info_file(root: &[u8], url_path: &[u8], cache: &FileCache) -> Option<(Fo
     None
 }
 
+/// The redirect of a directory asked for without its `/`: the decoded path
+/// encoded again as lighttpd encodes it (only letters, digits, `-._~!()*`
+/// and `/` stay as they are: `/a+b` → `/a%2Bb/`, `/x%21` → `/x!/`), then
+/// the query, unless it is empty (`/d?` → `/d/`).
 fn redirect_to_dir(req: &FileRequest<'_>) -> Response<Body> {
-    let mut loc = req.path_raw.to_vec();
+    let mut loc = Vec::with_capacity(req.path.len() + 8);
+    for &b in req.path {
+        if b.is_ascii_alphanumeric() || b"-._~!()*/".contains(&b) {
+            loc.push(b);
+        } else {
+            loc.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
     loc.push(b'/');
-    if let Some(q) = req.query {
+    if let Some(q) = req.query.filter(|q| !q.is_empty()) {
         loc.push(b'?');
         loc.extend_from_slice(q);
     }
@@ -1312,6 +1324,54 @@ mod tests {
             bstr::BString::from("home.html"),
         ]);
         assert_eq!(status_of(&s, "/e/"), StatusCode::FORBIDDEN);
+    }
+
+    /// A directory redirect encodes the decoded path again as lighttpd
+    /// 1.4.69 does, and drops an empty query.
+    #[test]
+    fn directory_redirect_location() {
+        let s = Settings::default();
+        let headers = HeaderMap::new();
+        let cache = FileCache::new(false);
+        let location = |path: &[u8], query: Option<&[u8]>| {
+            let req = FileRequest {
+                method: &Method::GET,
+                version: http::Version::HTTP_11,
+                path,
+                path_raw: b"/unused",
+                query,
+                headers: &headers,
+                settings: &s,
+                cache: &cache,
+                sends: None,
+                alias: None,
+                dir_steps: &[],
+            };
+            let r = redirect_to_dir(&req);
+            assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+            r.headers()
+                .get(LOCATION)
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default()
+        };
+        for (path, query, want) in [
+            (&b"/a+b"[..], None, &b"/a%2Bb/"[..]),
+            (b"/x!", None, b"/x!/"),
+            (b"/d1", Some(&b""[..]), b"/d1/"),
+            (b"/d1", Some(b"a=b"), b"/d1/?a=b"),
+            (b"/d1", Some(b"a%20b"), b"/d1/?a%20b"),
+            (b"/a b/c", None, b"/a%20b/c/"),
+            (b"/-._~!()*", None, b"/-._~!()*/"),
+            (b"/$&',;=:@", None, b"/%24%26%27%2C%3B%3D%3A%40/"),
+            (
+                b"/\"#%<>?[\\]^`{|}",
+                None,
+                b"/%22%23%25%3C%3E%3F%5B%5C%5D%5E%60%7B%7C%7D/",
+            ),
+            ("/é".as_bytes(), None, b"/%C3%A9/"),
+        ] {
+            assert_eq!(location(path, query), want, "{:?}", path.as_bstr());
+        }
     }
 
     /// Every leading part of the path is looked at, however many slashes.
