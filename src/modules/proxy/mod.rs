@@ -852,7 +852,7 @@ fn buffered_response(
     }
     if ranges_ok && *method == Method::GET {
         if let Some(range) = hdr::get(&req.parts.headers, &RANGE) {
-            if crate::modules::staticfile::byte_ranges(range.as_bytes()).is_some() {
+            if crate::modules::range::byte_ranges(range.as_bytes()).is_some() {
                 return match range_response(range.as_bytes(), content, headers, sends) {
                     Some(r) => r,
                     None => page(StatusCode::RANGE_NOT_SATISFIABLE, req),
@@ -891,7 +891,7 @@ fn range_response(
     sends: Option<&Arc<FileSends>>,
 ) -> Option<Response<Body>> {
     let size = content.len();
-    let ranges = crate::modules::staticfile::parse_ranges(range, size)?;
+    let ranges = crate::modules::range::parse_ranges(range, size)?;
     let (body, len) = if let [(a, b)] = ranges[..] {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")) {
             headers.insert(CONTENT_RANGE, v);
