@@ -226,6 +226,52 @@ fn mimetype_list_of_sixteen_uses_longest_suffix() {
 
 const DEBIAN_MIME_SCRIPT: &str = "/usr/share/lighttpd/create-mime.conf.pl";
 
+/// A `mimetype.assign` entry with an empty type: the file goes as
+/// `application/octet-stream` without ETag and Last-Modified (never 304),
+/// as if no entry matched, and the search stops there (a later `""`
+/// entry is not used); in long lists too. wick once sent an empty
+/// Content-Type with validators.
+#[test]
+fn mimetype_empty_type() {
+    let conf = format!(
+        r#"server.document-root = "{{root}}"
+mimetype.assign = ( ".htm" => "", ".txt" => "text/plain", "" => "text/x-default" )
+$HTTP["url"] =^ "/long/" {{
+    mimetype.assign = ( ".htm" => "", ".txt" => "text/plain", "" => "text/x-default",
+{}    )
+}}
+$HTTP["url"] =^ "/catchall/" {{
+    mimetype.assign = ( ".txt" => "text/plain", "" => "" )
+}}
+"#,
+        fillers(20)
+    );
+    let Some(mut pair) = Pair::start("mimetype_empty_type", &conf, |dir| {
+        for d in ["", "long/", "catchall/"] {
+            for f in ["a.htm", "b.txt", "c.x"] {
+                put(&dir.join("htdocs").join(d).join(f), numbers());
+            }
+        }
+    }) else {
+        return;
+    };
+    for d in ["", "long/", "catchall/"] {
+        for f in ["a.htm", "b.txt", "c.x"] {
+            pair.check(Req::get(&format!("/{d}{f}")));
+        }
+    }
+    for req in [
+        Req::head("/a.htm"),
+        Req::get("/a.htm").header("If-Modified-Since", "Fri, 01 Jan 2100 00:00:00 GMT"),
+        Req::get("/a.htm").header("If-None-Match", "*"),
+        Req::get("/a.htm").header("Range", "bytes=0-9"),
+        Req::get("/a.htm").header("Range", "bytes=0-9,500-509"),
+    ] {
+        pair.check(req);
+    }
+    pair.finish();
+}
+
 /// Debian's generated list (`create-mime.conf.pl` over /etc/mime.types,
 /// >1500 entries ending with a `""` default).
 fn start_debian_mime(test: &str, names: &[&str]) -> Option<Pair> {
@@ -356,6 +402,107 @@ fn directories_and_index_files() {
     ] {
         pair.check(req);
     }
+    pair.finish();
+}
+
+/// The first `index-file.names` entry that exists is taken whatever it
+/// is: a directory (relative or absolute name) or a FIFO there gives 403,
+/// the later names are not tried, also with mod_dirlisting on. wick once
+/// skipped to the next name.
+#[test]
+fn index_name_naming_a_directory() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_dirlisting" )
+mimetype.assign = ( ".html" => "text/html" )
+index-file.names = ( "missing.html", "index.html", "home.html" )
+$HTTP["url"] =^ "/abs/" {
+    index-file.names = ( "/sub", "home.html" )
+}
+$HTTP["host"] == "list.example" {
+    dir-listing.activate = "enable"
+}
+"#;
+    let Some(mut pair) = Pair::start("index_name_naming_a_directory", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("d/home.html", "home of d\n"),
+                ("d/index.html/inner.html", "inside\n"),
+                ("plain/home.html", "home of plain\n"),
+                ("abs/home.html", "home of abs\n"),
+                ("sub/x.html", "x\n"),
+                ("fifo/home.html", "home of fifo\n"),
+            ],
+        );
+        let made = std::process::Command::new("mkfifo")
+            .arg(htdocs.join("fifo/index.html"))
+            .status()
+            .expect("run mkfifo");
+        assert!(made.success(), "mkfifo failed");
+    }) else {
+        return;
+    };
+    for target in ["/d/", "/plain/", "/abs/", "/fifo/"] {
+        pair.check(Req::get(target));
+        pair.check(Req::get(target).host("list.example"));
+    }
+    pair.check(Req::head("/d/"));
+    pair.check(Req::new("POST", "/d/").body(""));
+    pair.finish();
+}
+
+/// The redirect of a directory asked for without its `/`: lighttpd
+/// encodes the decoded path again (letters, digits, `-._~!()*` stay, all
+/// else is `%XX`) and drops an empty query. wick once echoed the path as
+/// the client encoded it and kept a bare `?`.
+#[test]
+fn directory_redirect_location_encoding() {
+    let conf = "server.document-root = \"{root}\"\n";
+    let Some(mut pair) = Pair::start("directory_redirect_location_encoding", conf, |dir| {
+        for name in [
+            "a+b",
+            "x!",
+            "sp ace",
+            "q$&'",
+            "(p)*",
+            "é",
+            "semi;colon",
+            "at@:",
+            "d1",
+            "t~_-.x",
+            "c,=",
+        ] {
+            fs::create_dir_all(dir.join("htdocs").join(name)).expect("mkdir");
+        }
+    }) else {
+        return;
+    };
+    for target in [
+        "/a+b",
+        "/a%2Bb",
+        "/x%21",
+        "/x!",
+        "/sp%20ace",
+        "/q$&'",
+        "/q%24%26%27",
+        "/%28p%29%2A",
+        "/(p)*",
+        "/%C3%A9",
+        "/semi;colon",
+        "/at@:",
+        "/t%7E%5F%2D%2Ex",
+        "/c,=",
+        "/d1?",
+        "/d1?a=b",
+        "/d1?a%20b",
+        "/d1?a+b",
+        "/./d1",
+        "//d1",
+    ] {
+        pair.check(Req::get(target));
+    }
+    pair.check(Req::head("/a+b?"));
     pair.finish();
 }
 
@@ -510,9 +657,8 @@ fn missing_forbidden_pathinfo_symlinks() {
 /// file exists, nothing else handles it), wick 404.
 /// `server.follow-symlink = "disable"`, `GET /nolink/dirlink/b.txt` where
 /// `nolink/dirlink` is a symlink to a directory: lighttpd 403 (it checks
-/// every path component), wick 200 with the file — wick only checks the
-/// last component, so the restriction can be bypassed through a linked
-/// directory.
+/// every path component); wick once checked only the last component, so
+/// the restriction could be bypassed through a linked directory.
 #[test]
 fn pathinfo_and_symlinked_directory() {
     let Some((mut pair, _)) = start_paths("pathinfo_and_symlinked_directory") else {
@@ -520,6 +666,98 @@ fn pathinfo_and_symlinked_directory() {
     };
     pair.check(Req::get("/nopi/b.txt/extra"));
     pair.check(Req::get("/nolink/dirlink/b.txt"));
+    pair.finish();
+}
+
+/// `server.follow-symlink = "disable"` refuses (403) whatever exists
+/// behind a symlink anywhere on its physical path: a document root that
+/// is itself a symlink (or lies below one), an alias target below one, a
+/// linked directory asked for without its `/` (no redirect), a linked
+/// directory whose absolute index file is real. A missing file stays 404.
+/// wick once checked only below the document root and after redirecting
+/// directories.
+#[test]
+fn follow_symlink_checks_whole_physical_path() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_alias" )
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html" )
+index-file.names = ( "index.html" )
+$HTTP["url"] =^ "/nolink/" {
+    server.follow-symlink = "disable"
+}
+$HTTP["url"] =^ "/al/" {
+    alias.url = ( "/al/" => "{dir}/rootlink/" )
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "linked.example" {
+    server.document-root = "{dir}/rootlink"
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "above.example" {
+    server.document-root = "{dir}/above/htdocs"
+    server.follow-symlink = "disable"
+}
+$HTTP["host"] == "absindex.example" {
+    index-file.names = ( "missing.html", "/a.txt" )
+}
+"#;
+    let Some(mut pair) = Pair::start("follow_symlink_checks_whole_physical_path", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("a.txt", "plain a\n"),
+                ("d/index.html", "index of d\n"),
+                ("d/b.txt", "b in d\n"),
+                ("nolink/real.txt", "real file\n"),
+                ("nolink/sub/index.html", "index of sub\n"),
+                ("nolink/sub/c.txt", "c in sub\n"),
+            ],
+        );
+        let link = |to: &Path, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link(Path::new("htdocs"), &dir.join("rootlink"));
+        link(Path::new("."), &dir.join("above"));
+        link(Path::new("sub"), &htdocs.join("nolink/dl"));
+        link(Path::new("real.txt"), &htdocs.join("nolink/lf.txt"));
+        link(Path::new("a.txt"), &htdocs.join("la.txt"));
+        link(Path::new("d"), &htdocs.join("ld"));
+    }) else {
+        return;
+    };
+    for host in ["linked.example", "above.example"] {
+        for target in [
+            "/a.txt",
+            "/d",
+            "/d/",
+            "/d/index.html",
+            "/d/b.txt/extra",
+            "/missing",
+        ] {
+            pair.check(Req::get(target).host(host));
+        }
+        pair.check(Req::head("/d").host(host));
+    }
+    for req in [
+        Req::get("/al/a.txt"),
+        Req::get("/al/d"),
+        Req::get("/al/missing"),
+        Req::get("/nolink/real.txt"),
+        Req::get("/nolink/lf.txt"),
+        Req::get("/nolink/lf.txt/extra"),
+        Req::get("/nolink/dl"),
+        Req::head("/nolink/dl"),
+        Req::get("/nolink/dl/"),
+        Req::get("/nolink/dl/c.txt"),
+        Req::get("/nolink/dl/missing"),
+        Req::get("/nolink/dl/").host("absindex.example"),
+        Req::get("/nolink/sub/").host("absindex.example"),
+        Req::get("/nolink/sub"),
+        // followed where the setting is left on
+        Req::get("/la.txt"),
+        Req::get("/ld/"),
+    ] {
+        pair.check(req);
+    }
     pair.finish();
 }
 
@@ -593,6 +831,130 @@ fn conditional_requests() {
         Req::get("/n.txt"),
     ] {
         pair.check(req);
+    }
+    pair.finish();
+}
+
+/// `If-Modified-Since` read as lighttpd reads dates (wick once took only
+/// well-formed dates with the right weekday): IMF-fixdate exactly,
+/// RFC 850 and asctime with anything after them; weekday names checked
+/// but not against the date; numbers out of range normalised
+/// (`24:00:00`, day 32); two-digit years up to 50 years ahead.
+#[test]
+fn if_modified_since_as_lighttpd() {
+    let Some(mut pair) = start_ranges("if_modified_since_as_lighttpd") else {
+        return;
+    };
+    for value in [
+        "Thu, 01 Jan 2020 00:00:00 GMT",
+        "Sat, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 24:00:00 GMT",
+        "Wed, 32 Dec 2019 00:00:00 GMT",
+        "Tue, 31 Dec 2019 24:00:00 GMT",
+        "Tue, 31 Dec 2019 23:59:60 GMT",
+        "Tue, 31 Dec 2019 23:59:59 GMT",
+        "Wed, 00 Jan 2020 00:00:00 GMT",
+        "Sun, 30 Feb 2020 00:00:00 GMT",
+        "Mon, 99 Dec 2019 00:00:00 GMT",
+        "Wed, 01 Jan 2020 99:99:99 GMT",
+        "wed, 01 Jan 2020 00:00:00 GMT",
+        "Abc, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 jan 2020 00:00:00 GMT",
+        "Wed, 1 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 00:00:00 gmt",
+        "Wed, 01 Jan 2020 00:00:00 GMTx",
+        "Wed, 01 Jan 2020 0:0:0 GMT",
+        "Wed, 01 Jan 9999 00:00:00 GMT",
+        "Wednesday, 01-Jan-20 00:00:00 GMT",
+        "Monday, 01-Jan-20 00:00:00 GMT",
+        "Wednesdax, 01-Jan-20 00:00:00 GMT",
+        "Wedn, 01-Jan-20 00:00:00 GMT",
+        "Wed, 01-Jan-20 00:00:00 GMT",
+        "Wednesday, 01-Jan-20 00:00:00 GMT x",
+        "Wednesday, 01-Jan-20x00:00:00 GMT",
+        "Wednesday, 99-Jan-19 00:00:00 GMT",
+        "Wednesday, 01-Jan-21 00:00:00 GMT",
+        "Wednesday, 01-Jan-69 00:00:00 GMT",
+        "Wednesday, 01-Jan-99 00:00:00 GMT",
+        "Wed Jan 01 00:00:00 2020",
+        "Wed Jan 1 00:00:00 2020",
+        "Mon Jan 10 00:00:00 2020",
+        "Wed Dec 31 24:00:00 2019",
+        "Wed Jan  1 00:00:00 2020 GMT",
+        "Wed Jan  1 00:00:00  2020",
+        "wed Jan  1 00:00:00 2020",
+    ] {
+        pair.check(Req::get("/n.txt").header("If-Modified-Since", value));
+    }
+    pair.finish();
+}
+
+/// Files last modified before 1970: lighttpd dates them as they are
+/// (Last-Modified, If-Modified-Since, If-Range); wick once sent 1 January
+/// 1970 for all of them.
+#[test]
+fn files_from_before_1970() {
+    let conf = r#"server.document-root = "{root}"
+mimetype.assign = ( ".txt" => "text/plain" )
+"#;
+    let before = |secs: u64| std::time::UNIX_EPOCH - Duration::from_secs(secs);
+    let Some(mut pair) = Pair::start("files_from_before_1970", conf, |dir| {
+        for (name, when) in [
+            ("1960.txt", before(301_233_600)),
+            ("1901.txt", before(2_147_483_648)),
+            ("1970.txt", std::time::UNIX_EPOCH),
+            ("second-before.txt", before(1)),
+        ] {
+            let path = dir.join("htdocs").join(name);
+            put(&path, numbers());
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .and_then(|f| f.set_modified(when))
+                .expect("set a file's time");
+        }
+    }) else {
+        return;
+    };
+    for name in ["/1960.txt", "/1901.txt", "/1970.txt"] {
+        pair.check(Req::get(name).also("last-modified"));
+    }
+    let old = || Req::get("/1960.txt").also("last-modified");
+    for ims in [
+        "Wed, 15 Jun 1960 12:00:00 GMT",
+        "Wed, 15 Jun 1960 11:59:59 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Wednesday, 15-Jun-60 12:00:00 GMT",
+    ] {
+        pair.check(old().header("If-Modified-Since", ims));
+    }
+    pair.check(Req::get("/1970.txt").header("If-Modified-Since", "Wed, 31 Dec 1969 23:59:59 GMT"));
+    // One second before 1970, lighttpd's error value for a time: its
+    // Last-Modified line is 29 NUL bytes; wick writes the date.
+    pair.check_known(
+        Req::get("/second-before.txt"),
+        "KNOWN-DIFFERENCES: a file dated one second before 1970 has its date as Last-Modified",
+        |l, w| {
+            let ok = l.header("last-modified") == Some(&"\0".repeat(29))
+                && w.header("last-modified") == Some("Wed, 31 Dec 1969 23:59:59 GMT")
+                && l.status == w.status
+                && l.body == w.body;
+            ok.then_some(())
+                .ok_or_else(|| "expected 29 NUL bytes from lighttpd, the date from wick".into())
+        },
+    );
+    pair.check(
+        Req::get("/second-before.txt").header("If-Modified-Since", "Wed, 31 Dec 1969 23:59:59 GMT"),
+    );
+    for if_range in [
+        "Wed, 15 Jun 1960 12:00:00 GMT",
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+    ] {
+        pair.check(
+            old()
+                .header("Range", "bytes=0-9")
+                .header("If-Range", if_range),
+        );
     }
     pair.finish();
 }
@@ -766,6 +1128,112 @@ fn range_requests_edge_cases() {
     pair.finish();
 }
 
+/// How lighttpd reads each part of `Range: bytes=…` (wick once answered
+/// 200 to a unit not in lower case and 416 to any header with one bad
+/// part): the unit in any case; a malformed or unsatisfiable part dropped
+/// while the others are served (all of them bad: 416); `+` signs and
+/// blanks around numbers; `-0` as the number 0; 2^63 - 1 as an end is
+/// malformed; the first ten valid parts are served, merged afterwards.
+#[test]
+fn range_parts_as_lighttpd() {
+    let Some(mut pair) = start_ranges("range_parts_as_lighttpd") else {
+        return;
+    };
+    let spaced = |from: u64, n: u64, gap: u64| {
+        (from..from + n)
+            .map(|i| format!("{}-{}", i * gap, i * gap))
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let many = [
+        format!("bytes={}", spaced(0, 12, 90)),
+        format!("bytes=abc,{}", spaced(0, 11, 90)),
+        format!(
+            "bytes={},abc,2000-,5-2,-0,950-950,960-960",
+            spaced(0, 9, 90)
+        ),
+        format!("bytes={},5-5,10-10,810-810", spaced(0, 9, 90)),
+        format!("bytes={}", spaced(0, 12, 5)),
+    ];
+    let headers = [
+        "Bytes=0-9",
+        "BYTES=0-9",
+        "bytes =0-9",
+        "bytes=0-9,abc",
+        "bytes=abc,0-9",
+        "bytes=abc,def",
+        "bytes=0-9,5-2",
+        "bytes=5-2,200-209,0-9",
+        "bytes=1000-,0-9",
+        "bytes=1000-,2000-",
+        "bytes=0-9,-,20-29",
+        "bytes=+5-9",
+        "bytes=5- +9",
+        "bytes=-+5",
+        "bytes=- 5",
+        "bytes=0 - 9",
+        "bytes=0-9 x",
+        "bytes=5-9x",
+        "bytes=-0-5",
+        "bytes=-0",
+        "bytes=-0,0-9",
+        "bytes=0-9223372036854775806",
+        "bytes=0-9223372036854775807",
+        "bytes=0-9223372036854775807,0-3",
+        "bytes=-9223372036854775808",
+        "bytes=99999999999999999999-,0-3",
+        "bytes=",
+    ];
+    for h in headers
+        .iter()
+        .copied()
+        .chain(many.iter().map(String::as_str))
+    {
+        pair.check(Req::get("/n.txt").header("Range", h));
+    }
+    pair.check(Req::get("/big.txt").header("Range", "BYTES=0-4,abc,299990-"));
+    pair.finish();
+}
+
+/// `If-Range` is compared byte for byte with the validator lighttpd sends:
+/// the file's own Last-Modified line gives 206, the same instant in
+/// RFC 850 or asctime form (or in lower case) the whole file; an empty
+/// `If-Range` is no condition (206), also for a type without validators.
+/// wick once parsed dates (206 for any form) and took an empty value as
+/// a mismatch.
+#[test]
+fn if_range_compared_byte_for_byte() {
+    let Some(mut pair) = start_ranges("if_range_compared_byte_for_byte") else {
+        return;
+    };
+    for value in [
+        MTIME_HTTP,
+        "Wednesday, 01-Jan-20 00:00:00 GMT",
+        "Wed Jan  1 00:00:00 2020",
+        "Wed, 01 Jan 2020 00:00:00 gmt",
+        "Thu, 01 Jan 2020 00:00:00 GMT",
+        "Wed, 01 Jan 2020 00:00:00",
+        "",
+        "garbage",
+        "{etag}",
+        "*",
+    ] {
+        pair.check(
+            Req::get("/n.txt")
+                .header("Range", "bytes=0-9")
+                .header("If-Range", value),
+        );
+    }
+    for value in [MTIME_HTTP, "", "\"x\""] {
+        pair.check(
+            Req::get("/n.unknown")
+                .header("Range", "bytes=0-9")
+                .header("If-Range", value),
+        );
+    }
+    pair.finish();
+}
+
 /// POST to a static file: lighttpd serves it without `Accept-Ranges` (and
 /// ignores Range); wick adds `Accept-Ranges: bytes`. POST with a matching
 /// `If-None-Match`: lighttpd 412 Precondition Failed (its standard page,
@@ -900,6 +1368,85 @@ fn options_and_post() {
         Req::new("POST", "/a.txt").chunked(b"hello"),
     ] {
         pair.check(req);
+    }
+    pair.finish();
+}
+
+/// OPTIONS of what exists is answered 200 with `Allow` even where GET is
+/// refused: a directory without an index file (also in absolute form), a
+/// file of an excluded extension, an index file of an excluded extension,
+/// path info under `static-file.disable-pathinfo`, a directory whose
+/// index file is a symlink under `server.follow-symlink = "disable"`.
+/// What is missing stays 404, a directory without its `/` is redirected,
+/// a refused symlink stays 403, mod_access still denies. wick once
+/// answered these with 403.
+#[test]
+fn options_where_get_is_refused() {
+    let conf = r#"server.document-root = "{root}"
+server.modules += ( "mod_access" )
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html", ".inc" => "text/plain" )
+index-file.names = ( "index.html", "index.inc" )
+static-file.exclude-extensions = ( ".inc" )
+$HTTP["url"] =^ "/nopi/" {
+    static-file.disable-pathinfo = "enable"
+}
+$HTTP["url"] =^ "/nolink/" {
+    server.follow-symlink = "disable"
+}
+$HTTP["url"] =^ "/denied/" {
+    url.access-deny = ( ".txt" )
+}
+"#;
+    let Some(mut pair) = Pair::start("options_where_get_is_refused", conf, |dir| {
+        let htdocs = dir.join("htdocs");
+        files(
+            &htdocs,
+            &[
+                ("a.txt", "plain a\n"),
+                ("x.inc", "excluded\n"),
+                ("noindex/b.txt", "b\n"),
+                ("incindex/index.inc", "excluded index\n"),
+                ("nopi/b.txt", "no path info\n"),
+                ("nolink/real.txt", "real\n"),
+                ("denied/c.txt", "denied\n"),
+            ],
+        );
+        fs::create_dir_all(htdocs.join("nolink/idx")).expect("mkdir");
+        let link = |to: &str, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link("../real.txt", &htdocs.join("nolink/idx/index.html"));
+        link("real.txt", &htdocs.join("nolink/lf.txt"));
+    }) else {
+        return;
+    };
+    let options = |target: &str| Req::new("OPTIONS", target).also("allow");
+    for target in [
+        "/",
+        "/noindex/",
+        "http://example.org/",
+        "http://example.org/noindex/",
+        "/x.inc",
+        "/incindex/",
+        "/nopi/b.txt/extra",
+        "/nolink/idx/",
+        "/a.txt/extra",
+        "/noindex",
+        "/missing",
+        "http://example.org/missing",
+        "/missing/deeper",
+        "/nolink/lf.txt",
+        "/nolink/lf.txt/extra",
+        "/denied/c.txt",
+    ] {
+        pair.check(options(target));
+    }
+    for target in [
+        "/noindex/",
+        "/x.inc",
+        "/incindex/",
+        "/nopi/b.txt/extra",
+        "/nolink/idx/",
+    ] {
+        pair.check(Req::get(target));
     }
     pair.finish();
 }

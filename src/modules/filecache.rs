@@ -16,7 +16,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
 
 use crate::server::clock;
 use bytes::Bytes;
@@ -98,9 +97,7 @@ impl Entry {
     pub fn last_modified(&self) -> Option<&HeaderValue> {
         self.last_modified
             .get_or_init(|| {
-                let t =
-                    std::time::UNIX_EPOCH + Duration::from_secs(self.meta.mtime().max(0) as u64);
-                HeaderValue::from_str(&httpdate::fmt_http_date(t)).ok()
+                HeaderValue::from_str(&super::http_date::format(self.meta.mtime())).ok()
             })
             .as_ref()
     }
@@ -246,17 +243,20 @@ mod tests {
         let start = std::time::Instant::now();
         let e = cache.stat(key).expect("stat");
         std::fs::write(&p, "two!").expect("write");
-        let deadline = start + Duration::from_secs(5);
+        let deadline = start + std::time::Duration::from_secs(5);
         let fresh = loop {
             let now = cache.stat(key).expect("stat");
             if !Arc::ptr_eq(&e, &now) {
                 break now;
             }
             assert!(std::time::Instant::now() < deadline, "entry never expired");
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(20));
         };
         let kept = start.elapsed();
-        assert!(kept >= Duration::from_millis(900), "expired after {kept:?}");
+        assert!(
+            kept >= std::time::Duration::from_millis(900),
+            "expired after {kept:?}"
+        );
         assert_eq!(fresh.meta.size(), 4);
         assert_eq!(cache.content(&fresh, &p).expect("read"), "two!");
     }

@@ -4,7 +4,9 @@
 //! |---|---|
 //! | mod_staticfile, mod_indexfile | `staticfile.rs` |
 //! | stat cache (server.stat-cache-engine) | `filecache.rs` |
+//! | HTTP dates (Last-Modified, If-Modified-Since) | `http_date.rs` |
 //! | mod_proxy | `proxy/` |
+//! | Range requests | `range.rs` |
 //! | mod_wstunnel | `wstunnel/` |
 //! | mod_access | `access.rs` |
 //! | mod_accesslog | `accesslog/` |
@@ -22,7 +24,9 @@ pub mod alias;
 pub mod dirlisting;
 pub mod extforward;
 pub mod filecache;
+pub mod http_date;
 pub mod proxy;
+pub mod range;
 pub mod redirect;
 pub mod rewrite;
 pub mod setenv;

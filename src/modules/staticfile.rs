@@ -1,6 +1,7 @@
 //! mod_staticfile and mod_indexfile: files from `server.document-root`
 //! (lighttpd: `mod_staticfile.c`, `mod_indexfile.c`, `http_response_send_file`,
-//! `http_response_handle_cachable`, `http_range.c`, `stat_cache.c`).
+//! `http_response_handle_cachable`, `http_range.c` (its parsing: `range.rs`),
+//! `stat_cache.c`).
 //!
 //! ```text
 //! path ─► docroot + path ─stat─► file ──────────────► conditional (304) ─► range (206/416) ─► 200
@@ -11,8 +12,10 @@
 //! ```
 //!
 //! What lighttpd 1.4.69 does and wick does too: POST is served like GET;
-//! other methods get 501; a type not found in mimetype.assign means no ETag
-//! and no Last-Modified (and no 304); ranges closer than 80 bytes are merged;
+//! OPTIONS of anything that exists gets `Allow` (before index files,
+//! exclusions and `disable-pathinfo` are looked at); other methods get
+//! 501; a type not found in mimetype.assign means no ETag and no
+//! Last-Modified (and no 304); ranges closer than 80 bytes are merged;
 //! several ranges are sent as multipart/byteranges.
 
 use std::fs::{File, Metadata};
@@ -21,7 +24,6 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bstr::ByteSlice;
 use bytes::{Bytes, BytesMut};
@@ -33,6 +35,7 @@ use http::{HeaderMap, Method, Response, StatusCode};
 use tokio::sync::mpsc;
 
 use super::filecache::{CachedMime, Entry, FileCache, FileHeaders, SMALL_FILE};
+use super::range::{byte_ranges, parse_ranges};
 use crate::request::body::Body;
 use crate::request::hdr;
 use crate::routing::Settings;
@@ -42,8 +45,6 @@ use crate::server::sendfile::{FileBody, FileSends};
 const READ_AT_ONCE: u64 = 256 * 1024;
 /// Chunk size when streaming a file.
 const CHUNK: usize = 64 * 1024;
-/// Ranges at most this far apart are merged into one (lighttpd).
-const RANGE_MERGE_GAP: u64 = 80;
 /// The multipart/byteranges boundary (the one lighttpd sends).
 pub const BOUNDARY: &str = "fkj49sn38dcn3";
 
@@ -56,7 +57,8 @@ pub struct FileRequest<'a> {
     pub version: http::Version,
     /// Decoded, normalised path (what `$HTTP["url"]` sees).
     pub path: &'a [u8],
-    /// The same path still encoded, for redirects.
+    /// The same path still encoded (not read here: a directory redirect
+    /// encodes `path` again, as lighttpd does).
     pub path_raw: &'a [u8],
     /// Query string, if any.
     pub query: Option<&'a [u8]>,
@@ -149,10 +151,25 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         rel.into()
     };
     let full = join(root, &url_path);
-    let found = match req.cache.stat(&full) {
+    let stat = req.cache.stat(&full);
+    // What exists is refused before anything else when a symlink leads to
+    // it (a missing file stays 404); an index or path-info file found
+    // below is checked again.
+    if stat.is_ok() && !s.follow_symlink {
+        if let Err(status) = no_symlink_on_path(&full) {
+            return Served::Error(status);
+        }
+    }
+    let found_is_full = matches!(&stat, Ok(e) if !e.meta.is_dir());
+    let found = match stat {
         Ok(entry) if entry.meta.is_dir() => {
             if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
+            }
+            // OPTIONS is answered for any directory, with or without an
+            // index file (lighttpd)
+            if *req.method == Method::OPTIONS {
+                return Served::Response(options());
             }
             let mut index = None;
             for step in req.dir_steps {
@@ -179,7 +196,9 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         },
         Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
             match path_info_file(root, &url_path, req.cache) {
-                Some(_) if s.disable_pathinfo => return Served::Error(StatusCode::FORBIDDEN),
+                Some(_) if s.disable_pathinfo && *req.method != Method::OPTIONS => {
+                    return Served::Error(StatusCode::FORBIDDEN);
+                }
                 // mod_access looks again at the path of the file found
                 Some((_, end))
                     if !s.access.is_off()
@@ -195,10 +214,15 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
         }
         Err(e) => return Served::Error(error_for(&e)),
     };
-    if !s.follow_symlink {
-        if let Err(status) = no_symlinks_below(root, found.path.as_os_str().as_bytes()) {
+    if !s.follow_symlink && !found_is_full {
+        if let Err(status) = no_symlink_on_path(found.path.as_os_str().as_bytes()) {
             return Served::Error(status);
         }
+    }
+    // OPTIONS: what exists (and may be reached) takes the usual methods,
+    // whatever static-file.exclude-extensions says (lighttpd)
+    if *req.method == Method::OPTIONS {
+        return Served::Response(options());
     }
     let ft = found.entry.meta.file_type();
     if !ft.is_file() || ft.is_fifo() || ft.is_socket() {
@@ -218,7 +242,6 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             }
             served
         }
-        Method::OPTIONS => Served::Response(options()),
         _ => Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
 }
@@ -234,14 +257,13 @@ pub fn options() -> Response<Body> {
     r
 }
 
-/// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; OPTIONS
-/// gets the allowed methods, POST 403, other methods 501, as lighttpd).
+/// mod_dirlisting: the listing of the directory `dir` (GET, HEAD; POST
+/// 403, other methods 501, as lighttpd; OPTIONS is answered before).
 fn listing(req: &FileRequest<'_>, dir: &[u8]) -> Served {
     let s = req.settings;
     match *req.method {
         Method::GET | Method::HEAD => {}
         Method::POST => return Served::Error(StatusCode::FORBIDDEN),
-        Method::OPTIONS => return Served::Response(options()),
         _ => return Served::Error(StatusCode::NOT_IMPLEMENTED),
     }
     let path = os_path(dir);
@@ -308,23 +330,23 @@ pub fn send_path(path: &Path, req: &FileRequest<'_>) -> Served {
     )
 }
 
-/// `server.follow-symlink = "disable"`: no component of the file's path
-/// below the document root may be a symlink (lighttpd opens each with
-/// O_NOFOLLOW); the document root itself may be one.
-fn no_symlinks_below(root: &[u8], file: &[u8]) -> Result<(), StatusCode> {
-    let root = root.strip_suffix(b"/").unwrap_or(root);
-    let rest = file.strip_prefix(root).unwrap_or(file);
-    let mut end = root.len();
-    for part in rest.split(|&b| b == b'/') {
-        end += if end == root.len() && part.is_empty() {
-            0
-        } else {
-            part.len() + 1
-        };
-        if part.is_empty() {
-            continue;
-        }
-        match std::fs::symlink_metadata(os_path(&file[..end.min(file.len())])) {
+/// `server.follow-symlink = "disable"`: 403 when any component of the
+/// physical path `path` is a symlink — the document root (or alias target)
+/// and the directories above it included, as lighttpd 1.4.69 checks the
+/// whole path of what it found. Called only for a path that exists.
+fn no_symlink_on_path(path: &[u8]) -> Result<(), StatusCode> {
+    let mut path = path;
+    while let Some(p) = path.strip_suffix(b"/") {
+        path = p;
+    }
+    let ends = path
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'/' && i > 0 && path[i - 1] != b'/')
+        .map(|(i, _)| i)
+        .chain((!path.is_empty()).then_some(path.len()));
+    for end in ends {
+        match std::fs::symlink_metadata(os_path(&path[..end])) {
             Ok(m) if m.file_type().is_symlink() => return Err(StatusCode::FORBIDDEN),
             Ok(_) => {}
             Err(e) => return Err(error_for(&e)),
@@ -334,7 +356,9 @@ fn no_symlinks_below(root: &[u8], file: &[u8]) -> Result<(), StatusCode> {
 }
 
 /// The first of `index-file.names` that exists in the directory `dir`
-/// (names starting with `/` are taken from the document root).
+/// (names starting with `/` are taken from the document root), whatever
+/// it is: a directory or other non-file found there is refused (403) by
+/// the caller rather than skipped, as lighttpd does.
 fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Option<Found> {
     s.index_files.iter().find_map(|name| {
         let p = if name.starts_with(b"/") {
@@ -342,13 +366,10 @@ fn index_file(root: &[u8], dir: &[u8], s: &Settings, cache: &FileCache) -> Optio
         } else {
             join(dir, name)
         };
-        match cache.stat(&p) {
-            Ok(entry) if entry.meta.is_file() => Some(Found {
-                path: os_path(&p),
-                entry,
-            }),
-            _ => None,
-        }
+        cache.stat(&p).ok().map(|entry| Found {
+            path: os_path(&p),
+            entry,
+        })
     })
 }
 
@@ -379,10 +400,21 @@ fn path_info_file(root: &[u8], url_path: &[u8], cache: &FileCache) -> Option<(Fo
     None
 }
 
+/// The redirect of a directory asked for without its `/`: the decoded path
+/// encoded again as lighttpd encodes it (only letters, digits, `-._~!()*`
+/// and `/` stay as they are: `/a+b` → `/a%2Bb/`, `/x%21` → `/x!/`), then
+/// the query, unless it is empty (`/d?` → `/d/`).
 fn redirect_to_dir(req: &FileRequest<'_>) -> Response<Body> {
-    let mut loc = req.path_raw.to_vec();
+    let mut loc = Vec::with_capacity(req.path.len() + 8);
+    for &b in req.path {
+        if b.is_ascii_alphanumeric() || b"-._~!()*/".contains(&b) {
+            loc.push(b);
+        } else {
+            loc.extend_from_slice(format!("%{b:02X}").as_bytes());
+        }
+    }
     loc.push(b'/');
-    if let Some(q) = req.query {
+    if let Some(q) = req.query.filter(|q| !q.is_empty()) {
         loc.push(b'?');
         loc.extend_from_slice(q);
     }
@@ -422,10 +454,6 @@ pub fn etag(meta: &Metadata, s: &Settings) -> Option<HeaderValue> {
         mix(meta.mtime_nsec() as u64);
     }
     HeaderValue::from_str(&format!("\"{}\"", (h ^ (h >> 32)) as u32)).ok()
-}
-
-fn mtime(meta: &Metadata) -> SystemTime {
-    UNIX_EPOCH + Duration::from_secs(meta.mtime().max(0) as u64)
 }
 
 /// True when `If-None-Match` lists `etag` (or `*`); weak comparison.
@@ -474,7 +502,8 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         made = etag(meta, s);
         made.as_ref()
     };
-    let modified = mime.known.then(|| mtime(meta));
+    // (seconds since 1970, negative before: lighttpd dates files of any time)
+    let modified = mime.known.then(|| meta.mtime());
     // Ranges: HTTP/1.1 or HTTP/2 GET of a non-empty file, `bytes` units only.
     let ranged =
         s.range_requests && req.version >= http::Version::HTTP_11 && *req.method != Method::POST;
@@ -543,11 +572,9 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             (Some(inm), Some(e)) => none_match(inm.as_bytes(), e.as_bytes()),
             (Some(_), None) => false,
             (None, _) => match (hdr::get(req.headers, &IF_MODIFIED_SINCE), modified) {
-                (Some(ims), Some(m)) => ims
-                    .to_str()
-                    .ok()
-                    .and_then(|t| httpdate::parse_http_date(t).ok())
-                    .is_some_and(|since| m <= since),
+                (Some(ims), Some(m)) => {
+                    super::http_date::parse(ims.as_bytes()).is_some_and(|since| m <= since)
+                }
                 _ => false,
             },
         };
@@ -566,8 +593,11 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         headers.insert(ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     }
     let ranges = range
-        .filter(|r| r.as_bytes().starts_with(b"bytes="))
-        .filter(|_| if_range_holds(hdr::get(req.headers, &IF_RANGE), etag, modified))
+        .filter(|r| byte_ranges(r.as_bytes()).is_some())
+        .filter(|_| {
+            let last_modified = modified.and(f.entry.last_modified());
+            if_range_holds(hdr::get(req.headers, &IF_RANGE), etag, last_modified)
+        })
         .map(|r| parse_ranges(r.as_bytes(), size));
     let src = Source {
         path: &f.path,
@@ -588,86 +618,24 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
     }
 }
 
-/// `If-Range`: the range applies only when the validator still matches.
+/// `If-Range`: the range applies only when the validator still matches,
+/// byte for byte, as lighttpd compares it: an entity tag with the ETag, a
+/// date with the Last-Modified line sent (the same instant written another
+/// way does not match). An empty `If-Range` is no condition.
 fn if_range_holds(
     header: Option<&HeaderValue>,
     etag: Option<&HeaderValue>,
-    modified: Option<SystemTime>,
+    last_modified: Option<&HeaderValue>,
 ) -> bool {
-    let Some(h) = header else { return true };
-    let v = h.as_bytes();
-    if v.starts_with(b"\"") || v.starts_with(b"W/") {
-        return etag.is_some_and(|e| e.as_bytes() == v);
-    }
-    match (
-        h.to_str()
-            .ok()
-            .and_then(|t| httpdate::parse_http_date(t).ok()),
-        modified,
-    ) {
-        (Some(d), Some(m)) => d == m,
-        _ => false,
-    }
-}
-
-/// Parses `Range: bytes=…` against a file of `size` bytes: `None` for an
-/// unsatisfiable or malformed header (416), else the ranges sorted and
-/// merged as lighttpd merges them.
-pub fn parse_ranges(header: &[u8], size: u64) -> Option<Vec<(u64, u64)>> {
-    let spec = header.strip_prefix(b"bytes=")?;
-    let mut ranges = Vec::new();
-    for part in spec.split_str(",") {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let dash = part.find_byte(b'-')?;
-        let (a, b) = (part[..dash].trim(), part[dash + 1..].trim());
-        let num = |t: &[u8]| -> Option<u64> {
-            if t.is_empty() || !t.iter().all(u8::is_ascii_digit) {
-                return None;
-            }
-            t.to_str().ok()?.parse().ok()
-        };
-        let r = if a.is_empty() {
-            let n = num(b)?;
-            if n == 0 || size == 0 {
-                continue;
-            }
-            (size.saturating_sub(n), size - 1)
-        } else {
-            let start = num(a)?;
-            let end = if b.is_empty() {
-                size.saturating_sub(1)
-            } else {
-                num(b)?
-            };
-            if end < start {
-                return None;
-            }
-            if start >= size {
-                continue;
-            }
-            (start, end.min(size - 1))
-        };
-        ranges.push(r);
-    }
-    if ranges.is_empty() {
-        return None;
-    }
-    // Request order is kept; a range near (or overlapping) one already
-    // taken is merged into it in place (lighttpd).
-    let mut merged: Vec<(u64, u64)> = Vec::with_capacity(ranges.len());
-    for (s, e) in ranges {
-        let near = merged.iter_mut().find(|(ms, me)| {
-            s <= me.saturating_add(RANGE_MERGE_GAP) && e.saturating_add(RANGE_MERGE_GAP) >= *ms
-        });
-        match near {
-            Some(m) => *m = (m.0.min(s), m.1.max(e)),
-            None => merged.push((s, e)),
-        }
-    }
-    Some(merged)
+    let Some(v) = header.map(HeaderValue::as_bytes).filter(|v| !v.is_empty()) else {
+        return true;
+    };
+    let validator = if v.starts_with(b"\"") || v.starts_with(b"W/") {
+        etag
+    } else {
+        last_modified
+    };
+    validator.is_some_and(|m| m.as_bytes() == v)
 }
 
 /// Where a response's bytes come from.
@@ -885,28 +853,356 @@ mod tests {
         }
     }
 
-    /// Calibrated against lighttpd 1.4.69 on a 10240-byte file.
+    /// A scratch tree: `real/` with `f.txt`, `d/index.html`, `d/s.txt`,
+    /// `lf.txt -> f.txt`, `ld -> d`, `d3/index.html -> ../f.txt`, and
+    /// `rootlink -> real` beside it.
+    fn symlink_tree() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("d")).expect("mkdir");
+        std::fs::create_dir_all(real.join("d3")).expect("mkdir");
+        std::fs::write(real.join("f.txt"), "f\n").expect("write");
+        std::fs::write(real.join("d/index.html"), "idx\n").expect("write");
+        std::fs::write(real.join("d/s.txt"), "s\n").expect("write");
+        let link = |to: &str, at: &Path| std::os::unix::fs::symlink(to, at).expect("symlink");
+        link("f.txt", &real.join("lf.txt"));
+        link("d", &real.join("ld"));
+        link("../f.txt", &real.join("d3/index.html"));
+        link("real", &dir.path().join("rootlink"));
+        dir
+    }
+
+    /// The status `serve` answers a GET of `path` with.
+    fn status_of(s: &Settings, path: &str) -> StatusCode {
+        answer(s, &Method::GET, path).0
+    }
+
+    /// `serve`'s status and headers for `method` on `path`.
+    fn answer(s: &Settings, method: &Method, path: &str) -> (StatusCode, HeaderMap) {
+        answer_to(s, method, path, HeaderMap::new())
+    }
+
+    /// [`answer`] to a request with `headers`.
+    fn answer_to(
+        s: &Settings,
+        method: &Method,
+        path: &str,
+        headers: HeaderMap,
+    ) -> (StatusCode, HeaderMap) {
+        let cache = FileCache::new(false);
+        let req = FileRequest {
+            method,
+            version: http::Version::HTTP_11,
+            path: path.as_bytes(),
+            path_raw: path.as_bytes(),
+            query: None,
+            headers: &headers,
+            settings: s,
+            cache: &cache,
+            sends: None,
+            alias: None,
+            dir_steps: &[DirStep::Index, DirStep::Refuse],
+        };
+        match serve(&req) {
+            Served::Response(r) => (r.status(), r.headers().clone()),
+            Served::Error(status) => (status, HeaderMap::new()),
+        }
+    }
+
+    fn settings_for(root: &Path, follow_symlink: bool) -> Settings {
+        Settings {
+            document_root: Some(Arc::from(root.as_os_str().as_bytes())),
+            index_files: Arc::from(vec![bstr::BString::from("index.html")]),
+            follow_symlink,
+            ..Settings::default()
+        }
+    }
+
+    /// `server.follow-symlink = "disable"` refuses (403) whatever exists
+    /// behind a symlink anywhere on its physical path — the document root
+    /// and the directories above it included — before a directory is
+    /// redirected or its index looked up; a missing file stays 404
+    /// (calibrated against lighttpd 1.4.69).
     #[test]
-    fn ranges_parse_and_merge_like_lighttpd() {
-        let r = |h: &str| parse_ranges(h.as_bytes(), 10240);
-        assert_eq!(r("bytes=0-1,5-6"), Some(vec![(0, 6)]));
-        assert_eq!(r("bytes=0-1,81-82"), Some(vec![(0, 82)]));
-        assert_eq!(r("bytes=0-1,82-83"), Some(vec![(0, 1), (82, 83)]));
-        assert_eq!(r("bytes=5-6,0-1"), Some(vec![(0, 6)]));
-        assert_eq!(r("bytes=500-509,0-9"), Some(vec![(500, 509), (0, 9)]));
+    fn follow_symlink_disabled_checks_the_whole_path() {
+        let tree = symlink_tree();
+        // (the scratch directory's own path may lead through a symlink)
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let real = settings_for(&base.join("real"), false);
+        for (path, status) in [
+            ("/f.txt", 200),
+            ("/lf.txt", 403),
+            ("/lf.txt/extra", 403),
+            ("/d", 301),
+            ("/d/", 200),
+            ("/d/s.txt/extra", 200),
+            ("/d3/", 403),
+            ("/ld", 403),
+            ("/ld/", 403),
+            ("/ld/s.txt", 403),
+            ("/ld/s.txt/extra", 403),
+            ("/ld/missing", 404),
+            ("/missing", 404),
+        ] {
+            assert_eq!(status_of(&real, path).as_u16(), status, "real root: {path}");
+        }
+        let linked = settings_for(&base.join("rootlink"), false);
+        let above = base.join("above");
+        std::os::unix::fs::symlink(&base, &above).expect("symlink");
+        let through = settings_for(&above.join("real"), false);
+        for s in [&linked, &through] {
+            for (path, status) in [
+                ("/f.txt", 403),
+                ("/d", 403),
+                ("/d/", 403),
+                ("/d/s.txt/extra", 403),
+                ("/missing", 404),
+            ] {
+                assert_eq!(status_of(s, path).as_u16(), status, "linked root: {path}");
+            }
+        }
+        // followed when enabled
+        let follow = settings_for(&base.join("rootlink"), true);
+        for (path, status) in [("/lf.txt", 200), ("/ld", 301), ("/ld/", 200), ("/d3/", 200)] {
+            assert_eq!(
+                status_of(&follow, path).as_u16(),
+                status,
+                "followed: {path}"
+            );
+        }
+    }
+
+    /// OPTIONS of anything that exists is answered with `Allow` before
+    /// index files, `static-file.exclude-extensions` and
+    /// `static-file.disable-pathinfo` are looked at; a missing path is
+    /// 404, a directory without its `/` redirected, a refused symlink 403
+    /// (calibrated against lighttpd 1.4.69).
+    #[test]
+    fn options_of_what_exists() {
+        let tree = symlink_tree();
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let real = base.join("real");
+        std::fs::create_dir(real.join("empty")).expect("mkdir");
+        std::fs::write(real.join("x.inc"), "excluded\n").expect("write");
+        let mut s = settings_for(&real, true);
+        s.exclude_extensions = Arc::from(vec![bstr::BString::from(".inc")]);
+        s.disable_pathinfo = true;
+        let options = Method::OPTIONS;
+        for (path, status) in [
+            ("/f.txt", 200),
+            ("/empty/", 200),
+            ("/", 200),
+            ("/x.inc", 200),
+            ("/f.txt/extra", 200),
+            ("/missing", 404),
+            ("/missing/x", 404),
+            ("/empty", 301),
+        ] {
+            let (got, headers) = answer(&s, &options, path);
+            assert_eq!(got.as_u16(), status, "OPTIONS {path}");
+            if status == 200 {
+                assert_eq!(
+                    headers.get(http::header::ALLOW).map(HeaderValue::as_bytes),
+                    Some(&b"OPTIONS, GET, HEAD, POST"[..]),
+                    "OPTIONS {path}"
+                );
+                assert_eq!(
+                    headers.get(CONTENT_LENGTH).map(HeaderValue::as_bytes),
+                    Some(&b"0"[..])
+                );
+            }
+        }
+        // (the same paths refused to GET)
+        for path in ["/empty/", "/x.inc", "/f.txt/extra"] {
+            assert_eq!(status_of(&s, path), StatusCode::FORBIDDEN, "GET {path}");
+        }
+        // a symlink refused by server.follow-symlink is refused to OPTIONS too,
+        // a symlinked index file is not looked at
+        s.follow_symlink = false;
+        for (path, status) in [
+            ("/lf.txt", 403),
+            ("/lf.txt/x", 403),
+            ("/ld/", 403),
+            ("/d3/", 200),
+        ] {
+            assert_eq!(
+                answer(&s, &options, path).0.as_u16(),
+                status,
+                "OPTIONS {path}"
+            );
+        }
+    }
+
+    /// A file last modified before 1970 keeps its date (lighttpd 1.4.69),
+    /// in Last-Modified and for If-Modified-Since.
+    #[test]
+    fn files_from_before_1970() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("old.txt");
+        std::fs::write(&file, "old\n").expect("write");
+        let when = std::time::UNIX_EPOCH - std::time::Duration::from_secs(301_233_600);
+        std::fs::File::options()
+            .write(true)
+            .open(&file)
+            .and_then(|f| f.set_modified(when))
+            .expect("set mtime");
+        // (the built-in MIME table knows .txt: validators are sent)
+        let s = settings_for(dir.path(), true);
+        let get = |ims: Option<&'static str>| {
+            let mut h = HeaderMap::new();
+            if let Some(v) = ims {
+                h.insert(IF_MODIFIED_SINCE, HeaderValue::from_static(v));
+            }
+            answer_to(&s, &Method::GET, "/old.txt", h)
+        };
+        let (status, headers) = get(None);
+        assert_eq!(status, StatusCode::OK);
         assert_eq!(
-            r("bytes=200-209,0-9,20-29"),
-            Some(vec![(200, 209), (0, 29)])
+            headers.get(LAST_MODIFIED).map(HeaderValue::as_bytes),
+            Some(&b"Wed, 15 Jun 1960 12:00:00 GMT"[..])
         );
-        assert_eq!(r("bytes=-5"), Some(vec![(10235, 10239)]));
-        assert_eq!(r("bytes=9000-"), Some(vec![(9000, 10239)]));
-        assert_eq!(r("bytes=0-0,-1"), Some(vec![(0, 0), (10239, 10239)]));
-        assert_eq!(r("bytes=0-1,,5-6"), Some(vec![(0, 6)]));
-        assert_eq!(r("bytes=10240-"), None);
-        assert_eq!(r("bytes=abc"), None);
-        assert_eq!(r("bytes=bytes=0-1"), None);
-        assert_eq!(r("bytes=5-2"), None);
-        assert_eq!(r("bytes=0-99999"), Some(vec![(0, 10239)]));
+        for (ims, status) in [
+            ("Wed, 15 Jun 1960 12:00:00 GMT", 304),
+            ("Wed, 15 Jun 1960 11:59:59 GMT", 200),
+            ("Thu, 01 Jan 1970 00:00:00 GMT", 304),
+        ] {
+            assert_eq!(get(Some(ims)).0.as_u16(), status, "{ims}");
+        }
+    }
+
+    /// The first index name that exists is taken whatever it is: a
+    /// directory there is refused, not skipped (lighttpd 1.4.69).
+    #[test]
+    fn index_name_naming_a_directory_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("d/index.html")).expect("mkdir");
+        std::fs::write(root.join("d/home.html"), "home\n").expect("write");
+        std::fs::create_dir_all(root.join("e")).expect("mkdir");
+        std::fs::write(root.join("e/home.html"), "home\n").expect("write");
+        let mut s = settings_for(root, true);
+        s.index_files = Arc::from(vec![
+            bstr::BString::from("missing.html"),
+            bstr::BString::from("index.html"),
+            bstr::BString::from("home.html"),
+        ]);
+        assert_eq!(status_of(&s, "/d/"), StatusCode::FORBIDDEN);
+        assert_eq!(status_of(&s, "/e/"), StatusCode::OK);
+        s.index_files = Arc::from(vec![
+            bstr::BString::from("/d"),
+            bstr::BString::from("home.html"),
+        ]);
+        assert_eq!(status_of(&s, "/e/"), StatusCode::FORBIDDEN);
+    }
+
+    /// A directory redirect encodes the decoded path again as lighttpd
+    /// 1.4.69 does, and drops an empty query.
+    #[test]
+    fn directory_redirect_location() {
+        let s = Settings::default();
+        let headers = HeaderMap::new();
+        let cache = FileCache::new(false);
+        let location = |path: &[u8], query: Option<&[u8]>| {
+            let req = FileRequest {
+                method: &Method::GET,
+                version: http::Version::HTTP_11,
+                path,
+                path_raw: b"/unused",
+                query,
+                headers: &headers,
+                settings: &s,
+                cache: &cache,
+                sends: None,
+                alias: None,
+                dir_steps: &[],
+            };
+            let r = redirect_to_dir(&req);
+            assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY);
+            r.headers()
+                .get(LOCATION)
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default()
+        };
+        for (path, query, want) in [
+            (&b"/a+b"[..], None, &b"/a%2Bb/"[..]),
+            (b"/x!", None, b"/x!/"),
+            (b"/d1", Some(&b""[..]), b"/d1/"),
+            (b"/d1", Some(b"a=b"), b"/d1/?a=b"),
+            (b"/d1", Some(b"a%20b"), b"/d1/?a%20b"),
+            (b"/a b/c", None, b"/a%20b/c/"),
+            (b"/-._~!()*", None, b"/-._~!()*/"),
+            (b"/$&',;=:@", None, b"/%24%26%27%2C%3B%3D%3A%40/"),
+            (
+                b"/\"#%<>?[\\]^`{|}",
+                None,
+                b"/%22%23%25%3C%3E%3F%5B%5C%5D%5E%60%7B%7C%7D/",
+            ),
+            ("/é".as_bytes(), None, b"/%C3%A9/"),
+        ] {
+            assert_eq!(location(path, query), want, "{:?}", path.as_bstr());
+        }
+    }
+
+    /// Every leading part of the path is looked at, however many slashes.
+    #[test]
+    fn symlink_on_path_components() {
+        let tree = symlink_tree();
+        let base = tree.path().canonicalize().expect("canonical scratch path");
+        let p = |rest: &str| format!("{}/{rest}", base.display());
+        assert!(no_symlink_on_path(p("real/d/s.txt").as_bytes()).is_ok());
+        assert!(no_symlink_on_path(p("real//d///").as_bytes()).is_ok());
+        assert!(no_symlink_on_path(b"/").is_ok());
+        for linked in [
+            "rootlink",
+            "rootlink/",
+            "rootlink//d/s.txt",
+            "real/ld/",
+            "real/lf.txt",
+        ] {
+            assert_eq!(
+                no_symlink_on_path(p(linked).as_bytes()),
+                Err(StatusCode::FORBIDDEN),
+                "{linked}"
+            );
+        }
+    }
+
+    /// `If-Range` compares byte for byte, as lighttpd 1.4.69: the same
+    /// instant in another date format, or a wrong weekday, does not match;
+    /// an empty value is no condition; without the validator nothing
+    /// matches.
+    #[test]
+    fn if_range_is_compared_byte_for_byte() {
+        let lm = HeaderValue::from_static("Wed, 01 Jan 2020 00:00:00 GMT");
+        let tag = HeaderValue::from_static("\"123\"");
+        let holds = |h: &'static str, etag: bool, modified: bool| {
+            if_range_holds(
+                Some(&HeaderValue::from_static(h)),
+                etag.then_some(&tag),
+                modified.then_some(&lm),
+            )
+        };
+        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", true, true));
+        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", false, true));
+        assert!(holds("\"123\"", true, true));
+        assert!(holds("", true, true));
+        assert!(holds("", false, false));
+        for other in [
+            "Wednesday, 01-Jan-20 00:00:00 GMT",
+            "Wed Jan  1 00:00:00 2020",
+            "Wed, 01 Jan 2020 00:00:00 gmt",
+            "Thu, 01 Jan 2020 00:00:00 GMT",
+            "Tue, 31 Dec 2019 23:59:59 GMT",
+            "garbage",
+            "W/\"123\"",
+            "\"1234\"",
+            "*",
+        ] {
+            assert!(!holds(other, true, true), "{other}");
+        }
+        assert!(!holds("Wed, 01 Jan 2020 00:00:00 GMT", true, false));
+        assert!(!holds("\"123\"", false, true));
+        assert!(if_range_holds(None, None, None));
     }
 
     /// `If-None-Match` lists and `*`, weak comparison.

@@ -15,6 +15,7 @@
 //! | `POST /f.txt` with `Content-Length: 3` (or 0) | 200, the file |
 //! | `POST /f.txt` without a length | 411 |
 //! | `OPTIONS /f.txt` | 200, `Allow: OPTIONS, GET, HEAD, POST`, `Content-Length: 0` |
+//! | `OPTIONS` of a directory without index file, an excluded extension, path info under `disable-pathinfo` | 200, the same |
 //! | `OPTIONS /nope` | 404 |
 //! | `OPTIONS *` | 200, `Allow: OPTIONS, GET, HEAD, POST`, also with mod_proxy |
 //! | `GET *`, `HEAD *`, `POST *`, `OPTIONS *x`, `OPTIONS **` | 400 |

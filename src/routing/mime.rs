@@ -7,7 +7,8 @@
 //! then from each `.` left to right, then the last extension without its
 //! dot, then the `""` entry (measured against lighttpd 1.4.69). A file no entry matches is
 //! `application/octet-stream` and gets no ETag or Last-Modified (lighttpd
-//! disables caching for types it does not know).
+//! disables caching for types it does not know); so is a file whose entry
+//! has an empty type (the search stops at that entry).
 //!
 //! When a configuration never sets `mimetype.assign`, wick uses a built-in
 //! table of common web types, as lighttpd 1.4.71 and later do (1.4.69 sends
@@ -250,6 +251,14 @@ impl MimeTable {
             }
         };
         match found {
+            // An empty type: sent as no type at all (octet-stream, no
+            // ETag or Last-Modified); the search still ends here, and a
+            // directory listing shows the empty type (lighttpd 1.4.69).
+            Some(i) if self.entries[i].1.is_empty() => MimeMatch {
+                content_type: b"",
+                value: Some(&OCTET_STREAM_VALUE),
+                known: false,
+            },
             Some(i) => MimeMatch {
                 content_type: &self.entries[i].1,
                 value: self.values[i].as_ref(),
@@ -291,6 +300,29 @@ mod tests {
         let m = t.lookup(b"/a.none");
         assert!(!m.known);
         assert_eq!(m.value.map(HeaderValue::as_bytes), Some(OCTET_STREAM));
+    }
+
+    /// An entry with an empty type ends the search as if nothing matched:
+    /// a file is sent as application/octet-stream without validators, a
+    /// listing shows the empty type (lighttpd 1.4.69).
+    #[test]
+    fn empty_type_is_no_type() {
+        let extra: Vec<(String, String)> = (0..20)
+            .map(|i| (format!(".e{i}"), format!("x/e{i}")))
+            .collect();
+        for n in [0, 20] {
+            let mut pairs = vec![(".htm", ""), (".txt", "text/plain"), ("", "text/x-default")];
+            pairs.extend(extra[..n].iter().map(|(k, v)| (k.as_str(), v.as_str())));
+            let t = table(&pairs);
+            let m = t.lookup(b"/d/a.htm");
+            assert!(!m.known, "{n} more entries");
+            assert_eq!(m.value.map(HeaderValue::as_bytes), Some(OCTET_STREAM));
+            assert_eq!(m.content_type, b"");
+            assert_eq!(t.lookup(b"/d/c.x").content_type, b"text/x-default");
+        }
+        let t = table(&[(".txt", "text/plain"), ("", "")]);
+        assert!(!t.lookup(b"/a.htm").known);
+        assert!(t.lookup(b"/a.txt").known);
     }
 
     /// Fewer than 16 entries: first match in written order, any case (lighttpd 1.4.69).

@@ -862,7 +862,7 @@ fn buffered_response(
         .then(|| hdr::get(&req.parts.headers, &RANGE))
         .flatten();
     if let Some(range) = range {
-        let taken = range.as_bytes().starts_with(b"bytes=")
+        let taken = crate::modules::range::byte_ranges(range.as_bytes()).is_some()
             && content.len() > 0
             && hdr::get(&headers, &ACCEPT_RANGES).is_none_or(|v| v.as_bytes() != b"none")
             && if_range_holds(hdr::get(&req.parts.headers, &IF_RANGE), &headers);
@@ -920,7 +920,7 @@ fn range_response(
     sends: Option<&Arc<FileSends>>,
 ) -> Option<Response<Body>> {
     let size = content.len();
-    let ranges = crate::modules::staticfile::parse_ranges(range, size)?;
+    let ranges = crate::modules::range::parse_ranges(range, size)?;
     let (body, len) = if let [(a, b)] = ranges[..] {
         if let Ok(v) = HeaderValue::from_str(&format!("bytes {a}-{b}/{size}")) {
             headers.insert(CONTENT_RANGE, v);
