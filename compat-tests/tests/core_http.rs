@@ -330,3 +330,81 @@ $HTTP["host"] == "zero.example" {{ server.max-keep-alive-idle = 0 }}
     }
     pair.finish();
 }
+
+/// Which status gets which error handler, as lighttpd decides:
+/// `server.error-handler` (it wins when both are set) takes a 200 page
+/// under the error's status, never for 412 and 416;
+/// `server.error-handler-404` serves its page in the request's place
+/// (its method and validators: 304, 206, 412, OPTIONS). The error files'
+/// type comes from mimetype.assign (none without an entry).
+#[test]
+fn error_handlers_by_status() {
+    let Some(mut pair) = Pair::start(
+        "error_handlers_by_status",
+        r#"server.document-root = "{root}"
+mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html", ".inc" => "text/plain" )
+static-file.exclude-extensions = ( ".inc" )
+server.errorfile-prefix = "{dir}/errors/status-"
+$HTTP["host"] == "all.example" { server.error-handler = "/handler.html" }
+$HTTP["host"] == "h404.example" { server.error-handler-404 = "/e404.html" }
+$HTTP["host"] == "both.example" {
+    server.error-handler = "/handler.html"
+    server.error-handler-404 = "/e404.html"
+}
+$HTTP["host"] == "typed.example" {
+    mimetype.assign = ( ".txt" => "text/plain", ".html" => "text/html; charset=utf-8" )
+    server.errorfile-prefix = "{dir}/typed/status-"
+}
+$HTTP["host"] == "untyped.example" {
+    mimetype.assign = ( ".txt" => "text/plain" )
+    server.errorfile-prefix = "{dir}/untyped/status-"
+}
+"#,
+        |dir| {
+            let htdocs = dir.join("htdocs");
+            put(&htdocs.join("a.txt"), "a\n");
+            put(&htdocs.join("x.inc"), "x\n");
+            put(&htdocs.join("handler.html"), "handler\n");
+            put(&htdocs.join("e404.html"), "e404\n");
+            std::fs::create_dir_all(htdocs.join("d")).expect("dir");
+            for s in [403, 404, 412, 416, 501] {
+                put(
+                    &dir.join(format!("errors/status-{s}.html")),
+                    format!("page {s}\n"),
+                );
+            }
+            // (their own files: lighttpd keeps a file's type once found)
+            put(&dir.join("typed/status-404.html"), "typed 404\n");
+            put(&dir.join("untyped/status-404.html"), "untyped 404\n");
+        },
+    ) else {
+        return;
+    };
+    for host in ["all.example", "h404.example", "both.example"] {
+        let h = |r: Req| r.host(host);
+        for req in [
+            h(Req::get("/missing")),
+            h(Req::get("/x.inc")),
+            h(Req::get("/d/")),
+            h(Req::head("/missing")),
+            h(Req::get("/a.txt").header("Range", "bytes=5000-")),
+            h(Req::new("POST", "/a.txt")
+                .body("")
+                .header("If-None-Match", "*")),
+            h(Req::new("POST", "/missing")
+                .body("")
+                .header("If-None-Match", "*")),
+            h(Req::new("POST", "/missing").body("")),
+            h(Req::new("DELETE", "/a.txt")),
+            h(Req::get("/missing").header("If-None-Match", "*")),
+            h(Req::get("/missing").header("Range", "bytes=0-1")),
+            h(Req::new("OPTIONS", "/missing")),
+        ] {
+            pair.check(req);
+        }
+    }
+    for host in ["typed.example", "untyped.example"] {
+        pair.check(Req::get("/missing").host(host));
+    }
+    pair.finish();
+}

@@ -286,8 +286,11 @@ fn error_file(status: StatusCode, head_only: bool, s: &Settings) -> Option<Respo
         Body::full(page)
     });
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(CONTENT_TYPE, HeaderValue::from_static("text/html"));
+    // its type as mimetype.assign has it (none when no entry matches)
+    let m = s.mimetypes.lookup(&p);
+    if let Some(v) = m.value.filter(|_| m.known) {
+        r.headers_mut().insert(CONTENT_TYPE, v.clone());
+    }
     r.headers_mut()
         .insert(CONTENT_LENGTH, HeaderValue::from(len));
     Some(r)
@@ -1164,47 +1167,99 @@ fn request_host(
 fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
     let s = req.settings;
     let head_only = *req.method == Method::HEAD;
-    // lighttpd 1.4.69 answers a static server.error-handler-404 page with
-    // 200; server.error-handler keeps the error status.
-    let (handler, keep_status) = match status {
-        StatusCode::NOT_FOUND | StatusCode::FORBIDDEN if s.error_handler_404.is_some() => {
-            (s.error_handler_404.as_ref(), false)
-        }
-        _ => (s.error_handler.as_ref(), true),
+    let page = |status: StatusCode| {
+        error_file(status, head_only, s)
+            .unwrap_or_else(|| respond::error_response(status, head_only))
     };
-    if let Some(h) = handler.filter(|h| h.starts_with(b"/")) {
-        let (path, query) = match h.iter().position(|&b| b == b'?') {
-            Some(i) => (&h[..i], Some(&h[i + 1..])),
-            None => (&h[..], None),
-        };
+    // 412 and 416 get their page, never a handler (lighttpd).
+    if matches!(
+        status,
+        StatusCode::PRECONDITION_FAILED | StatusCode::RANGE_NOT_SATISFIABLE
+    ) {
+        return page(status);
+    }
+    let target = |h: &[u8]| -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+        if !h.starts_with(b"/") {
+            return None;
+        }
+        Some(match h.iter().position(|&b| b == b'?') {
+            Some(i) => (h[..i].to_vec(), Some(h[i + 1..].to_vec())),
+            None => (h.to_vec(), None),
+        })
+    };
+    if let Some((path, query)) = s.error_handler.as_deref().and_then(target) {
+        // server.error-handler (it wins over the 404 one): the page as a
+        // GET (HEAD stays HEAD) with the request's validators but no
+        // ranges; only a 200 is taken, and it keeps the error status.
         let get = Method::GET;
-        let sub = FileRequest {
-            method: if head_only { req.method } else { &get },
-            version: req.version,
-            path,
-            path_raw: path,
-            query,
-            headers: &http::HeaderMap::new(),
-            settings: s,
-            cache: req.cache,
-            sends: req.sends,
-            alias: None,
-            dir_steps: req.dir_steps,
-        };
-        if let Served::Response(mut r) = staticfile::serve(&sub) {
+        let mut headers = req.headers.clone();
+        headers.remove(http::header::RANGE);
+        headers.remove(http::header::IF_RANGE);
+        let method = if head_only { req.method } else { &get };
+        if let Served::Response(mut r) = staticfile::serve(&handler_request(
+            req,
+            &path,
+            query.as_deref(),
+            method,
+            &headers,
+        )) {
             if r.status() == StatusCode::OK {
-                if keep_status {
-                    *r.status_mut() = status;
-                    r.headers_mut().remove(http::header::ACCEPT_RANGES);
-                }
+                *r.status_mut() = status;
+                r.headers_mut().remove(http::header::ACCEPT_RANGES);
                 return r;
             }
         }
+        return page(status);
     }
-    if let Some(r) = error_file(status, head_only, s) {
-        return r;
+    if matches!(status, StatusCode::NOT_FOUND | StatusCode::FORBIDDEN) {
+        if let Some((path, query)) = s.error_handler_404.as_deref().and_then(target) {
+            // server.error-handler-404: served in the request's place, as
+            // an internal rewrite (its method and headers: 304, 206, 412,
+            // OPTIONS…); lighttpd 1.4.69 answers the page itself with 200.
+            return match staticfile::serve(&handler_request(
+                req,
+                &path,
+                query.as_deref(),
+                req.method,
+                req.headers,
+            )) {
+                Served::Response(r) => r,
+                Served::Error(e)
+                    if matches!(
+                        e,
+                        StatusCode::PRECONDITION_FAILED | StatusCode::NOT_IMPLEMENTED
+                    ) =>
+                {
+                    page(e)
+                }
+                Served::Error(_) => page(status),
+            };
+        }
     }
-    respond::error_response(status, head_only)
+    page(status)
+}
+
+/// The request for an error handler's page `path` in `req`'s place.
+fn handler_request<'a>(
+    req: &FileRequest<'a>,
+    path: &'a [u8],
+    query: Option<&'a [u8]>,
+    method: &'a Method,
+    headers: &'a http::HeaderMap,
+) -> FileRequest<'a> {
+    FileRequest {
+        method,
+        version: req.version,
+        path,
+        path_raw: path,
+        query,
+        headers,
+        settings: req.settings,
+        cache: req.cache,
+        sends: req.sends,
+        alias: None,
+        dir_steps: req.dir_steps,
+    }
 }
 
 /// Ends keep-alive after `server.max-keep-alive-requests` requests, or
