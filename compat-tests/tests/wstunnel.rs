@@ -373,6 +373,8 @@ enum Step {
     /// Wait (up to the duration) until the backend received N bytes and
     /// record what it had.
     Backend(usize, Duration),
+    /// Do nothing for this long (a client that sends slowly).
+    Pause(Duration),
 }
 
 /// A session: the 101 head, the client's events, the backend's view.
@@ -475,6 +477,7 @@ fn run(
                 }
             }
             Step::Shut => c.shutdown_write(),
+            Step::Pause(d) => thread::sleep(*d),
             Step::Backend(n, limit) => {
                 let b = backend.ok_or("no backend to look at")?;
                 let got = b
@@ -1679,6 +1682,77 @@ fn max_read_idle() {
         &format!("{KD_CLOSE}; {KD_IDLE}"),
         |_, s| observe(s, &pushers[s.index()], "/push"),
         |l, w| expect(l, w, true),
+    );
+    pair.finish();
+}
+
+/// `server.max-read-idle` counts bytes, not messages: a client whose
+/// message arrives slowly keeps its tunnel although no message is
+/// complete within the limit (lighttpd resets the idle time on every
+/// read from the client).
+#[test]
+fn max_read_idle_counts_bytes() {
+    let echoes = [RawBackend::tcp(Mode::Echo), RawBackend::tcp(Mode::Echo)];
+    let conf = "server.modules = ( \"mod_wstunnel\" )\nserver.document-root = \"{root}\"\n\
+                server.max-read-idle = 3\n\
+                wstunnel.server = ( \"/ws\" => ( ( {echo} ) ) )\n";
+    let opts = PairOpts {
+        vars: echoes
+            .each_ref()
+            .map(|b| vec![("{echo}".to_string(), b.addr.conf())]),
+        launch: launch(),
+        scratch: None,
+    };
+    let Some(mut pair) = Pair::start_opts("max_read_idle_counts_bytes", conf, |_| {}, opts) else {
+        return;
+    };
+    let ws = WsReq::new("/ws");
+    // then a short message, echoed: the tunnel is still open
+    let after = [Step::Frame(Frame::text("after")), Step::Read(1)];
+    // a 20000-byte frame in 2000-byte pieces every 0.5 s (5 s in all)
+    let big = Frame::binary(vec![b'B'; 20_000]).encode();
+    let mut steps: Vec<Step> = big
+        .chunks(2000)
+        .flat_map(|p| {
+            [
+                Step::Send(p.to_vec()),
+                Step::Pause(Duration::from_millis(500)),
+            ]
+        })
+        .collect();
+    steps.push(Step::Joined(20_000));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a 20000-byte frame sent over 5 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
+    );
+    // a frame dribbled a byte every 0.6 s (6 s)
+    let mut steps: Vec<Step> = Frame::text("slow")
+        .encode()
+        .into_iter()
+        .flat_map(|b| [Step::Send(vec![b]), Step::Pause(Duration::from_millis(600))])
+        .collect();
+    steps.push(Step::Joined(4));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a frame sent a byte every 0.6 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
+    );
+    // a message in eight fragments, one every 0.7 s (5 s)
+    let mut steps = vec![
+        Step::Frame(Frame::text("f0").fin(false)),
+        Step::Pause(Duration::from_millis(700)),
+    ];
+    for i in 1..7 {
+        steps.push(Step::Frame(Frame::new(CONT, format!("f{i}")).fin(false)));
+        steps.push(Step::Pause(Duration::from_millis(700)));
+    }
+    steps.push(Step::Frame(Frame::new(CONT, "end")));
+    steps.push(Step::Joined(17));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a message in fragments, one every 0.7 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
     );
     pair.finish();
 }

@@ -303,8 +303,6 @@ where
     // idle tunnel holds no buffer.
     let mut buf = BytesMut::new();
     let mut want = READ_SIZE_IDLE;
-    // (the coarse clock: one load per message, not a clock read)
-    let mut last_client = clock::now_ms();
     let mut ping = limits
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
@@ -324,7 +322,6 @@ where
     loop {
         tokio::select! {
             m = ws.next() => {
-                last_client = clock::now_ms();
                 match m {
                     Some(Ok(msg)) => {
                         let data = match msg {
@@ -409,6 +406,9 @@ where
                 }
             }
             _ = &mut idle => {
+                // Any bytes from the client count, not only whole
+                // messages ([`ClientIo`] notes them as it reads).
+                let last_client = ws.inner_mut().get_ref().last_read();
                 let at = clock::instant(last_client) + limits.read_idle;
                 if Instant::now() >= at {
                     within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Away))).await;
