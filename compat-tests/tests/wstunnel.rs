@@ -104,6 +104,12 @@ impl WsReq {
         self
     }
 
+    /// Appends header `name` (another line, even if it is there already).
+    fn add(mut self, name: &str, value: &str) -> WsReq {
+        self.headers.push((name.to_string(), value.to_string()));
+        self
+    }
+
     fn without(mut self, name: &str) -> WsReq {
         self.headers.retain(|(n, _)| n != name);
         self
@@ -720,6 +726,30 @@ fn handshake_and_refusals() {
         &mut pair,
         "19. Sec-WebSocket-Key not base64 is used verbatim",
         WsReq::new("/ws/oddkey").set("Sec-WebSocket-Key", "not a real key!"),
+    );
+    // an empty key is no key; of several key lines, the non-empty ones
+    // are joined with ", " (lighttpd's reading of repeated headers)
+    check(
+        &mut pair,
+        "19. empty Sec-WebSocket-Key → 400 with Connection: close",
+        WsReq::new("/ws/emptykey").set("Sec-WebSocket-Key", ""),
+    );
+    check(
+        &mut pair,
+        "19. Sec-WebSocket-Key on two lines: the accept of both joined",
+        WsReq::new("/ws/twokeys").add("Sec-WebSocket-Key", RFC_KEY),
+    );
+    check(
+        &mut pair,
+        "19. an empty Sec-WebSocket-Key line before the key",
+        WsReq::new("/ws/emptyfirst")
+            .set("Sec-WebSocket-Key", "")
+            .add("Sec-WebSocket-Key", RFC_KEY),
+    );
+    check(
+        &mut pair,
+        "19. an empty Sec-WebSocket-Key line after the key",
+        WsReq::new("/ws/emptyafter").add("Sec-WebSocket-Key", ""),
     );
     // 15. backend down
     check(

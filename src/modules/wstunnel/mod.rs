@@ -13,7 +13,7 @@
 //! | origins set, no Origin | 400 | 400 |
 //! | origin not allowed | 403 | 403 |
 //! | backend unusable | 503, no 101 | 503, no 101 |
-//! | no `Sec-WebSocket-Key` | 400 + close | 400 + close |
+//! | no (or an empty) `Sec-WebSocket-Key` | 400 + close | 400 + close |
 //! | version 1–7 | 503 + close | 503 + close |
 //! | hybi-00 (no version) | broken challenge | 400 + close (as 1.4.83) |
 //! | protocol | `binary` always with frame-type binary | only when offered (1.4.73+) |
@@ -124,6 +124,22 @@ fn choose_framing(h: &http::HeaderMap, binary: bool) -> (Framing, Option<&'stati
     }
 }
 
+/// The `Sec-WebSocket-Key` as lighttpd reads it: the values of all its
+/// lines that are not empty, joined with `, ` (empty: no key).
+fn websocket_key(h: &http::HeaderMap) -> Vec<u8> {
+    let mut key = Vec::new();
+    for v in h.get_all("sec-websocket-key") {
+        if v.is_empty() {
+            continue;
+        }
+        if !key.is_empty() {
+            key.extend_from_slice(b", ");
+        }
+        key.extend_from_slice(v.as_bytes());
+    }
+    key
+}
+
 fn page(status: StatusCode, req: &WsRequest<'_>, close: bool) -> Response<Body> {
     let mut r = crate::request::error_page(status, false, req.settings);
     if close {
@@ -191,10 +207,11 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     if version < 8 {
         return page(StatusCode::SERVICE_UNAVAILABLE, &req, true);
     }
-    let Some(key) = h.get("sec-websocket-key") else {
+    let key = websocket_key(h);
+    if key.is_empty() {
         return page(StatusCode::BAD_REQUEST, &req, true);
-    };
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let (framing, protocol) = choose_framing(h, s.binary);
     if s.debug > 0 {
         tracing::info!(
@@ -710,5 +727,24 @@ mod tests {
             choose_framing(&http::HeaderMap::new(), true),
             (Framing::Binary, None)
         );
+    }
+
+    #[test]
+    fn the_key_is_every_non_empty_line_joined() {
+        let key = |lines: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for l in lines {
+                h.append(
+                    "sec-websocket-key",
+                    HeaderValue::from_str(l).expect("value"),
+                );
+            }
+            websocket_key(&h)
+        };
+        assert_eq!(key(&[]), b"");
+        assert_eq!(key(&[""]), b"");
+        assert_eq!(key(&["", "k1"]), b"k1");
+        assert_eq!(key(&["k1", ""]), b"k1");
+        assert_eq!(key(&["k1", "k2"]), b"k1, k2");
     }
 }
