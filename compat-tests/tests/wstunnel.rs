@@ -1005,10 +1005,18 @@ fn subprotocols_and_frame_types() {
             },
         );
     }
-    let req = session("/bin", Some("binary"));
-    pair.observe("4. /bin offering binary", |_, s| {
-        run(s, Some(&b[s.index()].echo), &req, &echo)
-    });
+    // the client offered `binary` (anywhere in its list): both answer it
+    for offer in ["binary", "base64, binary", "chat, BINARY"] {
+        let req = session("/bin", Some(offer));
+        pair.observe(&format!("4. /bin offering {offer:?}"), |_, s| {
+            run(s, Some(&b[s.index()].echo), &req, &echo)
+        });
+    }
+    let req = session("/bin", Some("base64")).add("Sec-WebSocket-Protocol", "binary");
+    pair.observe(
+        "4. /bin offering base64, then binary on a second line",
+        |_, s| run(s, Some(&b[s.index()].echo), &req, &echo),
+    );
     pair.finish();
 }
 

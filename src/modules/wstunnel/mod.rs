@@ -109,18 +109,31 @@ enum Framing {
     Base64,
 }
 
+/// The framing of a session and the sub-protocol answered, if any.
+///
+/// * `wstunnel.frame-type = "binary"`: binary frames; `binary` is
+///   answered when the client offered it anywhere in its list (as
+///   lighttpd does: 1.4.69 answers it always, 1.4.73+ only when offered),
+///   nothing otherwise (an offer of `base64` alone does not switch a
+///   binary site to text frames).
+/// * text (the default): the first of `binary` and `base64` the client
+///   offered decides; neither: text frames, no answer.
 fn choose_framing(h: &http::HeaderMap, binary: bool) -> (Framing, Option<&'static str>) {
-    let offered = h
+    let mut offered = h
         .get_all("sec-websocket-protocol")
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(|t| t.trim())
-        .find(|t| t.eq_ignore_ascii_case(b"binary") || t.eq_ignore_ascii_case(b"base64"));
-    match offered {
+        .map(|t| t.trim());
+    if binary {
+        let answer = offered
+            .any(|t| t.eq_ignore_ascii_case(b"binary"))
+            .then_some("binary");
+        return (Framing::Binary, answer);
+    }
+    match offered.find(|t| t.eq_ignore_ascii_case(b"binary") || t.eq_ignore_ascii_case(b"base64")) {
         Some(t) if t.eq_ignore_ascii_case(b"binary") => (Framing::Binary, Some("binary")),
-        Some(_) if !binary => (Framing::Base64, Some("base64")),
-        _ if binary => (Framing::Binary, None),
-        _ => (Framing::Text, None),
+        Some(_) => (Framing::Base64, Some("base64")),
+        None => (Framing::Text, None),
     }
 }
 
@@ -714,8 +727,13 @@ mod tests {
             ("BINARY", false, (Framing::Binary, Some("binary"))),
             ("chat", false, (Framing::Text, None)),
             ("binaryx", false, (Framing::Text, None)),
+            (" , ,base64", false, (Framing::Base64, Some("base64"))),
             ("chat", true, (Framing::Binary, None)),
             ("binary", true, (Framing::Binary, Some("binary"))),
+            // frame-type binary: `binary` anywhere in the offer is answered
+            ("base64, binary", true, (Framing::Binary, Some("binary"))),
+            ("chat, BINARY", true, (Framing::Binary, Some("binary"))),
+            ("base64", true, (Framing::Binary, None)),
         ] {
             assert_eq!(
                 choose_framing(&headers(offer), binary),
@@ -727,6 +745,11 @@ mod tests {
             choose_framing(&http::HeaderMap::new(), true),
             (Framing::Binary, None)
         );
+        // an offer over two lines is one list
+        let mut h = headers("base64");
+        h.append("sec-websocket-protocol", HeaderValue::from_static("binary"));
+        assert_eq!(choose_framing(&h, true), (Framing::Binary, Some("binary")));
+        assert_eq!(choose_framing(&h, false), (Framing::Base64, Some("base64")));
     }
 
     #[test]
