@@ -349,6 +349,50 @@ fn refusals_before_the_upgrade() {
     );
 }
 
+/// `Sec-WebSocket-Version: 0` is hybi-00 said aloud: refused like a
+/// request without the header (as lighttpd 1.4.83), before any backend
+/// connection (1.4.69 connects and then fails in its hybi-00 path).
+#[test]
+fn explicit_version_0_is_refused_as_hybi00_before_connecting() {
+    let b = Echo::start(None, false);
+    let w = Wick::start(&conf(b.port, ""));
+    for version in ["0", "00", " 0 "] {
+        let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .expect("send");
+        // the whole response: the connection closes after it
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        assert!(
+            head.starts_with("http/1.1 400 "),
+            "version {version:?}: {head}\n{}",
+            w.stderr()
+        );
+        for line in [
+            "\r\nsec-websocket-version: 13\r\n",
+            "\r\nconnection: close\r\n",
+        ] {
+            assert!(
+                format!("{head}\r\n").contains(line),
+                "version {version:?}: {line:?} missing in {head}"
+            );
+        }
+        assert!(
+            b.seen.recv_timeout(Duration::from_millis(300)).is_err(),
+            "version {version:?}: the backend was contacted"
+        );
+    }
+}
+
 #[test]
 fn unmasked_client_frame_is_a_protocol_error() {
     let b = Echo::start(None, false);

@@ -15,7 +15,7 @@
 //! | backend unusable | 503, no 101 | 503, no 101 |
 //! | no (or an empty) `Sec-WebSocket-Key` | 400 + close | 400 + close |
 //! | version 1–7 | 503 + close | 503 + close |
-//! | hybi-00 (no version) | broken challenge | 400 + close (as 1.4.83) |
+//! | hybi-00 (version absent or 0) | broken challenge | 400 + close before connecting (as 1.4.83) |
 //! | protocol | `binary` always with frame-type binary | only when offered (1.4.73+) |
 //! | `base64` | echoed, not applied | applied both ways |
 //! | frames | not validated | RFC 6455 (tungstenite): 1002/1007/1009 |
@@ -166,16 +166,9 @@ fn page(status: StatusCode, req: &WsRequest<'_>, close: bool) -> Response<Body> 
 pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     let h = &req.parts.headers;
     let s = &req.settings.wstunnel;
-    // 1. the version
+    // 1. the version (absent: 0)
     let version = match h.get("sec-websocket-version") {
-        // hybi-00: refused, as lighttpd 1.4.83 does (1.4.69 answers it
-        // with a challenge computed in the wrong byte order).
-        None => {
-            let mut r = page(StatusCode::BAD_REQUEST, &req, true);
-            r.headers_mut()
-                .insert("sec-websocket-version", HeaderValue::from_static("13"));
-            return r;
-        }
+        None => 0,
         Some(v) => {
             let v = v.as_bytes().trim();
             let digits: Vec<u8> = v.iter().copied().take_while(u8::is_ascii_digit).collect();
@@ -188,6 +181,15 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
             }
         }
     };
+    // hybi-00 (version 0, said or implied): refused before anything else,
+    // as lighttpd 1.4.83 does (1.4.69 answers it with a challenge
+    // computed in the wrong byte order).
+    if version == 0 {
+        let mut r = page(StatusCode::BAD_REQUEST, &req, true);
+        r.headers_mut()
+            .insert("sec-websocket-version", HeaderValue::from_static("13"));
+        return r;
+    }
     // 2. the origin, when origins are configured
     if !s.origins.is_empty() {
         let origin = h.get("origin").or_else(|| h.get("sec-websocket-origin"));
