@@ -58,6 +58,8 @@ const KD_BASE64: &str = "with the base64 sub-protocol the payloads really are ba
 const KD_HYBI00: &str = "hybi-00 requests get 400 with Sec-WebSocket-Version: 13";
 const KD_PING: &str = "wstunnel.ping-interval N pings every N s (lighttpd N+1)";
 const KD_IDLE: &str = "idle limits are timed from the last byte (lighttpd N+1 ± 1 s)";
+const KD_CONN_CLOSE: &str = "a 101 to a request with Connection: upgrade, close says \
+                             Connection: upgrade, close";
 
 // ---------------------------------------------------------------------------
 // Requests
@@ -692,6 +694,31 @@ fn handshake_and_refusals() {
             .set("Upgrade", "WebSocket")
             .set("Connection", "keep-alive, Upgrade"),
     );
+    // `close` next to `upgrade`: lighttpd's 101 says `Connection: upgrade`,
+    // wick's (hyper's) adds the client's `close`
+    for conn in ["Upgrade, close", "close, Upgrade"] {
+        let req = WsReq::new("/ws/close").set("Connection", conn);
+        pair.observe_known(
+            &format!("Connection: {conn}"),
+            KD_CONN_CLOSE,
+            |_, s| answer(s, &b[s.index()].echo, &req),
+            |l, w| {
+                let mut want_w = l.clone();
+                for h in &mut want_w.head {
+                    if h == "connection: upgrade" {
+                        *h = "connection: upgrade, close".to_string();
+                    }
+                }
+                if !l.head.contains(&"connection: upgrade".to_string()) {
+                    return Err(format!("lighttpd: expected connection: upgrade: {l:?}"));
+                }
+                if w != &want_w {
+                    return Err(format!("wick: expected {want_w:?}"));
+                }
+                Ok(())
+            },
+        );
+    }
     // extensions are ignored (no permessage-deflate), query strings allowed
     check(
         &mut pair,
