@@ -185,15 +185,43 @@ fn binary_frame_type_and_offered_protocols() {
             Some(Message::Binary(d)) => assert_eq!(&d[..], &[0u8, 0xff, b'A']),
             other => panic!("{other:?}"),
         }
-        // Offered: answered.
-        let (_ws, resp) = open(&w, "/ws", &[("Sec-WebSocket-Protocol", "chat, binary")]).await;
-        assert_eq!(
-            resp.headers()
-                .get("sec-websocket-protocol")
-                .map(|v| v.as_bytes()),
-            Some(&b"binary"[..])
-        );
+        // Offered, wherever in the list: answered.
+        for offer in ["chat, binary", "base64, binary"] {
+            let (_ws, resp) = open(&w, "/ws", &[("Sec-WebSocket-Protocol", offer)]).await;
+            assert_eq!(
+                resp.headers()
+                    .get("sec-websocket-protocol")
+                    .map(|v| v.as_bytes()),
+                Some(&b"binary"[..]),
+                "{offer}"
+            );
+        }
     });
+    // base64 alone does not turn a binary site to text: a 101 without a
+    // protocol (a client library refuses that, so a raw client), then
+    // binary frames.
+    let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
+    s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+    s.write_all(
+        b"GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+          Sec-WebSocket-Protocol: base64\r\n\r\n",
+    )
+    .expect("send");
+    let mut head = Vec::new();
+    let mut b1 = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        s.read_exact(&mut b1).expect("head");
+        head.push(b1[0]);
+    }
+    let head = String::from_utf8_lossy(&head).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    assert!(!head.contains("sec-websocket-protocol"), "{head}");
+    // a masked (zero mask) binary frame 01 02, echoed in a binary frame
+    s.write_all(&[0x82, 0x82, 0, 0, 0, 0, 1, 2]).expect("frame");
+    let mut echo = [0u8; 4];
+    s.read_exact(&mut echo).expect("echo");
+    assert_eq!(echo, [0x82, 2, 1, 2]);
 }
 
 #[test]
@@ -319,6 +347,50 @@ fn refusals_before_the_upgrade() {
         )
         .starts_with("HTTP/1.1 404")
     );
+}
+
+/// `Sec-WebSocket-Version: 0` is hybi-00 said aloud: refused like a
+/// request without the header (as lighttpd 1.4.83), before any backend
+/// connection (1.4.69 connects and then fails in its hybi-00 path).
+#[test]
+fn explicit_version_0_is_refused_as_hybi00_before_connecting() {
+    let b = Echo::start(None, false);
+    let w = Wick::start(&conf(b.port, ""));
+    for version in ["0", "00", " 0 "] {
+        let mut s = TcpStream::connect(("127.0.0.1", w.port)).expect("connect");
+        s.set_read_timeout(Some(DEADLINE)).expect("timeout");
+        s.write_all(
+            format!(
+                "GET /ws HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+                 Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: {version}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .expect("send");
+        // the whole response: the connection closes after it
+        let mut got = Vec::new();
+        let _ = s.read_to_end(&mut got);
+        let text = String::from_utf8_lossy(&got).to_ascii_lowercase();
+        let head = text.split("\r\n\r\n").next().unwrap_or_default();
+        assert!(
+            head.starts_with("http/1.1 400 "),
+            "version {version:?}: {head}\n{}",
+            w.stderr()
+        );
+        for line in [
+            "\r\nsec-websocket-version: 13\r\n",
+            "\r\nconnection: close\r\n",
+        ] {
+            assert!(
+                format!("{head}\r\n").contains(line),
+                "version {version:?}: {line:?} missing in {head}"
+            );
+        }
+        assert!(
+            b.seen.recv_timeout(Duration::from_millis(300)).is_err(),
+            "version {version:?}: the backend was contacted"
+        );
+    }
 }
 
 #[test]

@@ -58,6 +58,8 @@ const KD_BASE64: &str = "with the base64 sub-protocol the payloads really are ba
 const KD_HYBI00: &str = "hybi-00 requests get 400 with Sec-WebSocket-Version: 13";
 const KD_PING: &str = "wstunnel.ping-interval N pings every N s (lighttpd N+1)";
 const KD_IDLE: &str = "idle limits are timed from the last byte (lighttpd N+1 ± 1 s)";
+const KD_CONN_CLOSE: &str = "a 101 to a request with Connection: upgrade, close says \
+                             Connection: upgrade, close";
 
 // ---------------------------------------------------------------------------
 // Requests
@@ -101,6 +103,12 @@ impl WsReq {
             Some(h) => h.1 = value.to_string(),
             None => self.headers.push((name.to_string(), value.to_string())),
         }
+        self
+    }
+
+    /// Appends header `name` (another line, even if it is there already).
+    fn add(mut self, name: &str, value: &str) -> WsReq {
+        self.headers.push((name.to_string(), value.to_string()));
         self
     }
 
@@ -373,6 +381,8 @@ enum Step {
     /// Wait (up to the duration) until the backend received N bytes and
     /// record what it had.
     Backend(usize, Duration),
+    /// Do nothing for this long (a client that sends slowly).
+    Pause(Duration),
 }
 
 /// A session: the 101 head, the client's events, the backend's view.
@@ -475,6 +485,7 @@ fn run(
                 }
             }
             Step::Shut => c.shutdown_write(),
+            Step::Pause(d) => thread::sleep(*d),
             Step::Backend(n, limit) => {
                 let b = backend.ok_or("no backend to look at")?;
                 let got = b
@@ -683,6 +694,31 @@ fn handshake_and_refusals() {
             .set("Upgrade", "WebSocket")
             .set("Connection", "keep-alive, Upgrade"),
     );
+    // `close` next to `upgrade`: lighttpd's 101 says `Connection: upgrade`,
+    // wick's (hyper's) adds the client's `close`
+    for conn in ["Upgrade, close", "close, Upgrade"] {
+        let req = WsReq::new("/ws/close").set("Connection", conn);
+        pair.observe_known(
+            &format!("Connection: {conn}"),
+            KD_CONN_CLOSE,
+            |_, s| answer(s, &b[s.index()].echo, &req),
+            |l, w| {
+                let mut want_w = l.clone();
+                for h in &mut want_w.head {
+                    if h == "connection: upgrade" {
+                        *h = "connection: upgrade, close".to_string();
+                    }
+                }
+                if !l.head.contains(&"connection: upgrade".to_string()) {
+                    return Err(format!("lighttpd: expected connection: upgrade: {l:?}"));
+                }
+                if w != &want_w {
+                    return Err(format!("wick: expected {want_w:?}"));
+                }
+                Ok(())
+            },
+        );
+    }
     // extensions are ignored (no permessage-deflate), query strings allowed
     check(
         &mut pair,
@@ -717,6 +753,30 @@ fn handshake_and_refusals() {
         &mut pair,
         "19. Sec-WebSocket-Key not base64 is used verbatim",
         WsReq::new("/ws/oddkey").set("Sec-WebSocket-Key", "not a real key!"),
+    );
+    // an empty key is no key; of several key lines, the non-empty ones
+    // are joined with ", " (lighttpd's reading of repeated headers)
+    check(
+        &mut pair,
+        "19. empty Sec-WebSocket-Key → 400 with Connection: close",
+        WsReq::new("/ws/emptykey").set("Sec-WebSocket-Key", ""),
+    );
+    check(
+        &mut pair,
+        "19. Sec-WebSocket-Key on two lines: the accept of both joined",
+        WsReq::new("/ws/twokeys").add("Sec-WebSocket-Key", RFC_KEY),
+    );
+    check(
+        &mut pair,
+        "19. an empty Sec-WebSocket-Key line before the key",
+        WsReq::new("/ws/emptyfirst")
+            .set("Sec-WebSocket-Key", "")
+            .add("Sec-WebSocket-Key", RFC_KEY),
+    );
+    check(
+        &mut pair,
+        "19. an empty Sec-WebSocket-Key line after the key",
+        WsReq::new("/ws/emptyafter").add("Sec-WebSocket-Key", ""),
     );
     // 15. backend down
     check(
@@ -972,10 +1032,18 @@ fn subprotocols_and_frame_types() {
             },
         );
     }
-    let req = session("/bin", Some("binary"));
-    pair.observe("4. /bin offering binary", |_, s| {
-        run(s, Some(&b[s.index()].echo), &req, &echo)
-    });
+    // the client offered `binary` (anywhere in its list): both answer it
+    for offer in ["binary", "base64, binary", "chat, BINARY"] {
+        let req = session("/bin", Some(offer));
+        pair.observe(&format!("4. /bin offering {offer:?}"), |_, s| {
+            run(s, Some(&b[s.index()].echo), &req, &echo)
+        });
+    }
+    let req = session("/bin", Some("base64")).add("Sec-WebSocket-Protocol", "binary");
+    pair.observe(
+        "4. /bin offering base64, then binary on a second line",
+        |_, s| run(s, Some(&b[s.index()].echo), &req, &echo),
+    );
     pair.finish();
 }
 
@@ -1679,6 +1747,77 @@ fn max_read_idle() {
         &format!("{KD_CLOSE}; {KD_IDLE}"),
         |_, s| observe(s, &pushers[s.index()], "/push"),
         |l, w| expect(l, w, true),
+    );
+    pair.finish();
+}
+
+/// `server.max-read-idle` counts bytes, not messages: a client whose
+/// message arrives slowly keeps its tunnel although no message is
+/// complete within the limit (lighttpd resets the idle time on every
+/// read from the client).
+#[test]
+fn max_read_idle_counts_bytes() {
+    let echoes = [RawBackend::tcp(Mode::Echo), RawBackend::tcp(Mode::Echo)];
+    let conf = "server.modules = ( \"mod_wstunnel\" )\nserver.document-root = \"{root}\"\n\
+                server.max-read-idle = 3\n\
+                wstunnel.server = ( \"/ws\" => ( ( {echo} ) ) )\n";
+    let opts = PairOpts {
+        vars: echoes
+            .each_ref()
+            .map(|b| vec![("{echo}".to_string(), b.addr.conf())]),
+        launch: launch(),
+        scratch: None,
+    };
+    let Some(mut pair) = Pair::start_opts("max_read_idle_counts_bytes", conf, |_| {}, opts) else {
+        return;
+    };
+    let ws = WsReq::new("/ws");
+    // then a short message, echoed: the tunnel is still open
+    let after = [Step::Frame(Frame::text("after")), Step::Read(1)];
+    // a 20000-byte frame in 2000-byte pieces every 0.5 s (5 s in all)
+    let big = Frame::binary(vec![b'B'; 20_000]).encode();
+    let mut steps: Vec<Step> = big
+        .chunks(2000)
+        .flat_map(|p| {
+            [
+                Step::Send(p.to_vec()),
+                Step::Pause(Duration::from_millis(500)),
+            ]
+        })
+        .collect();
+    steps.push(Step::Joined(20_000));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a 20000-byte frame sent over 5 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
+    );
+    // a frame dribbled a byte every 0.6 s (6 s)
+    let mut steps: Vec<Step> = Frame::text("slow")
+        .encode()
+        .into_iter()
+        .flat_map(|b| [Step::Send(vec![b]), Step::Pause(Duration::from_millis(600))])
+        .collect();
+    steps.push(Step::Joined(4));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a frame sent a byte every 0.6 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
+    );
+    // a message in eight fragments, one every 0.7 s (5 s)
+    let mut steps = vec![
+        Step::Frame(Frame::text("f0").fin(false)),
+        Step::Pause(Duration::from_millis(700)),
+    ];
+    for i in 1..7 {
+        steps.push(Step::Frame(Frame::new(CONT, format!("f{i}")).fin(false)));
+        steps.push(Step::Pause(Duration::from_millis(700)));
+    }
+    steps.push(Step::Frame(Frame::new(CONT, "end")));
+    steps.push(Step::Joined(17));
+    steps.extend_from_slice(&after);
+    pair.observe(
+        "max-read-idle 3: a message in fragments, one every 0.7 s",
+        |_, s| run(s, Some(&echoes[s.index()]), &ws, &steps),
     );
     pair.finish();
 }

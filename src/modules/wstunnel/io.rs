@@ -4,7 +4,10 @@
 //!   and holds no buffer while it is quiet. tungstenite reads at most its
 //!   `read_buffer_size` per call, a buffer it allocates for the life of
 //!   the tunnel, so it is kept small (idle tunnels stay small); without
-//!   this, a 16 KiB message would cost eight `recv` calls.
+//!   this, a 16 KiB message would cost eight `recv` calls. It also
+//!   notes when the client last sent any bytes, for
+//!   `server.max-read-idle`: a frame that arrives slowly, or a message in
+//!   many fragments, is progress before the protocol layer has a message.
 //! * [`write_frame`] sends one frame from the backend as a header and the
 //!   payload in one vectored write, straight from the backend read
 //!   buffer; tungstenite would first copy the payload into its own
@@ -20,6 +23,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio_tungstenite::tungstenite::protocol::frame::FrameHeader;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::OpCode;
+
+use crate::server::clock;
 
 /// What one read takes from a client that is sending a lot.
 const BULK_READ: usize = 64 << 10;
@@ -37,6 +42,8 @@ pub struct ClientIo<S> {
     io: S,
     buf: BytesMut,
     bulk: bool,
+    /// When the socket last gave bytes ([`clock::now_ms`]).
+    last_read: u64,
 }
 
 impl<S> ClientIo<S> {
@@ -45,7 +52,15 @@ impl<S> ClientIo<S> {
             io,
             buf: BytesMut::new(),
             bulk: false,
+            last_read: clock::now_ms(),
         }
+    }
+
+    /// When the client last sent bytes (or the tunnel began), on the
+    /// coarse clock: any bytes, whether or not they completed a frame
+    /// (lighttpd times `server.max-read-idle` by bytes received).
+    pub fn last_read(&self) -> u64 {
+        self.last_read
     }
 }
 
@@ -76,6 +91,8 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
                         this.buf = BytesMut::new();
                         return Poll::Ready(Ok(()));
                     }
+                    // (one relaxed load per socket read, no clock call)
+                    this.last_read = clock::now_ms();
                 }
             }
         }
@@ -89,8 +106,11 @@ impl<S: AsyncRead + Unpin> AsyncRead for ClientIo<S> {
         }
         let before = out.filled().len();
         ready!(Pin::new(&mut this.io).poll_read(cx, out))?;
-        if out.filled().len() > before && out.remaining() == 0 {
-            this.bulk = true;
+        if out.filled().len() > before {
+            this.last_read = clock::now_ms();
+            if out.remaining() == 0 {
+                this.bulk = true;
+            }
         }
         Poll::Ready(Ok(()))
     }
@@ -285,6 +305,34 @@ mod tests {
             assert_eq!(io.read(&mut small).await.expect("read"), 1);
             assert!(!io.bulk);
             assert_eq!(io.buf.capacity(), 0);
+        }
+    }
+
+    /// Every read that brings bytes moves the idle stamp, a part of a
+    /// frame as much as a whole message (`server.max-read-idle`).
+    #[tokio::test]
+    async fn any_bytes_move_the_last_read_stamp() {
+        let (mut a, b) = tokio::io::duplex(1 << 20);
+        let mut io = ClientIo::new(b);
+        let mut small = [0u8; 2048];
+        let mut stamp = io.last_read();
+        // direct reads (one byte at a time), then bulk reads (a burst
+        // that fills the caller's buffer)
+        for chunk in [&[1u8][..], &[2u8; 10_000][..], &[3u8][..]] {
+            // (the coarse clock moves every 20 ms)
+            tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+            let waited =
+                tokio::time::timeout(std::time::Duration::from_millis(20), io.read(&mut small))
+                    .await;
+            assert!(waited.is_err(), "nothing to read yet");
+            assert_eq!(io.last_read(), stamp, "no bytes, no new stamp");
+            a.write_all(chunk).await.expect("write");
+            let mut got = 0;
+            while got < chunk.len() {
+                got += io.read(&mut small).await.expect("read");
+            }
+            assert!(io.last_read() > stamp, "bytes move the stamp");
+            stamp = io.last_read();
         }
     }
 

@@ -13,9 +13,9 @@
 //! | origins set, no Origin | 400 | 400 |
 //! | origin not allowed | 403 | 403 |
 //! | backend unusable | 503, no 101 | 503, no 101 |
-//! | no `Sec-WebSocket-Key` | 400 + close | 400 + close |
+//! | no (or an empty) `Sec-WebSocket-Key` | 400 + close | 400 + close |
 //! | version 1–7 | 503 + close | 503 + close |
-//! | hybi-00 (no version) | broken challenge | 400 + close (as 1.4.83) |
+//! | hybi-00 (version absent or 0) | broken challenge | 400 + close before connecting (as 1.4.83) |
 //! | protocol | `binary` always with frame-type binary | only when offered (1.4.73+) |
 //! | `base64` | echoed, not applied | applied both ways |
 //! | frames | not validated | RFC 6455 (tungstenite): 1002/1007/1009 |
@@ -109,19 +109,48 @@ enum Framing {
     Base64,
 }
 
+/// The framing of a session and the sub-protocol answered, if any.
+///
+/// * `wstunnel.frame-type = "binary"`: binary frames; `binary` is
+///   answered when the client offered it anywhere in its list (as
+///   lighttpd does: 1.4.69 answers it always, 1.4.73+ only when offered),
+///   nothing otherwise (an offer of `base64` alone does not switch a
+///   binary site to text frames).
+/// * text (the default): the first of `binary` and `base64` the client
+///   offered decides; neither: text frames, no answer.
 fn choose_framing(h: &http::HeaderMap, binary: bool) -> (Framing, Option<&'static str>) {
-    let offered = h
+    let mut offered = h
         .get_all("sec-websocket-protocol")
         .iter()
         .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .map(|t| t.trim())
-        .find(|t| t.eq_ignore_ascii_case(b"binary") || t.eq_ignore_ascii_case(b"base64"));
-    match offered {
-        Some(t) if t.eq_ignore_ascii_case(b"binary") => (Framing::Binary, Some("binary")),
-        Some(_) if !binary => (Framing::Base64, Some("base64")),
-        _ if binary => (Framing::Binary, None),
-        _ => (Framing::Text, None),
+        .map(|t| t.trim());
+    if binary {
+        let answer = offered
+            .any(|t| t.eq_ignore_ascii_case(b"binary"))
+            .then_some("binary");
+        return (Framing::Binary, answer);
     }
+    match offered.find(|t| t.eq_ignore_ascii_case(b"binary") || t.eq_ignore_ascii_case(b"base64")) {
+        Some(t) if t.eq_ignore_ascii_case(b"binary") => (Framing::Binary, Some("binary")),
+        Some(_) => (Framing::Base64, Some("base64")),
+        None => (Framing::Text, None),
+    }
+}
+
+/// The `Sec-WebSocket-Key` as lighttpd reads it: the values of all its
+/// lines that are not empty, joined with `, ` (empty: no key).
+fn websocket_key(h: &http::HeaderMap) -> Vec<u8> {
+    let mut key = Vec::new();
+    for v in h.get_all("sec-websocket-key") {
+        if v.is_empty() {
+            continue;
+        }
+        if !key.is_empty() {
+            key.extend_from_slice(b", ");
+        }
+        key.extend_from_slice(v.as_bytes());
+    }
+    key
 }
 
 fn page(status: StatusCode, req: &WsRequest<'_>, close: bool) -> Response<Body> {
@@ -137,16 +166,9 @@ fn page(status: StatusCode, req: &WsRequest<'_>, close: bool) -> Response<Body> 
 pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     let h = &req.parts.headers;
     let s = &req.settings.wstunnel;
-    // 1. the version
+    // 1. the version (absent: 0)
     let version = match h.get("sec-websocket-version") {
-        // hybi-00: refused, as lighttpd 1.4.83 does (1.4.69 answers it
-        // with a challenge computed in the wrong byte order).
-        None => {
-            let mut r = page(StatusCode::BAD_REQUEST, &req, true);
-            r.headers_mut()
-                .insert("sec-websocket-version", HeaderValue::from_static("13"));
-            return r;
-        }
+        None => 0,
         Some(v) => {
             let v = v.as_bytes().trim();
             let digits: Vec<u8> = v.iter().copied().take_while(u8::is_ascii_digit).collect();
@@ -159,6 +181,15 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
             }
         }
     };
+    // hybi-00 (version 0, said or implied): refused before anything else,
+    // as lighttpd 1.4.83 does (1.4.69 answers it with a challenge
+    // computed in the wrong byte order).
+    if version == 0 {
+        let mut r = page(StatusCode::BAD_REQUEST, &req, true);
+        r.headers_mut()
+            .insert("sec-websocket-version", HeaderValue::from_static("13"));
+        return r;
+    }
     // 2. the origin, when origins are configured
     if !s.origins.is_empty() {
         let origin = h.get("origin").or_else(|| h.get("sec-websocket-origin"));
@@ -191,10 +222,11 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     if version < 8 {
         return page(StatusCode::SERVICE_UNAVAILABLE, &req, true);
     }
-    let Some(key) = h.get("sec-websocket-key") else {
+    let key = websocket_key(h);
+    if key.is_empty() {
         return page(StatusCode::BAD_REQUEST, &req, true);
-    };
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(key.as_bytes());
+    }
+    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let (framing, protocol) = choose_framing(h, s.binary);
     if s.debug > 0 {
         tracing::info!(
@@ -303,8 +335,6 @@ where
     // idle tunnel holds no buffer.
     let mut buf = BytesMut::new();
     let mut want = READ_SIZE_IDLE;
-    // (the coarse clock: one load per message, not a clock read)
-    let mut last_client = clock::now_ms();
     let mut ping = limits
         .ping
         .map(|d| tokio::time::interval_at(Instant::now() + d, d));
@@ -324,7 +354,6 @@ where
     loop {
         tokio::select! {
             m = ws.next() => {
-                last_client = clock::now_ms();
                 match m {
                     Some(Ok(msg)) => {
                         let data = match msg {
@@ -409,6 +438,9 @@ where
                 }
             }
             _ = &mut idle => {
+                // Any bytes from the client count, not only whole
+                // messages ([`ClientIo`] notes them as it reads).
+                let last_client = ws.inner_mut().get_ref().last_read();
                 let at = clock::instant(last_client) + limits.read_idle;
                 if Instant::now() >= at {
                     within(limits.write_stall, ws.inner_mut().send(close_frame(CloseCode::Away))).await;
@@ -697,8 +729,13 @@ mod tests {
             ("BINARY", false, (Framing::Binary, Some("binary"))),
             ("chat", false, (Framing::Text, None)),
             ("binaryx", false, (Framing::Text, None)),
+            (" , ,base64", false, (Framing::Base64, Some("base64"))),
             ("chat", true, (Framing::Binary, None)),
             ("binary", true, (Framing::Binary, Some("binary"))),
+            // frame-type binary: `binary` anywhere in the offer is answered
+            ("base64, binary", true, (Framing::Binary, Some("binary"))),
+            ("chat, BINARY", true, (Framing::Binary, Some("binary"))),
+            ("base64", true, (Framing::Binary, None)),
         ] {
             assert_eq!(
                 choose_framing(&headers(offer), binary),
@@ -710,5 +747,29 @@ mod tests {
             choose_framing(&http::HeaderMap::new(), true),
             (Framing::Binary, None)
         );
+        // an offer over two lines is one list
+        let mut h = headers("base64");
+        h.append("sec-websocket-protocol", HeaderValue::from_static("binary"));
+        assert_eq!(choose_framing(&h, true), (Framing::Binary, Some("binary")));
+        assert_eq!(choose_framing(&h, false), (Framing::Base64, Some("base64")));
+    }
+
+    #[test]
+    fn the_key_is_every_non_empty_line_joined() {
+        let key = |lines: &[&str]| {
+            let mut h = http::HeaderMap::new();
+            for l in lines {
+                h.append(
+                    "sec-websocket-key",
+                    HeaderValue::from_str(l).expect("value"),
+                );
+            }
+            websocket_key(&h)
+        };
+        assert_eq!(key(&[]), b"");
+        assert_eq!(key(&[""]), b"");
+        assert_eq!(key(&["", "k1"]), b"k1");
+        assert_eq!(key(&["k1", ""]), b"k1");
+        assert_eq!(key(&["k1", "k2"]), b"k1, k2");
     }
 }
