@@ -108,6 +108,12 @@ fn request_lines_and_header_sets() {
             "POST /a.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\nConnection: close\r\n\r\n0\r\n\r\n",
         )
         .label("chunked, then gzip"),
+        // an empty coding folded onto the next line is not an empty one
+        Req::raw(
+            "POST",
+            "POST /a.txt HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+        )
+        .label("empty coding, folded"),
         // a body announced with chunks on GET or HEAD: 400 (as with a
         // length)
         Req::get("/a.txt").chunked(b"abc"),
