@@ -22,7 +22,7 @@ pub fn byte_ranges(header: &[u8]) -> Option<&[u8]> {
 }
 
 /// Parses `Range: bytes=…` against a file of `size` bytes: `None` when no
-/// part is valid and satisfiable (416), else the first [`MAX_RANGES`] such
+/// part is valid and satisfiable (416), else the first `MAX_RANGES` (10) such
 /// parts, merged as lighttpd merges them. As lighttpd 1.4.69: a part that
 /// is malformed (`abc`, `5-2`, `-`, `5-9x`) or starts past the end is
 /// dropped and the others are served; numbers may carry a `+` sign and
