@@ -445,6 +445,49 @@ fn mode_2_streams_as_it_arrives() {
     assert!(got.ends_with(b"first!"));
 }
 
+/// A streamed response whose backend pauses for longer than the
+/// keep-alive limit (and the closing window after it) is not cut: the
+/// request is in flight until its body is done, and only the read and
+/// write limits apply meanwhile. (It once counted as idle once its head
+/// was out, and was dropped 1 + 5 s later.)
+#[test]
+fn streamed_response_survives_a_long_pause() {
+    let gate = Arc::new(AtomicBool::new(false));
+    let g = gate.clone();
+    let b = Backend::start(move |_| {
+        Reply::Stream(
+            vec![
+                b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello".to_vec(),
+                b"world".to_vec(),
+            ],
+            g.clone(),
+        )
+    });
+    let w = Wick::start(&conf(
+        &b,
+        "server.stream-response-body = 2\nserver.max-keep-alive-idle = 1",
+    ));
+    let mut s = w.connect();
+    s.write_all(get("/p/x").as_bytes()).expect("send");
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"hello") {
+        let n = s.read(&mut buf).expect("read the first part");
+        assert!(n > 0, "EOF before the first part");
+        got.extend_from_slice(&buf[..n]);
+    }
+    // The backend pauses (the behaviour under test, not a wait for
+    // wick): past keep-alive 1 s plus the 5 s closing window.
+    std::thread::sleep(Duration::from_secs(7));
+    gate.store(true, Ordering::SeqCst);
+    got.extend(read_all(&mut s));
+    assert!(
+        got.ends_with(b"helloworld"),
+        "{}",
+        String::from_utf8_lossy(&got)
+    );
+}
+
 /// round-robin over {up, down, up}: every request succeeds, the live
 /// backends take turns.
 #[test]
