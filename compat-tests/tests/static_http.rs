@@ -156,7 +156,8 @@ fn mimetype_assign_short_and_long_lists() {
     }
     // One file, two tables in turn (`?other` chooses the second): wick
     // answers each request by its own table; lighttpd by the type its stat
-    // cache kept from the first request (KNOWN-DIFFERENCES).
+    // cache kept from the first request (KNOWN-DIFFERENCES), unless the
+    // requests straddle a second (a flaky failure once, 1 run in ~10).
     const MIME_BY_REQUEST: &str =
         "KNOWN-DIFFERENCES: a file's Content-Type comes from the request's own mimetype.assign";
     for (target, first, own, own_validators) in [
@@ -187,8 +188,12 @@ fn mimetype_assign_short_and_long_lists() {
         ("/a.html", "text/html", "text/html", true),
     ] {
         pair.check_known(Req::get(target), MIME_BY_REQUEST, |l, w| {
-            let ok = l.header("content-type") == Some(first)
-                && l.has("etag")
+            // (lighttpd re-reads a file's entry when a new second has
+            // begun: then it too answers by the request's own table)
+            let lighttpd_cached = l.header("content-type") == Some(first) && l.has("etag");
+            let lighttpd_fresh =
+                l.header("content-type") == Some(own) && l.has("etag") == own_validators;
+            let ok = (lighttpd_cached || lighttpd_fresh)
                 && w.header("content-type") == Some(own)
                 && w.has("etag") == own_validators
                 && w.has("last-modified") == own_validators
