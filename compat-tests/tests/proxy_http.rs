@@ -378,6 +378,8 @@ fn response_status_line_and_headers() {
         "/plain/js?body=2&ctype=application/javascript%3Bcharset=utf-8",
     ));
     pair.check_full(Req::get("/plain/js2?body=2&ctype=application/javascript"));
+    // (as spelt so only: lighttpd's rename is case-sensitive)
+    pair.check_full(Req::get("/plain/js3?body=2&ctype=Application/JavaScript"));
     // 26. X-Sendfile and X-LIGHTTPD-* never reach the client
     pair.check_full(Req::get(
         "/plain/xs?body=2&hdr=X-Sendfile:%20/etc/hostname&hdr=X-LIGHTTPD-send-file:%20/etc/hostname\

@@ -198,7 +198,8 @@ pub fn parse(
                 continue;
             }
             Role::Dropped => continue,
-            Role::ContentType if starts_with_ci(v, b"application/javascript") => Some(
+            // (lighttpd renames it as spelt so, in lower case only)
+            Role::ContentType if v.starts_with(b"application/javascript") => Some(
                 [
                     &b"text/javascript"[..],
                     &v[b"application/javascript".len()..],
@@ -363,10 +364,6 @@ impl Spans {
             &self.more
         }
     }
-}
-
-fn starts_with_ci(v: &[u8], p: &[u8]) -> bool {
-    v.len() >= p.len() && v[..p.len()].eq_ignore_ascii_case(p)
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
