@@ -8,11 +8,33 @@
 //! into it in place. Calibrated part by part against 1.4.69
 //! (`static_http` `range_parts_as_lighttpd`).
 
+use http::HeaderValue;
+
 /// Ranges at most this far apart are merged into one (lighttpd).
 const RANGE_MERGE_GAP: u64 = 80;
 /// At most this many parts of a `Range` header are served: the first
 /// valid and satisfiable ones, before merging (lighttpd).
 const MAX_RANGES: usize = 10;
+
+/// `If-Range`: the range applies only when the validator still matches,
+/// byte for byte, as lighttpd compares it: an entity tag with the ETag, a
+/// date with the Last-Modified line of the answer (the same instant written another
+/// way does not match). An empty `If-Range` is no condition.
+pub fn if_range_holds(
+    header: Option<&HeaderValue>,
+    etag: Option<&HeaderValue>,
+    last_modified: Option<&HeaderValue>,
+) -> bool {
+    let Some(v) = header.map(HeaderValue::as_bytes).filter(|v| !v.is_empty()) else {
+        return true;
+    };
+    let validator = if v.starts_with(b"\"") || v.starts_with(b"W/") {
+        etag
+    } else {
+        last_modified
+    };
+    validator.is_some_and(|m| m.as_bytes() == v)
+}
 
 /// The ranges of a `Range` header: the part after a `bytes=` unit, in any
 /// case (lighttpd); `None` for another unit (the header is ignored).
@@ -117,6 +139,44 @@ fn skip_blanks(s: &[u8]) -> &[u8] {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `If-Range` compares byte for byte, as lighttpd 1.4.69: the same
+    /// instant in another date format, or a wrong weekday, does not match;
+    /// an empty value is no condition; without the validator nothing
+    /// matches.
+    #[test]
+    fn if_range_is_compared_byte_for_byte() {
+        let lm = HeaderValue::from_static("Wed, 01 Jan 2020 00:00:00 GMT");
+        let tag = HeaderValue::from_static("\"123\"");
+        let holds = |h: &'static str, etag: bool, modified: bool| {
+            if_range_holds(
+                Some(&HeaderValue::from_static(h)),
+                etag.then_some(&tag),
+                modified.then_some(&lm),
+            )
+        };
+        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", true, true));
+        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", false, true));
+        assert!(holds("\"123\"", true, true));
+        assert!(holds("", true, true));
+        assert!(holds("", false, false));
+        for other in [
+            "Wednesday, 01-Jan-20 00:00:00 GMT",
+            "Wed Jan  1 00:00:00 2020",
+            "Wed, 01 Jan 2020 00:00:00 gmt",
+            "Thu, 01 Jan 2020 00:00:00 GMT",
+            "Tue, 31 Dec 2019 23:59:59 GMT",
+            "garbage",
+            "W/\"123\"",
+            "\"1234\"",
+            "*",
+        ] {
+            assert!(!holds(other, true, true), "{other}");
+        }
+        assert!(!holds("Wed, 01 Jan 2020 00:00:00 GMT", true, false));
+        assert!(!holds("\"123\"", false, true));
+        assert!(if_range_holds(None, None, None));
+    }
 
     /// Calibrated against lighttpd 1.4.69 on a 10240-byte file.
     #[test]

@@ -596,7 +596,11 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
         .filter(|r| byte_ranges(r.as_bytes()).is_some())
         .filter(|_| {
             let last_modified = modified.and(f.entry.last_modified());
-            if_range_holds(hdr::get(req.headers, &IF_RANGE), etag, last_modified)
+            crate::modules::range::if_range_holds(
+                hdr::get(req.headers, &IF_RANGE),
+                etag,
+                last_modified,
+            )
         })
         .map(|r| parse_ranges(r.as_bytes(), size));
     let src = Source {
@@ -616,26 +620,6 @@ fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {
             range_response(&src, size, &ranges, headers, content_type, head_only)
         }
     }
-}
-
-/// `If-Range`: the range applies only when the validator still matches,
-/// byte for byte, as lighttpd compares it: an entity tag with the ETag, a
-/// date with the Last-Modified line sent (the same instant written another
-/// way does not match). An empty `If-Range` is no condition.
-fn if_range_holds(
-    header: Option<&HeaderValue>,
-    etag: Option<&HeaderValue>,
-    last_modified: Option<&HeaderValue>,
-) -> bool {
-    let Some(v) = header.map(HeaderValue::as_bytes).filter(|v| !v.is_empty()) else {
-        return true;
-    };
-    let validator = if v.starts_with(b"\"") || v.starts_with(b"W/") {
-        etag
-    } else {
-        last_modified
-    };
-    validator.is_some_and(|m| m.as_bytes() == v)
 }
 
 /// Where a response's bytes come from.
@@ -1165,44 +1149,6 @@ mod tests {
                 "{linked}"
             );
         }
-    }
-
-    /// `If-Range` compares byte for byte, as lighttpd 1.4.69: the same
-    /// instant in another date format, or a wrong weekday, does not match;
-    /// an empty value is no condition; without the validator nothing
-    /// matches.
-    #[test]
-    fn if_range_is_compared_byte_for_byte() {
-        let lm = HeaderValue::from_static("Wed, 01 Jan 2020 00:00:00 GMT");
-        let tag = HeaderValue::from_static("\"123\"");
-        let holds = |h: &'static str, etag: bool, modified: bool| {
-            if_range_holds(
-                Some(&HeaderValue::from_static(h)),
-                etag.then_some(&tag),
-                modified.then_some(&lm),
-            )
-        };
-        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", true, true));
-        assert!(holds("Wed, 01 Jan 2020 00:00:00 GMT", false, true));
-        assert!(holds("\"123\"", true, true));
-        assert!(holds("", true, true));
-        assert!(holds("", false, false));
-        for other in [
-            "Wednesday, 01-Jan-20 00:00:00 GMT",
-            "Wed Jan  1 00:00:00 2020",
-            "Wed, 01 Jan 2020 00:00:00 gmt",
-            "Thu, 01 Jan 2020 00:00:00 GMT",
-            "Tue, 31 Dec 2019 23:59:59 GMT",
-            "garbage",
-            "W/\"123\"",
-            "\"1234\"",
-            "*",
-        ] {
-            assert!(!holds(other, true, true), "{other}");
-        }
-        assert!(!holds("Wed, 01 Jan 2020 00:00:00 GMT", true, false));
-        assert!(!holds("\"123\"", false, true));
-        assert!(if_range_holds(None, None, None));
     }
 
     /// `If-None-Match` lists and `*`, weak comparison.

@@ -865,7 +865,11 @@ fn buffered_response(
         let taken = crate::modules::range::byte_ranges(range.as_bytes()).is_some()
             && content.len() > 0
             && hdr::get(&headers, &ACCEPT_RANGES).is_none_or(|v| v.as_bytes() != b"none")
-            && if_range_holds(hdr::get(&req.parts.headers, &IF_RANGE), &headers);
+            && crate::modules::range::if_range_holds(
+                hdr::get(&req.parts.headers, &IF_RANGE),
+                hdr::get(&headers, &http::header::ETAG),
+                hdr::get(&headers, &http::header::LAST_MODIFIED),
+            );
         if taken {
             return match range_response(range.as_bytes(), content, headers, sends) {
                 Some(r) => r,
@@ -881,22 +885,6 @@ fn buffered_response(
     *r.status_mut() = head.status;
     *r.headers_mut() = headers;
     r
-}
-
-/// Whether a request's `If-Range` lets its ranges be served from a
-/// backend's response with `headers`: none (or a blank one) does; an
-/// entity tag must be the response's ETag, byte for byte (so a weak one
-/// never holds); a date must be its Last-Modified, byte for byte.
-fn if_range_holds(if_range: Option<&HeaderValue>, headers: &http::HeaderMap) -> bool {
-    let Some(v) = if_range.filter(|v| !v.as_bytes().trim().is_empty()) else {
-        return true;
-    };
-    let validator = if v.as_bytes().starts_with(b"\"") {
-        http::header::ETAG
-    } else {
-        http::header::LAST_MODIFIED
-    };
-    hdr::get(headers, &validator).is_some_and(|h| h.as_bytes() == v.as_bytes())
 }
 
 fn merge_trailers(headers: &mut http::HeaderMap, trailers: &[u8]) {
@@ -1029,48 +1017,44 @@ fn x_sendfile(
         ] {
             h.remove(name);
         }
-        let mut last = None;
-        for (k, v) in backend_headers {
-            if let Some(k) = k {
-                last = Some(k);
-            }
-            if let Some(k) = &last {
-                if *k == CONTENT_TYPE {
-                    h.insert(CONTENT_TYPE, v);
-                } else if *k != CONTENT_LENGTH {
-                    h.append(k.clone(), v);
-                }
-            }
-        }
+        add_backend_headers(&mut r, backend_headers);
         return r;
     }
     match send_path(p, &fr) {
         Served::Response(mut r) => {
-            let mut last = None;
-            // A multipart range answer keeps its own type.
-            let mut backend_type_set = r
-                .headers()
-                .get(CONTENT_TYPE)
-                .is_some_and(|t| t.as_bytes().starts_with(b"multipart/"));
-            for (k, v) in backend_headers {
-                if let Some(k) = k {
-                    last = Some(k);
-                }
-                if let Some(k) = &last {
-                    if *k == CONTENT_TYPE {
-                        // The backend's type wins over the file's.
-                        if !backend_type_set {
-                            r.headers_mut().insert(CONTENT_TYPE, v);
-                            backend_type_set = true;
-                        }
-                    } else if *k != CONTENT_LENGTH && !r.headers().contains_key(k) {
-                        r.headers_mut().append(k.clone(), v);
-                    }
-                }
-            }
+            add_backend_headers(&mut r, backend_headers);
             r
         }
         Served::Error(status) => page(status, req),
+    }
+}
+
+/// The backend's headers on an X-Sendfile answer `r`: its Content-Type
+/// wins over the file's (not over a multipart range answer's), every
+/// other name the answer does not set comes along with all its values;
+/// the length is the answer's own.
+fn add_backend_headers(r: &mut Response<Body>, backend: http::HeaderMap) {
+    let own_type = r
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"multipart/"));
+    // (the name of the values that follow, and whether they are taken)
+    let mut current: Option<(HeaderName, bool)> = None;
+    for (k, v) in backend {
+        if let Some(k) = k {
+            let take = if k == CONTENT_TYPE {
+                if !own_type {
+                    r.headers_mut().remove(CONTENT_TYPE);
+                }
+                !own_type
+            } else {
+                k != CONTENT_LENGTH && !r.headers().contains_key(&k)
+            };
+            current = Some((k, take));
+        }
+        if let Some((k, true)) = &current {
+            r.headers_mut().append(k.clone(), v);
+        }
     }
 }
 
