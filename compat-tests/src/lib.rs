@@ -7,6 +7,7 @@
 //! | `-p` output normalisation, diffs, oracle comparison | [`compare`] |
 //! | scratch copies of reference files | [`fixture`] |
 //! | lighttpd and wick serving one config on inherited sockets; raw HTTP/1.1 exchanges compared | [`http`] |
+//! | WebSocket over HTTP/2 (RFC 8441's extended CONNECT) through an HTTP/2 client | [`h2`] |
 //! | certificates (openssl CLI), TLS handshakes and requests through `openssl s_client` and curl | [`tls`] |
 //! | backends for proxy scenarios (python tools on harness-bound sockets, dead/stalled/silent peers), bin-path children's records | [`backend`] |
 //!
@@ -29,6 +30,7 @@ pub mod backend;
 pub mod bins;
 pub mod compare;
 pub mod fixture;
+pub mod h2;
 pub mod http;
 pub mod run;
 pub mod tls;

@@ -36,6 +36,10 @@ const PROBE: &[u8] = b"GET /probe-ready HTTP/1.0\r\n\r\n";
 const NO_UPSTREAM_KEEP_ALIVE: &str =
     "server.feature-flags += ( \"proxy.upstream-keep-alive\" => \"disable\" )\n";
 
+/// `KNOWN-DIFFERENCES`: the `/` of an empty path goes before a query.
+const KD_SLASH: &str = "a remapped URI without a path gets its `/` before the query \
+                        (lighttpd appends it at the end)";
+
 /// `KNOWN-DIFFERENCES`: wick's upstream header names are canonical Title-Case.
 const TITLE_CASE: &str =
     "upstream header names are Title-Case (hyper does not keep the client's spelling)";
@@ -1069,6 +1073,32 @@ fn forwarded_remap_and_force_http10() {
     pair.check_full(Req::get(
         "/map/other?hdr=Location:%20http://elsewhere.example/real/z",
     ));
+    // a quoted cookie path, blanks before a `;`; a URI without a path
+    // (mapped or not) gets `/`
+    pair.check_full(
+        Req::get(
+            "/map/c?hdr=Set-Cookie:%20s=1%3B%20Path=%22/real/p%22%3B%20Domain=backend.internal%20%3B%20x\
+             &hdr=Location:%20http://backend.internal\
+             &hdr=Content-Location:%20http://elsewhere.example:80",
+        )
+        .host("ex.org"),
+    );
+    // … before a query: lighttpd appends it after the query
+    pair.check_full_known(
+        Req::get("/map/q?hdr=Location:%20http://backend.internal?a=1").host("ex.org"),
+        KD_SLASH,
+        |side, r| {
+            let (want, oracle) = ("http://ex.org/?a=1", "http://backend.internal?a=1/");
+            match (side, r.header("location")) {
+                (Side::Wick, Some(l)) if l == want => {
+                    r.set_header("location", oracle);
+                    Ok(())
+                }
+                (Side::Lighttpd, Some(l)) if l == oracle => Ok(()),
+                (_, l) => Err(format!("Location {l:?}")),
+            }
+        },
+    );
     // 15. force-http10: HTTP/1.0 upstream, TE/Upgrade dropped, chunked → length
     pair.check_full(
         Req::get("/h10/a")
@@ -1081,6 +1111,35 @@ fn forwarded_remap_and_force_http10() {
         "POST /h10/c HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\
          Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     ));
+    pair.finish();
+}
+
+/// After mod_extforward took the client (and the scheme) from trusted
+/// headers, the Forwarded element describes the hop itself: its address
+/// quoted, its own scheme (X-Forwarded-Proto says the forwarded one).
+#[test]
+fn forwarded_after_extforward() {
+    let scratch = Scratch::new("px").expect("scratch dir");
+    let a = PyBackend::http(scratch.path(), "A");
+    let conf = format!(
+        "{NO_UPSTREAM_KEEP_ALIVE}server.modules += ( \"mod_extforward\" )\n\
+         extforward.forwarder = ( \"127.0.0.1\" => \"trust\" )\n\
+         extforward.headers = ( \"X-Forwarded-For\", \"X-Forwarded-Proto\" )\n\
+         proxy.server = ( \"/fwd\" => ( {} ) )\n\
+         proxy.forwarded = ( \"for\" => 1, \"proto\" => 1, \"host\" => 1 )\n",
+        host(&a)
+    );
+    let Some(mut pair) = start("forwarded_after_extforward", scratch, &conf) else {
+        return;
+    };
+    pair.check_full(
+        Req::get("/fwd/a")
+            .host("ex.org")
+            .header("X-Forwarded-For", "10.0.0.9")
+            .header("X-Forwarded-Proto", "https"),
+    );
+    // an untrusted or absent header changes nothing
+    pair.check_full(Req::get("/fwd/b").host("ex.org"));
     pair.finish();
 }
 

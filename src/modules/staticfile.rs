@@ -171,6 +171,9 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             if *req.method == Method::OPTIONS {
                 return Served::Response(options());
             }
+            if *req.method == Method::CONNECT {
+                return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
+            }
             let mut index = None;
             for step in req.dir_steps {
                 match step {
@@ -223,6 +226,11 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
     // whatever static-file.exclude-extensions says (lighttpd)
     if *req.method == Method::OPTIONS {
         return Served::Response(options());
+    }
+    // CONNECT (only a WebSocket over HTTP/2 gets here, when no module
+    // took it): what exists does not take it (lighttpd: 405)
+    if *req.method == Method::CONNECT {
+        return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
     }
     let ft = found.entry.meta.file_type();
     if !ft.is_file() || ft.is_fifo() || ft.is_socket() {

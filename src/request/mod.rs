@@ -239,6 +239,40 @@ impl ConnInfo {
     }
 }
 
+/// What keeps an HTTP/2 stream's request in flight while the stream is a
+/// tunnel (CONNECT, WebSocket over HTTP/2): the response of such a request
+/// carries it, the connection's service puts the request's in-flight mark
+/// in it, and the tunnel task holds it until the tunnel ends (the
+/// response body, which holds the mark for other requests, ends with the
+/// 200).
+#[derive(Debug, Clone, Default)]
+pub struct StreamHold(Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>);
+
+impl StreamHold {
+    /// Keeps `mark` until the last holder is dropped.
+    pub fn hold(&self, mark: Box<dyn std::any::Any + Send>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(mark);
+    }
+}
+
+/// The `:protocol` of an HTTP/2 extended CONNECT (RFC 8441), if the
+/// request is one.
+pub fn extended_connect(parts: &http::request::Parts) -> Option<&str> {
+    if parts.method != Method::CONNECT || parts.version != Version::HTTP_2 {
+        return None;
+    }
+    parts
+        .extensions
+        .get::<hyper::ext::Protocol>()
+        .map(hyper::ext::Protocol::as_str)
+}
+
+/// Whether the request is a WebSocket over HTTP/2 (RFC 8441: CONNECT with
+/// `:protocol` `websocket`, as lighttpd spells it: in lower case).
+pub fn websocket_connect(parts: &http::request::Parts) -> bool {
+    extended_connect(parts) == Some("websocket")
+}
+
 /// The upgrade of a connection's last request that asked for one.
 #[derive(Debug)]
 pub struct KeptUpgrade {
@@ -453,7 +487,18 @@ where
         t.host = BString::from(host.as_slice());
     }
     if parts.method == Method::CONNECT {
-        return finish(connect(parts, body, site, conn, &host, n).await, base);
+        // An HTTP/2 extended CONNECT (RFC 8441) for a WebSocket goes the
+        // way of any request, as CONNECT (mod_wstunnel, mod_proxy with
+        // upgrades take it; other handlers refuse it); another protocol
+        // is 405, as from lighttpd.
+        match extended_connect(&parts) {
+            None => return finish(connect(parts, body, site, conn, &host, n).await, base),
+            Some("websocket") => {}
+            Some(_) => {
+                let r = error_page(StatusCode::METHOD_NOT_ALLOWED, false, base);
+                return finish(r, base);
+            }
+        }
     }
     // (an HTTP/1.1 request without Host was refused above all the same)
     if http11 && !base.protocol_http11 {

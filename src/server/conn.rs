@@ -383,9 +383,12 @@ where
     // answers 431 past it, as lighttpd does). h2 counts 32 bytes more per
     // field than the field's text (RFC 7541 §4.1); the margin lets a block
     // of up to 16 fields through where its HTTP/1.1 head would pass.
+    // WebSocket over HTTP/2 (RFC 8441: SETTINGS_ENABLE_CONNECT_PROTOCOL,
+    // as lighttpd advertises it)
     builder
         .http2()
         .timer(TokioTimer::new())
+        .enable_connect_protocol()
         .max_header_list_size(
             u32::try_from(limits.max_header_bytes.saturating_add(16 * 32)).unwrap_or(u32::MAX),
         );
@@ -406,17 +409,29 @@ where
             // hyper gives a request an upgrade handle when it asks for one
             // (an `Upgrade` header in HTTP/1.1, CONNECT): one cheap check
             // for the requests that do not
-            if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>().cloned() {
-                if h2c && h2c::wanted(&req) {
-                    return Ok::<_, Infallible>(switch_to_h2c(&svc.conn, req, upgrade));
+            // (an HTTP/2 CONNECT's is its stream's, not the connection's)
+            let stream_upgrade = req.version() == http::Version::HTTP_2;
+            if let Some(upgrade) = req.extensions().get::<hyper::upgrade::OnUpgrade>() {
+                if !stream_upgrade {
+                    let upgrade = upgrade.clone();
+                    if h2c && h2c::wanted(&req) {
+                        return Ok::<_, Infallible>(switch_to_h2c(&svc.conn, req, upgrade));
+                    }
+                    svc.conn.keep_upgrade(upgrade, None);
                 }
-                svc.conn.keep_upgrade(upgrade, None);
             }
+            let connect = stream_upgrade && req.method() == http::Method::CONNECT;
             // In flight until its response body is done (the guard holds
-            // the service's reference).
+            // the service's reference), or a stream's tunnel ends.
             let guard = InFlight::start(svc);
             let Svc { site, conn, .. } = &*guard.0;
-            let r = request::handle(req, site, conn).await;
+            let mut r = request::handle(req, site, conn).await;
+            if connect {
+                if let Some(hold) = r.extensions_mut().remove::<crate::request::StreamHold>() {
+                    hold.hold(Box::new(guard));
+                    return Ok(crate::request::body::Outgoing::from_response(r));
+                }
+            }
             let mut out = crate::request::body::Outgoing::from_response(r);
             out.body_mut().hold(guard);
             Ok::<_, Infallible>(out)

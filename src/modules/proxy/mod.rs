@@ -356,7 +356,12 @@ where
     let method = req.parts.method.clone();
     let version = req.parts.version;
     let head_request = method == Method::HEAD;
-    if method == Method::CONNECT {
+    // WebSocket over HTTP/2 (RFC 8441): upstream, an HTTP/1.1 upgrade
+    let websocket = crate::request::websocket_connect(req.parts);
+    if websocket && !px.header.upgrade {
+        return page(StatusCode::METHOD_NOT_ALLOWED, &req);
+    }
+    if method == Method::CONNECT && !websocket {
         if !px.header.connect {
             return page(StatusCode::METHOD_NOT_ALLOWED, &req);
         }
@@ -367,7 +372,9 @@ where
     // 1. the request body
     let content_length = crate::request::content_length(&req.parts.headers);
     let chunked = hdr::contains(&req.parts.headers, &TRANSFER_ENCODING);
+    // (what follows an extended CONNECT's head is the tunnel's)
     let unknown_len = content_length.is_none()
+        && !websocket
         && (chunked || (version == Version::HTTP_2 && !body.is_end_stream()));
     let has_body = content_length.unwrap_or(0) > 0 || unknown_len;
     let limit = u64::from(s.max_request_size_kib) * 1024;
@@ -408,6 +415,8 @@ where
         Client::Unix(p) => (p, true),
     };
     let by = &req.conn.by;
+    // (mod_extforward's client is the request's own peer)
+    let extforwarded = !std::ptr::eq(req.peer, &req.conn.peer);
     let mut build_head = |label: &[u8]| -> BuiltHead {
         let host_line = if px.replace_http_host && !label.is_empty() {
             Some(label.to_vec())
@@ -431,11 +440,13 @@ where
                 client_ip,
                 client_unix,
                 scheme: req.peer.scheme,
+                hop_scheme: extforwarded.then_some(req.conn.peer.scheme),
                 by,
                 forwarded: px.forwarded,
                 framing,
                 force_http10: force10,
                 upgrade: px.header.upgrade,
+                websocket,
                 keep_alive: px.upstream_keep_alive,
                 title_case: version != Version::HTTP_2,
                 remap: rq_remap.as_ref(),
@@ -735,6 +746,11 @@ async fn respond(
             return page(StatusCode::BAD_GATEWAY, req);
         }
         return tunnel::upgrade(req, conn, host, head, buf);
+    }
+    if head.status.is_success() && crate::request::websocket_connect(req.parts) {
+        // A WebSocket over HTTP/2 whose backend did not switch: a 2xx
+        // would open the client's tunnel (lighttpd answers 405).
+        return page(StatusCode::METHOD_NOT_ALLOWED, req);
     }
     if let Some(path) = head.x_sendfile.as_ref().filter(|_| host.0.cfg.x_sendfile) {
         drop(conn);

@@ -19,7 +19,10 @@ fn split_uri(v: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
         return None;
     }
     let rest = &v[i + 3..];
-    let end = rest.iter().position(|&b| b == b'/').unwrap_or(rest.len());
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
     Some((scheme, &rest[..end], &rest[end..]))
 }
 
@@ -35,9 +38,18 @@ fn remap_uri(
     let Some((scheme, authority, rest)) = split_uri(v) else {
         return path(v).unwrap_or_else(|| v.to_vec());
     };
+    // An empty path is written `/`, as lighttpd does (which appends the
+    // slash at the very end, after a query too: wick puts it where the
+    // path is).
+    let slashed = !rest.starts_with(b"/");
+    let rest: std::borrow::Cow<'_, [u8]> = if slashed {
+        [&b"/"[..], rest].concat().into()
+    } else {
+        rest.into()
+    };
     let new_host = host(authority);
-    let new_path = path(rest);
-    if new_host.is_none() && new_path.is_none() {
+    let new_path = path(&rest);
+    if new_host.is_none() && new_path.is_none() && !slashed {
         return v.to_vec();
     }
     // (only a remapped authority changes scheme: another host's URI keeps
@@ -49,7 +61,7 @@ fn remap_uri(
     let mut out = scheme.to_vec();
     out.extend_from_slice(b"://");
     out.extend_from_slice(new_host.as_deref().unwrap_or(authority));
-    out.extend_from_slice(new_path.as_deref().unwrap_or(rest));
+    out.extend_from_slice(new_path.as_deref().unwrap_or(&rest));
     out
 }
 
@@ -253,10 +265,18 @@ impl<'a> ResponseRemap<'a> {
                 Some(e) => (&attr[..e], &attr[e + 1..]),
                 None => (attr, &b""[..]),
             };
+            // (blanks before the next `;` are not the value's, as lighttpd
+            // reads it; they stay after the mapped value)
+            let trail = &value[value.trim_end().len()..];
+            let value = value.trim_end();
             let mapped = if i == 0 {
                 None
             } else if name.eq_ignore_ascii_case(b"path") {
-                self.path(value)
+                // a quoted path is matched inside its quote (lighttpd)
+                match value.strip_prefix(b"\"") {
+                    Some(p) => self.path(p).map(|m| [&b"\""[..], &m].concat()),
+                    None => self.path(value),
+                }
             } else if name.eq_ignore_ascii_case(b"domain") {
                 let (dot, d) = match value.strip_prefix(b".") {
                     Some(d) => (&b"."[..], d),
@@ -272,6 +292,7 @@ impl<'a> ResponseRemap<'a> {
                     out.extend_from_slice(name);
                     out.push(b'=');
                     out.extend_from_slice(&m);
+                    out.extend_from_slice(trail);
                 }
                 None => out.extend_from_slice(part),
             }
@@ -326,6 +347,20 @@ mod tests {
             rs.cookie(b"s=1; Domain=.backend.internal"),
             b"s=1; Domain=.ex.org"
         );
+        // as lighttpd 1.4.69: a quoted path, blanks before the `;`
+        assert_eq!(
+            rs.cookie(b"s=1; Path=\"/real/p\"; Domain=backend.internal ; x"),
+            b"s=1; Path=\"/map/p\"; Domain=ex.org ; x"
+        );
+        // an empty path is `/`, before the query (lighttpd appends it at
+        // the end)
+        assert_eq!(rs.uri(b"http://backend.internal"), b"http://ex.org/");
+        assert_eq!(rs.uri(b"http://elsewhere:80"), b"http://elsewhere:80/");
+        assert_eq!(
+            rs.uri(b"http://backend.internal?a=1"),
+            b"http://ex.org/?a=1"
+        );
+        assert_eq!(rs.uri(b"http://elsewhere/x"), b"http://elsewhere/x");
     }
 
     /// https-remap swaps the scheme of rewritten URIs only.

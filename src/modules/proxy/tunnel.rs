@@ -12,7 +12,7 @@ use std::io;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::header::{CONNECTION, HeaderValue};
+use http::header::{CONNECTION, HeaderValue, UPGRADE};
 use http::{Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -21,8 +21,8 @@ use super::ProxyRequest;
 use super::response::Head;
 use crate::backend::balance::BalanceInput;
 use crate::backend::pool::{Conn, HostGuard, Stream, Want};
-use crate::request::ConnInfo;
 use crate::request::body::Body;
+use crate::request::{ConnInfo, StreamHold};
 
 /// Copies one direction until EOF (then half-closes the writer), an error,
 /// or `idle` without bytes to read (`Err(TimedOut)`).
@@ -106,27 +106,49 @@ fn idle_limits(req: &ProxyRequest<'_>) -> (Duration, Duration) {
     )
 }
 
+/// How a request was taken over by its tunnel.
+#[derive(Debug)]
+pub enum Taken {
+    /// The whole client connection (HTTP/1.1: after the 101 or the 200).
+    Connection,
+    /// One HTTP/2 stream (CONNECT, WebSocket over HTTP/2): the response
+    /// carries what keeps the request in flight while the tunnel lasts.
+    Stream(StreamHold),
+}
+
+impl Taken {
+    /// Marks the tunnel's response (see [`Taken::Stream`]).
+    pub fn mark<B>(self, r: &mut Response<B>) {
+        if let Taken::Stream(hold) = self {
+            r.extensions_mut().insert(hold);
+        }
+    }
+}
+
 /// Starts the tunnel behind a 101 or a CONNECT 200: once hyper has
-/// written the answer and hands the client connection over, `run` gets it
-/// and the backend stream (the host's and proc's load held until it
-/// ends). The task becomes the client connection's tunnel. False when the
-/// request cannot be taken over (no upgrade handle).
+/// written the answer and hands the client connection (HTTP/1.1) or the
+/// request's stream (HTTP/2) over, `run` gets it and the backend stream
+/// (the host's and proc's load held until it ends). On HTTP/1.1 the task
+/// becomes the client connection's tunnel. None when the request cannot be
+/// taken over (no upgrade handle).
 pub fn take_over<F, Fut>(
     parts: &mut http::request::Parts,
     client: &ConnInfo,
     conn: Conn,
     host: HostGuard,
     run: F,
-) -> bool
+) -> Option<Taken>
 where
     F: FnOnce(TokioIo<hyper::upgrade::Upgraded>, Stream) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let Some(on_upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
-        return false;
-    };
+    let on_upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>()?;
+    let stream = (parts.version == http::Version::HTTP_2).then(StreamHold::default);
+    let hold = stream.clone();
     let task = tokio::spawn(async move {
         let _host = host;
+        // (the request's in-flight mark, from the service, until the end)
+        let _hold = hold;
         let upgraded = match on_upgrade.await {
             Ok(u) => u,
             Err(e) => {
@@ -138,8 +160,15 @@ where
         let (stream, _load) = conn.detach();
         run(TokioIo::new(upgraded), stream).await;
     });
-    client.set_tunnel(task);
-    true
+    match stream {
+        // (the stream's tunnel ends with the stream, or with the
+        // connection, which hyper keeps open meanwhile)
+        Some(hold) => Some(Taken::Stream(hold)),
+        None => {
+            client.set_tunnel(task);
+            Some(Taken::Connection)
+        }
+    }
 }
 
 /// The client's 101 for a backend's 101, and the tunnel behind it.
@@ -152,14 +181,24 @@ pub fn upgrade(
 ) -> Response<Body> {
     let (read_idle, write_idle) = idle_limits(req);
     let relayed = move |client, stream| relay(client, stream, pending, read_idle, write_idle);
-    if !take_over(req.parts, req.conn, conn, host, relayed) {
+    let Some(taken) = take_over(req.parts, req.conn, conn, host, relayed) else {
         return super::page(StatusCode::BAD_GATEWAY, req);
-    }
+    };
     let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     *r.headers_mut() = head.headers;
-    r.headers_mut()
-        .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    if crate::request::websocket_connect(req.parts) {
+        // WebSocket over HTTP/2: the switch is the stream's 200, without
+        // the HTTP/1.1 handshake's headers (as lighttpd answers)
+        let h = r.headers_mut();
+        h.remove(UPGRADE);
+        h.remove(CONNECTION);
+        h.remove("sec-websocket-accept");
+    } else {
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
+    taken.mark(&mut r);
     r
 }
 
@@ -192,14 +231,17 @@ pub async fn connect(req: &mut ProxyRequest<'_>) -> Response<Body> {
     let (read_idle, write_idle) = idle_limits(req);
     let relayed =
         move |client, stream| relay(client, stream, BytesMut::new(), read_idle, write_idle);
-    if !take_over(req.parts, req.conn, conn, host, relayed) {
+    let Some(taken) = take_over(req.parts, req.conn, conn, host, relayed) else {
         return super::page(StatusCode::BAD_GATEWAY, req);
-    }
-    // lighttpd marks the tunnel as the connection's last exchange.
+    };
     let mut r = Response::new(Body::empty());
-    r.headers_mut().insert(
-        http::header::CONNECTION,
-        http::HeaderValue::from_static("close"),
-    );
+    if let Taken::Connection = taken {
+        // lighttpd marks the tunnel as the connection's last exchange.
+        r.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+    }
+    taken.mark(&mut r);
     r
 }

@@ -42,8 +42,12 @@ pub struct HeadInput<'a> {
     pub client_ip: &'a [u8],
     /// True when the client is on a unix socket.
     pub client_unix: bool,
-    /// `http` / `https`.
+    /// `http` / `https` (mod_extforward's, when it found one).
     pub scheme: &'a [u8],
+    /// mod_extforward found another client: the connection's scheme, for
+    /// Forwarded `proto=` (which, with `for=`, describes the hop itself:
+    /// lighttpd then quotes the `for=` address too).
+    pub hop_scheme: Option<&'a [u8]>,
     /// The server's address for Forwarded `by=`.
     pub by: &'a [u8],
     /// `proxy.forwarded` bits.
@@ -54,6 +58,10 @@ pub struct HeadInput<'a> {
     pub force_http10: bool,
     /// `proxy.header` `upgrade`.
     pub upgrade: bool,
+    /// A WebSocket over HTTP/2 (extended CONNECT), sent upstream as an
+    /// HTTP/1.1 GET asking to upgrade (as lighttpd sends it, with a key
+    /// of its own when the client sent none).
+    pub websocket: bool,
     /// Leave the backend connection open after the response.
     pub keep_alive: bool,
     /// Header names in canonical Title-Case (HTTP/1 clients).
@@ -148,7 +156,7 @@ fn forwarded_element(out: &mut Vec<u8>, h: &HeadInput<'_>) {
     };
     if h.forwarded & fwd::FOR != 0 {
         sep(out);
-        forwarded_for(out, h.client_ip, h.client_unix);
+        forwarded_for(out, h.client_ip, h.client_unix || h.hop_scheme.is_some());
     }
     if h.forwarded & fwd::BY != 0 {
         sep(out);
@@ -159,7 +167,7 @@ fn forwarded_element(out: &mut Vec<u8>, h: &HeadInput<'_>) {
     if h.forwarded & fwd::PROTO != 0 {
         sep(out);
         out.extend_from_slice(b"proto=");
-        out.extend_from_slice(h.scheme);
+        out.extend_from_slice(h.hop_scheme.unwrap_or(h.scheme));
     }
     if h.forwarded & fwd::HOST != 0 && !h.client_host.is_empty() {
         sep(out);
@@ -173,7 +181,11 @@ fn forwarded_element(out: &mut Vec<u8>, h: &HeadInput<'_>) {
 pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
     let http11_client = h.version != Version::HTTP_10 && h.version != Version::HTTP_09;
     let http10 = h.force_http10 || h.host.is_none();
-    out.extend_from_slice(h.method.as_str().as_bytes());
+    out.extend_from_slice(if h.websocket {
+        b"GET"
+    } else {
+        h.method.as_str().as_bytes()
+    });
     out.push(b' ');
     out.extend_from_slice(h.target);
     out.extend_from_slice(if http10 {
@@ -191,6 +203,7 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
     let keep_tokens = http11_client && !h.force_http10;
     let mut te = false;
     let mut upgrade = false;
+    let mut key = false;
     let mut conn_close_only = false;
     let mut client_connection = false;
     let (mut seen_cl, mut seen_fwd, mut seen_xff) = (false, false, false);
@@ -224,6 +237,7 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 }
                 upgrade = true;
             }
+            b"sec-websocket-key" => key = true,
             b"expect" if has_body => continue,
             // joined into the first line below (a client's own
             // X-Forwarded-For lines, and Forwarded lines when wick adds
@@ -307,7 +321,9 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
     if !seen_cl {
         match h.framing {
             Framing::Length(n) => line(out, b"Content-Length", n.to_string().as_bytes()),
-            Framing::None if *h.method != Method::GET && *h.method != Method::HEAD => {
+            Framing::None
+                if *h.method != Method::GET && *h.method != Method::HEAD && !h.websocket =>
+            {
                 line(out, b"Content-Length", b"0")
             }
             _ => {}
@@ -341,11 +357,19 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
     if !seen_xfproto {
         line(out, b"X-Forwarded-Proto", h.scheme);
     }
+    if h.websocket {
+        if !key {
+            // (any key does: the backend's answer to it is not checked)
+            line(out, b"Sec-WebSocket-Key", b"MDAwMDAwMDAwMDAwMDAwMA==");
+        }
+        line(out, b"Upgrade", b"websocket");
+        upgrade = true;
+    }
     // lighttpd: "close", plus the hop-by-hop tokens forwarded, when the
     // client's own Connection header allowed them.
     let tokens = client_connection && !conn_close_only && keep_tokens;
     let te_tok = tokens && te;
-    let up_tok = tokens && upgrade;
+    let up_tok = (tokens && upgrade) || h.websocket;
     let close = http10 || !h.keep_alive || up_tok || upgrade;
     let mut conn: Vec<&[u8]> = Vec::with_capacity(3);
     if close {

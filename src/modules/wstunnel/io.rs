@@ -146,9 +146,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
     }
 }
 
+/// Payloads up to this size go out in one buffer with their frame's head
+/// when the writer cannot take both at once.
+const JOIN_BELOW: usize = 64 << 10;
+
 /// Writes one final, unmasked frame (a server's) of `opcode` carrying
 /// `payload`: the header and the payload in vectored writes, not copied
-/// here (see the module's notes). A
+/// here (see the module's notes), unless the writer cannot take them so. A
 /// write that makes no progress for `stall` fails with `TimedOut`.
 pub async fn write_frame<W: AsyncWrite + Unpin>(
     io: &mut W,
@@ -166,6 +170,14 @@ pub async fn write_frame<W: AsyncWrite + Unpin>(
         .format(payload.len() as u64, &mut rest)
         .map_err(io::Error::other)?;
     let head_len = 14 - rest.len();
+    if !io.is_write_vectored() && payload.len() <= JOIN_BELOW {
+        // A writer that takes one buffer at a time (a WebSocket over
+        // HTTP/2, where each write is a DATA frame): one write, one frame.
+        let mut frame = Vec::with_capacity(head_len + payload.len());
+        frame.extend_from_slice(&head[..head_len]);
+        frame.extend_from_slice(payload);
+        return write_all(io, &frame, stall).await;
+    }
     let (mut h, mut p) = (&head[..head_len], payload);
     while !h.is_empty() || !p.is_empty() {
         let bufs = [IoSlice::new(h), IoSlice::new(p)];

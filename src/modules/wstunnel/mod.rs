@@ -21,6 +21,8 @@
 //! | frames | not validated | RFC 6455 (tungstenite): 1002/1007/1009 |
 //! | close codes | ASCII "1000" | 2-byte 1000 (1001 idle, 1011 backend error) |
 //! | backend EOF | TCP close, no close frame | close frame 1000, then TCP close |
+//! | over HTTP/2 (RFC 8441) | 200, frames in the stream's DATA | the same |
+//! | HTTP/2 client ends its stream | stream reset | backend EOF, its last bytes, end of stream |
 
 pub mod config;
 mod io;
@@ -92,12 +94,15 @@ pub struct WsRequest<'a> {
 }
 
 /// Whether mod_wstunnel takes the request (§3): an HTTP/1.1 GET asking to
-/// upgrade to `websocket`. Others fall through to the next handler.
+/// upgrade to `websocket`, or a WebSocket over HTTP/2 (RFC 8441's CONNECT
+/// with `:protocol` `websocket`, which lighttpd 1.4.69 takes too). Others
+/// fall through to the next handler.
 pub fn wants(parts: &http::request::Parts) -> bool {
-    parts.version == Version::HTTP_11
+    (parts.version == Version::HTTP_11
         && parts.method == Method::GET
         && has_token(&parts.headers, UPGRADE, b"websocket")
-        && has_token(&parts.headers, CONNECTION, b"upgrade")
+        && has_token(&parts.headers, CONNECTION, b"upgrade"))
+        || crate::request::websocket_connect(parts)
 }
 
 /// The sub-protocol answered and whether frames to the client are binary
@@ -222,11 +227,12 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
     if version < 8 {
         return page(StatusCode::SERVICE_UNAVAILABLE, &req, true);
     }
+    // (over HTTP/2 there is no key: the stream's 200 is the switch)
+    let h2 = req.parts.version == Version::HTTP_2;
     let key = websocket_key(h);
-    if key.is_empty() {
+    if key.is_empty() && !h2 {
         return page(StatusCode::BAD_REQUEST, &req, true);
     }
-    let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
     let (framing, protocol) = choose_framing(h, s.binary);
     if s.debug > 0 {
         tracing::info!(
@@ -241,26 +247,34 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         ping: (s.ping_interval > 0).then(|| Duration::from_secs(u64::from(s.ping_interval))),
     };
     let session = move |client, stream| tunnel(client, stream, framing, limits);
-    if !take_over(req.parts, req.conn, conn, host, session) {
+    let Some(taken) = take_over(req.parts, req.conn, conn, host, session) else {
         return page(StatusCode::BAD_GATEWAY, &req, false);
-    }
+    };
 
     let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    if !h2 {
+        *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    }
     let hm = r.headers_mut();
-    hm.insert(UPGRADE, HeaderValue::from_static("websocket"));
-    if let Ok(v) = HeaderValue::from_str(&accept) {
-        hm.insert("sec-websocket-accept", v);
+    if !h2 {
+        let accept = tokio_tungstenite::tungstenite::handshake::derive_accept_key(&key);
+        hm.insert(UPGRADE, HeaderValue::from_static("websocket"));
+        if let Ok(v) = HeaderValue::from_str(&accept) {
+            hm.insert("sec-websocket-accept", v);
+        }
     }
     if let Some(p) = protocol {
         hm.insert("sec-websocket-protocol", HeaderValue::from_static(p));
     }
-    hm.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    if !h2 {
+        hm.insert(CONNECTION, HeaderValue::from_static("upgrade"));
+    }
     // Date before Server, as lighttpd writes the 101 (hyper would add
     // Date after everything else).
     if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(std::time::SystemTime::now())) {
         hm.insert(http::header::DATE, v);
     }
+    taken.mark(&mut r);
     r
 }
 

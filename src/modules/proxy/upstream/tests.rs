@@ -23,11 +23,13 @@ fn input<'a>(method: &'a Method, h: &'a HeaderMap) -> HeadInput<'a> {
         client_ip: b"127.0.0.1",
         client_unix: false,
         scheme: b"http",
+        hop_scheme: None,
         by: b"127.0.0.1:18400",
         forwarded: 0,
         framing: Framing::None,
         force_http10: false,
         upgrade: false,
+        websocket: false,
         keep_alive: false,
         title_case: true,
         remap: None,
@@ -204,6 +206,22 @@ fn forwarded() {
         t.contains("Forwarded: for=9.9.9.9;proto=https, for=127.0.0.1;by=\"127.0.0.1:18400\";proto=http;host=\"ex.org\"\r\n"),
         "{t}"
     );
+    // after mod_extforward (its scheme https, the hop's http): the hop's
+    // element, its address quoted (lighttpd 1.4.69)
+    let h = headers(&[("host", "ex.org"), ("x-forwarded-for", "10.0.0.9")]);
+    let mut i = input(&m, &h);
+    i.client_host = b"ex.org";
+    i.scheme = b"https";
+    i.hop_scheme = Some(b"http");
+    i.forwarded = fwd::FOR | fwd::PROTO | fwd::HOST;
+    let t = build_text(&i);
+    assert!(
+        t.contains("X-Forwarded-Proto: https\r\n")
+            && t.contains(
+                "Forwarded: for=\"10.0.0.9\", for=\"127.0.0.1\";proto=http;host=\"ex.org\"\r\n"
+            ),
+        "{t}"
+    );
 }
 
 /// A client that repeats the headers wick writes gets no line of its own
@@ -333,4 +351,42 @@ fn te_variants() {
     let mut i = input(&m, &h);
     i.keep_alive = true;
     assert!(build_text(&i).ends_with("Connection: te\r\n\r\n"));
+}
+
+#[test]
+fn websocket_over_http2_goes_up_as_an_http11_upgrade() {
+    // as lighttpd 1.4.69 sends it: GET, its own key when the client sent
+    // none, then Upgrade and Connection last
+    let h = headers(&[("sec-websocket-version", "13")]);
+    let mut i = input(&Method::CONNECT, &h);
+    i.version = Version::HTTP_2;
+    i.title_case = false;
+    i.upgrade = true;
+    i.websocket = true;
+    assert_eq!(
+        build_text(&i),
+        "GET /plain/a HTTP/1.1\r\nHost: example.org\r\nsec-websocket-version: 13\r\n\
+         X-Forwarded-For: 127.0.0.1\r\nX-Host: example.org\r\nX-Forwarded-Host: example.org\r\n\
+         X-Forwarded-Proto: http\r\nSec-WebSocket-Key: MDAwMDAwMDAwMDAwMDAwMA==\r\n\
+         Upgrade: websocket\r\nConnection: close, upgrade\r\n\r\n"
+    );
+    let mut out = Vec::new();
+    assert!(build(&i, &mut out).upgrade);
+    // the client's own key is passed on, in its place, and not doubled
+    let h = headers(&[
+        ("sec-websocket-key", "abc"),
+        ("sec-websocket-protocol", "chat"),
+    ]);
+    let mut i = input(&Method::CONNECT, &h);
+    i.version = Version::HTTP_2;
+    i.title_case = false;
+    i.upgrade = true;
+    i.websocket = true;
+    assert_eq!(
+        build_text(&i),
+        "GET /plain/a HTTP/1.1\r\nHost: example.org\r\nsec-websocket-key: abc\r\n\
+         sec-websocket-protocol: chat\r\nX-Forwarded-For: 127.0.0.1\r\nX-Host: example.org\r\n\
+         X-Forwarded-Host: example.org\r\nX-Forwarded-Proto: http\r\n\
+         Upgrade: websocket\r\nConnection: close, upgrade\r\n\r\n"
+    );
 }
