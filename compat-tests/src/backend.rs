@@ -586,6 +586,65 @@ impl Drop for SilentBackend {
     }
 }
 
+/// A backend that answers every request (read through its blank line)
+/// with the same bytes, in parts with a pause between them (so that a
+/// streaming proxy sees them in separate reads), then closes.
+#[derive(Debug)]
+pub struct CannedBackend {
+    pub addr: BackendAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl CannedBackend {
+    pub fn start(parts: Vec<Vec<u8>>, pause: Duration) -> CannedBackend {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind a listener");
+        let sa = l.local_addr().expect("local address");
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        thread::spawn(move || {
+            for s in l.incoming() {
+                if st.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(mut s) = s else { continue };
+                let parts = parts.clone();
+                thread::spawn(move || {
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+                    let mut head = Vec::new();
+                    let mut b = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match s.read(&mut b) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&b[..n]),
+                        }
+                    }
+                    for (i, p) in parts.iter().enumerate() {
+                        if i > 0 {
+                            thread::sleep(pause);
+                        }
+                        if s.write_all(p).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        CannedBackend {
+            addr: BackendAddr::Tcp(sa),
+            stop,
+        }
+    }
+}
+
+impl Drop for CannedBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let BackendAddr::Tcp(sa) = &self.addr {
+            let _ = TcpStream::connect_timeout(sa, Duration::from_millis(200));
+        }
+    }
+}
+
 fn set_rcvbuf(fd: std::os::fd::RawFd, bytes: i32) {
     // SAFETY: setsockopt with a valid int option value on an open socket.
     unsafe {

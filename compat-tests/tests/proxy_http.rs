@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use compat_tests::backend::{KeepAliveBackend, PyBackend, RefusingPort};
+use compat_tests::backend::{CannedBackend, KeepAliveBackend, PyBackend, RefusingPort};
 use compat_tests::http::{
     Launch, Pair, PairOpts, Req, Response, STEP_DEADLINE, Scratch, Server, Side,
     lowercase_echoed_names, put,
@@ -35,6 +35,9 @@ const PROBE: &[u8] = b"GET /probe-ready HTTP/1.0\r\n\r\n";
 /// lighttpd's exact upstream `Connection: close` behaviour from wick.
 const NO_UPSTREAM_KEEP_ALIVE: &str =
     "server.feature-flags += ( \"proxy.upstream-keep-alive\" => \"disable\" )\n";
+
+/// `KNOWN-DIFFERENCES`: a streamed response's trailers are not relayed.
+const KD_TRAILERS: &str = "a streamed response ends without the backend's trailer fields";
 
 /// `KNOWN-DIFFERENCES`: the `/` of an empty path goes before a query.
 const KD_SLASH: &str = "a remapped URI without a path gets its `/` before the query \
@@ -1111,6 +1114,52 @@ fn forwarded_remap_and_force_http10() {
         "POST /h10/c HTTP/1.1\r\nHost: example.org\r\nConnection: close\r\n\
          Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     ));
+    pair.finish();
+}
+
+/// A backend's chunked answer with a trailer: read whole (stream mode 0),
+/// the trailer joins the head and the `Trailer` announcement goes (the
+/// body has a length now); streamed, the body stays chunked (lighttpd
+/// relays the trailer at its end, wick does not: known difference).
+#[test]
+fn backend_trailers() {
+    let scratch = Scratch::new("px").expect("scratch dir");
+    let canned = CannedBackend::start(
+        vec![
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\
+              Trailer: X-Trailer\r\n\r\n5\r\nhello\r\n"
+                .to_vec(),
+            b"0\r\nX-Trailer: t\r\n\r\n".to_vec(),
+        ],
+        Duration::from_millis(300),
+    );
+    let conf = format!(
+        "{NO_UPSTREAM_KEEP_ALIVE}proxy.server = ( \"/tr\" => ( ( {} ) ) )\n\
+         $HTTP[\"url\"] =^ \"/tr/s\" {{\n  server.stream-response-body = 1\n}}\n",
+        canned.addr.conf()
+    );
+    let Some(mut pair) = start("backend_trailers", scratch, &conf) else {
+        return;
+    };
+    pair.check_full(Req::get("/tr/b"));
+    pair.check_full(Req::get("/tr/b2").header("TE", "trailers").connection("TE"));
+    pair.check_full(Req::get("/tr/s"));
+    // (the harness's responses are de-chunked: the end as sent)
+    pair.observe_known(
+        "/tr/s: the chunked end",
+        KD_TRAILERS,
+        |_, srv: &Server| {
+            let raw =
+                srv.exchange(b"GET /tr/s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")?;
+            let raw = String::from_utf8_lossy(&raw).into_owned();
+            let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+            Ok(body.to_string())
+        },
+        |l, w| match (l.as_str(), w.as_str()) {
+            ("05\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n", "5\r\nhello\r\n0\r\n\r\n") => Ok(()),
+            _ => Err("expected the trailer from lighttpd only".into()),
+        },
+    );
     pair.finish();
 }
 

@@ -855,6 +855,11 @@ fn buffered_response(
     let s = req.settings;
     let sends = req.conn.file_sends_for(req.parts.version);
     let mut headers = head.headers;
+    if head.framing == RespFraming::Chunked {
+        // the trailers are in the head now, and the body has a length
+        // (lighttpd drops the announcement too)
+        headers.remove(http::header::TRAILER);
+    }
     merge_trailers(&mut headers, trailers);
     let had_length = hdr::contains(&headers, &CONTENT_LENGTH);
     let no_body = head.framing == RespFraming::None;
