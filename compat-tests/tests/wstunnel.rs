@@ -58,6 +58,8 @@ const KD_BASE64: &str = "with the base64 sub-protocol the payloads really are ba
 const KD_HYBI00: &str = "hybi-00 requests get 400 with Sec-WebSocket-Version: 13";
 const KD_PING: &str = "wstunnel.ping-interval N pings every N s (lighttpd N+1)";
 const KD_IDLE: &str = "idle limits are timed from the last byte (lighttpd N+1 ± 1 s)";
+const KD_EXPECT: &str = "an upgrade request with Expect: 100-continue gets the 101 \
+                         without a 100 Continue before it";
 const KD_CONN_CLOSE: &str = "a 101 to a request with Connection: upgrade, close says \
                              Connection: upgrade, close";
 
@@ -719,6 +721,37 @@ fn handshake_and_refusals() {
             },
         );
     }
+    // `Expect: 100-continue`: lighttpd answers 100 first, wick only the
+    // 101 (there is no body to wait for)
+    pair.observe_known(
+        "Expect: 100-continue",
+        KD_EXPECT,
+        |_, s| {
+            let mut c = WsClient::connect(s)?;
+            c.send(
+                &WsReq::new("/ws/expect")
+                    .add("Expect", "100-continue")
+                    .bytes(),
+            )?;
+            let raw = c.read_bytes(64, STEP);
+            let text = String::from_utf8_lossy(&raw).into_owned();
+            Ok(text
+                .split("\r\n")
+                .filter(|l| l.starts_with("HTTP/"))
+                .map(str::to_string)
+                .collect::<Vec<_>>())
+        },
+        |l, w| {
+            let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+            if l != &s(&["HTTP/1.1 100 Continue", "HTTP/1.1 101 Switching Protocols"]) {
+                return Err("lighttpd: expected 100, then 101".into());
+            }
+            if w != &s(&["HTTP/1.1 101 Switching Protocols"]) {
+                return Err("wick: expected the 101 alone".into());
+            }
+            Ok(())
+        },
+    );
     // extensions are ignored (no permessage-deflate), query strings allowed
     check(
         &mut pair,
