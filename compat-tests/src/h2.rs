@@ -62,53 +62,6 @@ pub fn extended_connect(
     headers: &[(&str, &str)],
     steps: &[Step],
 ) -> Result<Observed, String> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("runtime: {e}"))?;
-    rt.block_on(exchange(port, path, protocol, headers, steps))
-}
-
-async fn exchange(
-    port: u16,
-    path: &str,
-    protocol: &str,
-    headers: &[(&str, &str)],
-    steps: &[Step],
-) -> Result<Observed, String> {
-    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (client, conn) = h2::client::handshake(tcp)
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    let driver = tokio::spawn(async move {
-        let _ = conn.await;
-    });
-    let result = stream(client, path, protocol, headers, steps).await;
-    driver.abort();
-    result
-}
-
-async fn stream(
-    client: h2::client::SendRequest<Bytes>,
-    path: &str,
-    protocol: &str,
-    headers: &[(&str, &str)],
-    steps: &[Step],
-) -> Result<Observed, String> {
-    let mut client = timeout(SETTINGS_WAIT, client.ready())
-        .await
-        .map_err(|_| "not ready".to_string())?
-        .map_err(|e| format!("ready: {e}"))?;
-    // The SETTINGS frame comes with the server's preface; the flag is
-    // known once it was read (the connection task reads it).
-    let deadline = Instant::now() + SETTINGS_WAIT;
-    while !client.is_extended_connect_protocol_enabled() && Instant::now() < deadline {
-        tokio::task::yield_now().await;
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let connect_protocol = client.is_extended_connect_protocol_enabled();
     let mut req = http::Request::builder()
         .method(http::Method::CONNECT)
         .uri(format!("http://localhost{path}"))
@@ -119,6 +72,45 @@ async fn stream(
     let mut req = req.body(()).map_err(|e| format!("request: {e}"))?;
     req.extensions_mut()
         .insert(h2::ext::Protocol::from(protocol));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("runtime: {e}"))?;
+    rt.block_on(exchange(port, req, steps))
+}
+
+/// Connects, sends `req` and goes through `steps`.
+async fn exchange(port: u16, req: http::Request<()>, steps: &[Step]) -> Result<Observed, String> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    let (client, conn) = h2::client::handshake(tcp)
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    let driver = tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let result = stream(client, req, steps).await;
+    driver.abort();
+    result
+}
+
+async fn stream(
+    client: h2::client::SendRequest<Bytes>,
+    req: http::Request<()>,
+    steps: &[Step],
+) -> Result<Observed, String> {
+    let mut client = timeout(SETTINGS_WAIT, client.ready())
+        .await
+        .map_err(|_| "not ready".to_string())?
+        .map_err(|e| format!("ready: {e}"))?;
+    // The SETTINGS frame comes with the server's preface; the flag is
+    // known once it was read (the connection task reads it).
+    let deadline = Instant::now() + SETTINGS_WAIT;
+    while !client.is_extended_connect_protocol_enabled() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let connect_protocol = client.is_extended_connect_protocol_enabled();
     let (response, mut send) = client
         .send_request(req, false)
         .map_err(|e| format!("send: {e}"))?;

@@ -353,37 +353,39 @@ fn te_variants() {
     assert!(build_text(&i).ends_with("Connection: te\r\n\r\n"));
 }
 
-#[test]
-fn websocket_over_http2_goes_up_as_an_http11_upgrade() {
-    // as lighttpd 1.4.69 sends it: GET, its own key when the client sent
-    // none, then Upgrade and Connection last
-    let h = headers(&[("sec-websocket-version", "13")]);
-    let mut i = input(&Method::CONNECT, &h);
+/// The head of a WebSocket over HTTP/2 with the client's `h`.
+fn websocket_head(h: &HeaderMap) -> (String, HeadInfo) {
+    let m = Method::CONNECT;
+    let mut i = input(&m, h);
     i.version = Version::HTTP_2;
     i.title_case = false;
     i.upgrade = true;
     i.websocket = true;
+    let mut out = Vec::new();
+    let info = build(&i, &mut out);
+    (String::from_utf8(out).expect("utf-8"), info)
+}
+
+#[test]
+fn websocket_over_http2_goes_up_as_an_http11_upgrade() {
+    // as lighttpd 1.4.69 sends it: GET, its own key when the client sent
+    // none, then Upgrade and Connection last
+    let (head, info) = websocket_head(&headers(&[("sec-websocket-version", "13")]));
     assert_eq!(
-        build_text(&i),
+        head,
         "GET /plain/a HTTP/1.1\r\nHost: example.org\r\nsec-websocket-version: 13\r\n\
          X-Forwarded-For: 127.0.0.1\r\nX-Host: example.org\r\nX-Forwarded-Host: example.org\r\n\
          X-Forwarded-Proto: http\r\nSec-WebSocket-Key: MDAwMDAwMDAwMDAwMDAwMA==\r\n\
          Upgrade: websocket\r\nConnection: close, upgrade\r\n\r\n"
     );
-    let mut out = Vec::new();
-    assert!(build(&i, &mut out).upgrade);
+    assert!(info.upgrade);
     // the client's own key is passed on, in its place, and not doubled
-    let h = headers(&[
+    let (head, _) = websocket_head(&headers(&[
         ("sec-websocket-key", "abc"),
         ("sec-websocket-protocol", "chat"),
-    ]);
-    let mut i = input(&Method::CONNECT, &h);
-    i.version = Version::HTTP_2;
-    i.title_case = false;
-    i.upgrade = true;
-    i.websocket = true;
+    ]));
     assert_eq!(
-        build_text(&i),
+        head,
         "GET /plain/a HTTP/1.1\r\nHost: example.org\r\nsec-websocket-key: abc\r\n\
          sec-websocket-protocol: chat\r\nX-Forwarded-For: 127.0.0.1\r\nX-Host: example.org\r\n\
          X-Forwarded-Host: example.org\r\nX-Forwarded-Proto: http\r\n\
