@@ -125,6 +125,14 @@ fn upstream_request_line_host_and_headers() {
             .header("X-Empty", "")
             .header("X-Lower", "v"),
     );
+    // Cookie lines go up as one, joined with `; `
+    pair.check_full(
+        Req::get("/plain/cookies")
+            .header("Cookie", "a=1")
+            .header("X-Between", "x")
+            .header("Cookie", "b=2")
+            .header("Cookie", ""),
+    );
     // 3. TE variants
     pair.check_full(Req::get("/plain/te1").header("TE", "gzip"));
     pair.check_full(

@@ -245,7 +245,7 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
             // X-Forwarded-Proto; X-Host and X-Forwarded-Host when the
             // request has a host): a second line never reaches the
             // backend as the client sent it
-            b"x-forwarded-for" | b"x-forwarded-proto" if repeat => continue,
+            b"x-forwarded-for" | b"x-forwarded-proto" | b"cookie" if repeat => continue,
             b"x-host" | b"x-forwarded-host" if repeat && !h.client_host.is_empty() => continue,
             b"forwarded" if repeat && h.forwarded != 0 => continue,
             b"content-length" => {
@@ -269,7 +269,11 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
         }
         // (an empty line says nothing, except as the first of lines
         // joined into one)
-        if v.is_empty() && n != b"x-forwarded-for" && !(n == b"forwarded" && h.forwarded != 0) {
+        if v.is_empty()
+            && n != b"x-forwarded-for"
+            && !(n == b"forwarded" && h.forwarded != 0)
+            && !(n == b"cookie" && h.headers.get_all(name).iter().any(|v| !v.is_empty()))
+        {
             continue;
         }
         put_name(out, name, h.title_case);
@@ -285,6 +289,21 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                     }
                 }
                 out.extend_from_slice(h.client_ip);
+            }
+            b"cookie" if !repeat => {
+                // one line, the values joined with `; ` (an HTTP/1.1
+                // request carries one Cookie header, RFC 6265 §5.4; HTTP/2
+                // clients may split it, RFC 9113 §8.2.3), as lighttpd
+                // joins them
+                let mut first = true;
+                for line in h.headers.get_all(name) {
+                    if !line.is_empty() {
+                        if !std::mem::take(&mut first) {
+                            out.extend_from_slice(b"; ");
+                        }
+                        out.extend_from_slice(line.as_bytes());
+                    }
+                }
             }
             b"x-forwarded-proto" if !repeat => {
                 seen_xfproto = true;

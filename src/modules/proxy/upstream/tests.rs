@@ -392,3 +392,23 @@ fn websocket_over_http2_goes_up_as_an_http11_upgrade() {
          Upgrade: websocket\r\nConnection: close, upgrade\r\n\r\n"
     );
 }
+
+/// Cookie lines (HTTP/2 clients may split the header, RFC 9113 §8.2.3)
+/// go up as one, joined with `; ` as lighttpd joins them; an empty line
+/// adds nothing.
+#[test]
+fn cookies_joined() {
+    let m = Method::GET;
+    let h = headers(&[
+        ("cookie", ""),
+        ("cookie", "a=1"),
+        ("x-a", "1"),
+        ("cookie", "b=2"),
+    ]);
+    let t = build_text(&input(&m, &h));
+    assert!(t.contains("\r\nCookie: a=1; b=2\r\n"), "{t}");
+    assert_eq!(t.matches("Cookie").count(), 1, "{t}");
+    let h = headers(&[("cookie", "")]);
+    let t = build_text(&input(&m, &h));
+    assert!(!t.contains("Cookie"), "{t}");
+}
