@@ -206,6 +206,7 @@ fn os_path(b: &[u8]) -> &Path {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     /// A cache and a file `f` holding "one" in a fresh directory.
     fn one_file() -> (tempfile::TempDir, std::path::PathBuf, FileCache) {
@@ -243,20 +244,17 @@ mod tests {
         let start = std::time::Instant::now();
         let e = cache.stat(key).expect("stat");
         std::fs::write(&p, "two!").expect("write");
-        let deadline = start + std::time::Duration::from_secs(5);
+        let deadline = start + Duration::from_secs(5);
         let fresh = loop {
             let now = cache.stat(key).expect("stat");
             if !Arc::ptr_eq(&e, &now) {
                 break now;
             }
             assert!(std::time::Instant::now() < deadline, "entry never expired");
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(Duration::from_millis(20));
         };
         let kept = start.elapsed();
-        assert!(
-            kept >= std::time::Duration::from_millis(900),
-            "expired after {kept:?}"
-        );
+        assert!(kept >= Duration::from_millis(900), "expired after {kept:?}");
         assert_eq!(fresh.meta.size(), 4);
         assert_eq!(cache.content(&fresh, &p).expect("read"), "two!");
     }

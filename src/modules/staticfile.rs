@@ -57,9 +57,6 @@ pub struct FileRequest<'a> {
     pub version: http::Version,
     /// Decoded, normalised path (what `$HTTP["url"]` sees).
     pub path: &'a [u8],
-    /// The same path still encoded (not read here: a directory redirect
-    /// encodes `path` again, as lighttpd does).
-    pub path_raw: &'a [u8],
     /// Query string, if any.
     pub query: Option<&'a [u8]>,
     /// Request headers.
@@ -886,7 +883,6 @@ mod tests {
             method,
             version: http::Version::HTTP_11,
             path: path.as_bytes(),
-            path_raw: path.as_bytes(),
             query: None,
             headers: &headers,
             settings: s,
@@ -1099,7 +1095,6 @@ mod tests {
                 method: &Method::GET,
                 version: http::Version::HTTP_11,
                 path,
-                path_raw: b"/unused",
                 query,
                 headers: &headers,
                 settings: &s,

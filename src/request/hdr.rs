@@ -54,6 +54,25 @@ pub fn contains(headers: &HeaderMap, name: &HeaderName) -> bool {
     headers.keys().any(|k| k == name)
 }
 
+/// Every value of `name` that is not empty, in order and separated by
+/// `sep`, appended to `out` (how lighttpd reads a header sent on several
+/// lines). False when there was none.
+pub fn join<K: http::header::AsHeaderName>(
+    headers: &HeaderMap,
+    name: K,
+    sep: &[u8],
+    out: &mut Vec<u8>,
+) -> bool {
+    let mut any = false;
+    for v in headers.get_all(name).iter().filter(|v| !v.is_empty()) {
+        if std::mem::replace(&mut any, true) {
+            out.extend_from_slice(sep);
+        }
+        out.extend_from_slice(v.as_bytes());
+    }
+    any
+}
+
 /// The header names most responses carry, recognised by [`usual`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Usual {
@@ -164,6 +183,23 @@ pub fn name(raw: &[u8]) -> Result<(HeaderName, Option<Usual>), http::header::Inv
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Values joined, empty ones left out, nothing written for none.
+    #[test]
+    fn join_leaves_out_empty_values() {
+        let mut h = HeaderMap::new();
+        for v in ["", "a=1", "", "b=2"] {
+            h.append("cookie", HeaderValue::from_static(v));
+        }
+        let mut out = b"x: ".to_vec();
+        assert!(join(&h, "cookie", b"; ", &mut out));
+        assert_eq!(out, b"x: a=1; b=2");
+        let mut out = Vec::new();
+        h.insert("x-empty", HeaderValue::from_static(""));
+        assert!(!join(&h, "x-empty", b", ", &mut out));
+        assert!(!join(&h, "x-none", b", ", &mut out));
+        assert!(out.is_empty());
+    }
     use http::header::{ACCEPT, CONTENT_LENGTH, HOST, RANGE};
 
     /// Names come out as `from_bytes` makes them: the usual ones in any

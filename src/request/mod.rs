@@ -816,7 +816,6 @@ where
                 method: &parts.method,
                 version: parts.version,
                 path: &target.path,
-                path_raw: &target.path_raw,
                 query: target.query.as_deref(),
                 headers: &parts.headers,
                 settings,
@@ -1212,10 +1211,7 @@ fn request_host(
 fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
     let s = req.settings;
     let head_only = *req.method == Method::HEAD;
-    let page = |status: StatusCode| {
-        error_file(status, head_only, s)
-            .unwrap_or_else(|| respond::error_response(status, head_only))
-    };
+    let page = |status: StatusCode| error_page(status, head_only, s);
     // 412 and 416 get their page, never a handler (lighttpd).
     if matches!(
         status,
@@ -1223,15 +1219,16 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
     ) {
         return page(status);
     }
-    let target = |h: &[u8]| -> Option<(Vec<u8>, Option<Vec<u8>>)> {
+    // a handler's path and query (one that is not a path is not taken)
+    fn target(h: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
         if !h.starts_with(b"/") {
             return None;
         }
         Some(match h.iter().position(|&b| b == b'?') {
-            Some(i) => (h[..i].to_vec(), Some(h[i + 1..].to_vec())),
-            None => (h.to_vec(), None),
+            Some(i) => (&h[..i], Some(&h[i + 1..])),
+            None => (h, None),
         })
-    };
+    }
     if let Some((path, query)) = s.error_handler.as_deref().and_then(target) {
         // server.error-handler (it wins over the 404 one): the page as a
         // GET (HEAD stays HEAD) with the request's validators but no
@@ -1241,13 +1238,9 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
         headers.remove(http::header::RANGE);
         headers.remove(http::header::IF_RANGE);
         let method = if head_only { req.method } else { &get };
-        if let Served::Response(mut r) = staticfile::serve(&handler_request(
-            req,
-            &path,
-            query.as_deref(),
-            method,
-            &headers,
-        )) {
+        if let Served::Response(mut r) =
+            staticfile::serve(&handler_request(req, path, query, method, &headers))
+        {
             if r.status() == StatusCode::OK {
                 *r.status_mut() = status;
                 r.headers_mut().remove(http::header::ACCEPT_RANGES);
@@ -1263,8 +1256,8 @@ fn error(status: StatusCode, req: &FileRequest<'_>) -> Response<Body> {
             // OPTIONS…); lighttpd 1.4.69 answers the page itself with 200.
             return match staticfile::serve(&handler_request(
                 req,
-                &path,
-                query.as_deref(),
+                path,
+                query,
                 req.method,
                 req.headers,
             )) {
@@ -1296,7 +1289,6 @@ fn handler_request<'a>(
         method,
         version: req.version,
         path,
-        path_raw: path,
         query,
         headers,
         settings: req.settings,

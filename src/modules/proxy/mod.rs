@@ -1009,7 +1009,6 @@ fn x_sendfile(
         },
         version: req.parts.version,
         path,
-        path_raw: path,
         query: None,
         headers: if plain { &req.parts.headers } else { &none },
         settings: req.settings,

@@ -8,6 +8,7 @@ use http::{HeaderMap, Method, Version};
 
 use super::config::fwd;
 use super::remap::RequestRemap;
+use crate::request::hdr;
 
 /// How the request body goes upstream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -282,11 +283,8 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
             b"x-forwarded-for" if !repeat => {
                 // all lines of the client's header as one, then the client
                 seen_xff = true;
-                for line in h.headers.get_all(name) {
-                    if !line.is_empty() {
-                        out.extend_from_slice(line.as_bytes());
-                        out.extend_from_slice(b", ");
-                    }
+                if hdr::join(h.headers, name, b", ", out) {
+                    out.extend_from_slice(b", ");
                 }
                 out.extend_from_slice(h.client_ip);
             }
@@ -295,15 +293,7 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 // request carries one Cookie header, RFC 6265 §5.4; HTTP/2
                 // clients may split it, RFC 9113 §8.2.3), as lighttpd
                 // joins them
-                let mut first = true;
-                for line in h.headers.get_all(name) {
-                    if !line.is_empty() {
-                        if !std::mem::take(&mut first) {
-                            out.extend_from_slice(b"; ");
-                        }
-                        out.extend_from_slice(line.as_bytes());
-                    }
-                }
+                hdr::join(h.headers, name, b"; ", out);
             }
             b"x-forwarded-proto" if !repeat => {
                 seen_xfproto = true;
@@ -321,11 +311,8 @@ pub fn build(h: &HeadInput<'_>, out: &mut Vec<u8>) -> HeadInfo {
                 // all lines of the client's header as one, then wick's
                 // element (last: the nearest hop)
                 seen_fwd = true;
-                for line in h.headers.get_all(name) {
-                    if !line.is_empty() {
-                        out.extend_from_slice(line.as_bytes());
-                        out.extend_from_slice(b", ");
-                    }
+                if hdr::join(h.headers, name, b", ", out) {
+                    out.extend_from_slice(b", ");
                 }
                 forwarded_element(out, h);
             }

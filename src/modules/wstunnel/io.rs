@@ -348,6 +348,72 @@ mod tests {
         }
     }
 
+    /// A writer that records each write it takes; vectored or not.
+    struct Writes {
+        vectored: bool,
+        writes: Vec<Vec<u8>>,
+    }
+
+    impl AsyncWrite for Writes {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.writes.push(data.to_vec());
+            Poll::Ready(Ok(data.len()))
+        }
+        fn poll_write_vectored(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            if !self.vectored {
+                // (tokio's default: the first buffer that is not empty)
+                let first = bufs
+                    .iter()
+                    .find(|b| !b.is_empty())
+                    .map_or(&[][..], |b| &b[..]);
+                return self.poll_write(cx, first);
+            }
+            let all: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = all.len();
+            self.writes.push(all);
+            Poll::Ready(Ok(n))
+        }
+        fn is_write_vectored(&self) -> bool {
+            self.vectored
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A frame goes out in one write either way: the head and payload as
+    /// one vectored write, or (a writer that takes one buffer at a time,
+    /// an HTTP/2 stream where each write is a DATA frame) joined.
+    #[tokio::test]
+    async fn a_frame_is_one_write() {
+        for vectored in [true, false] {
+            let mut w = Writes {
+                vectored,
+                writes: Vec::new(),
+            };
+            let binary = OpCode::Data(Data::Binary);
+            write_frame(&mut w, binary, b"hello", Duration::from_secs(1))
+                .await
+                .expect("write");
+            assert_eq!(
+                w.writes,
+                [b"\x82\x05hello".to_vec()],
+                "vectored: {vectored}"
+            );
+        }
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_write_without_progress_times_out() {
         // a pipe nobody reads: the header fits, the payload stalls

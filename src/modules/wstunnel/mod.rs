@@ -146,15 +146,7 @@ fn choose_framing(h: &http::HeaderMap, binary: bool) -> (Framing, Option<&'stati
 /// lines that are not empty, joined with `, ` (empty: no key).
 fn websocket_key(h: &http::HeaderMap) -> Vec<u8> {
     let mut key = Vec::new();
-    for v in h.get_all("sec-websocket-key") {
-        if v.is_empty() {
-            continue;
-        }
-        if !key.is_empty() {
-            key.extend_from_slice(b", ");
-        }
-        key.extend_from_slice(v.as_bytes());
-    }
+    crate::request::hdr::join(h, "sec-websocket-key", b", ", &mut key);
     key
 }
 
