@@ -43,26 +43,32 @@ head -c 65536 /dev/urandom > "$tmp/root/64k.bin"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 clk=$(getconf CLK_TCK)
 
-origin_port=
-if [ "$MODE" = proxy ]; then
-    origin_port=$(free_port)
-    cat > "$tmp/origin/nginx.conf" <<CONF
+# An nginx configuration in DIR whose http block holds BODY (one process,
+# no access log, its files kept in DIR).
+nginx_conf() { # DIR BODY
+    cat > "$1/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
-pid $tmp/origin/nginx.pid;
-error_log $tmp/origin/logs/error.log;
+pid $1/nginx.pid;
+error_log $1/logs/error.log;
 events { worker_connections 4096; }
 http {
     access_log off;
-    client_body_temp_path $tmp/origin/body;
-    proxy_temp_path $tmp/origin/proxy;
-    fastcgi_temp_path $tmp/origin/fcgi;
-    uwsgi_temp_path $tmp/origin/uwsgi;
-    scgi_temp_path $tmp/origin/scgi;
+    client_body_temp_path $1/body;
+    proxy_temp_path $1/proxy;
+    fastcgi_temp_path $1/fcgi;
+    uwsgi_temp_path $1/uwsgi;
+    scgi_temp_path $1/scgi;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$origin_port; root $tmp/root; }
+$2
 }
 CONF
+}
+
+origin_port=
+if [ "$MODE" = proxy ]; then
+    origin_port=$(free_port)
+    nginx_conf "$tmp/origin" "    server { listen 127.0.0.1:$origin_port; root $tmp/root; }"
     taskset -c 1 nginx -p "$tmp/origin/" -c "$tmp/origin/nginx.conf" -e "$tmp/origin/logs/error.log" &
     pids+=("$!")
     for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$origin_port/$FILE" && break; sleep 0.05; done
@@ -83,29 +89,6 @@ conf() { # name port -> config file for wick and lighttpd
     } > "$f"
     echo "$f"
 }
-nginx_conf() { # port
-    cat > "$tmp/nginx/nginx.conf" <<CONF
-daemon off;
-worker_processes 1;
-pid $tmp/nginx/nginx.pid;
-error_log $tmp/nginx/logs/error.log;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    client_body_temp_path $tmp/nginx/body;
-    proxy_temp_path $tmp/nginx/proxy;
-    fastcgi_temp_path $tmp/nginx/fcgi;
-    uwsgi_temp_path $tmp/nginx/uwsgi;
-    scgi_temp_path $tmp/nginx/scgi;
-    keepalive_requests 1000000;
-    upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }
-    server {
-        listen 127.0.0.1:$1;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
-    }
-}
-CONF
-}
 
 outsegs() { awk '/^Tcp:/ && $2 ~ /^[0-9]/ {print $12}' /proc/net/snmp; }
 
@@ -115,7 +98,13 @@ measure() { # name -> "name user_us sys_us syscalls_per_req segs_per_req req_s"
     case $name in
         wick) cmd=("$WICK_BIN" -D -f "$(conf wick "$port")") ;;
         lighttpd) cmd=("$LIGHTTPD_BIN" -D -f "$(conf lighttpd "$port")") ;;
-        nginx) nginx_conf "$port"; cmd=(nginx -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log") ;;
+        nginx)
+            nginx_conf "$tmp/nginx" "    upstream origin { server 127.0.0.1:$origin_port; keepalive 64; }
+    server {
+        listen 127.0.0.1:$port;
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+    }"
+            cmd=(nginx -p "$tmp/nginx/" -c "$tmp/nginx/nginx.conf" -e "$tmp/nginx/logs/error.log") ;;
     esac
     taskset -c 0 "${cmd[@]}" >/dev/null 2>&1 &
     local pid=$!
