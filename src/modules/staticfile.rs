@@ -163,13 +163,9 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             if !req.path.ends_with(b"/") {
                 return Served::Response(redirect_to_dir(req));
             }
-            // OPTIONS is answered for any directory, with or without an
-            // index file (lighttpd)
-            if *req.method == Method::OPTIONS {
-                return Served::Response(options());
-            }
-            if *req.method == Method::CONNECT {
-                return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
+            // any directory, with or without an index file (lighttpd)
+            if let Some(answer) = on_existing(req.method) {
+                return answer;
             }
             let mut index = None;
             for step in req.dir_steps {
@@ -219,15 +215,9 @@ pub fn serve(req: &FileRequest<'_>) -> Served {
             return Served::Error(status);
         }
     }
-    // OPTIONS: what exists (and may be reached) takes the usual methods,
-    // whatever static-file.exclude-extensions says (lighttpd)
-    if *req.method == Method::OPTIONS {
-        return Served::Response(options());
-    }
-    // CONNECT (only a WebSocket over HTTP/2 gets here, when no module
-    // took it): what exists does not take it (lighttpd: 405)
-    if *req.method == Method::CONNECT {
-        return Served::Error(StatusCode::METHOD_NOT_ALLOWED);
+    // (whatever static-file.exclude-extensions says)
+    if let Some(answer) = on_existing(req.method) {
+        return answer;
     }
     let ft = found.entry.meta.file_type();
     if !ft.is_file() || ft.is_fifo() || ft.is_socket() {
@@ -488,6 +478,18 @@ fn content_type<'a>(s: &Settings, f: &'a Found) -> std::borrow::Cow<'a, CachedMi
     // this table looks again each time)
     let _ = f.entry.mime.set(m.clone());
     std::borrow::Cow::Owned(m)
+}
+
+/// The answer to a method that does not depend on the file, once what
+/// the request names exists and may be reached (lighttpd): OPTIONS lists
+/// the usual methods; CONNECT (only a WebSocket over HTTP/2 gets here,
+/// when no module took it) is not taken, 405.
+fn on_existing(method: &Method) -> Option<Served> {
+    match *method {
+        Method::OPTIONS => Some(Served::Response(options())),
+        Method::CONNECT => Some(Served::Error(StatusCode::METHOD_NOT_ALLOWED)),
+        _ => None,
+    }
 }
 
 fn send_file(req: &FileRequest<'_>, f: &Found) -> Served {

@@ -183,6 +183,7 @@ pub fn name(raw: &[u8]) -> Result<(HeaderName, Option<Usual>), http::header::Inv
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{ACCEPT, CONTENT_LENGTH, HOST, RANGE};
 
     /// Values joined, empty ones left out, nothing written for none.
     #[test]
@@ -200,7 +201,6 @@ mod tests {
         assert!(!join(&h, "x-none", b", ", &mut out));
         assert!(out.is_empty());
     }
-    use http::header::{ACCEPT, CONTENT_LENGTH, HOST, RANGE};
 
     /// Names come out as `from_bytes` makes them: the usual ones in any
     /// case, near misses, other standard and custom names, invalid bytes.

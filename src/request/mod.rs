@@ -246,11 +246,11 @@ impl ConnInfo {
 /// response body, which holds the mark for other requests, ends with the
 /// 200).
 #[derive(Debug, Clone, Default)]
-pub struct StreamHold(Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>);
+pub struct StreamHold(Arc<std::sync::Mutex<Option<crate::server::conn::InFlight>>>);
 
 impl StreamHold {
     /// Keeps `mark` until the last holder is dropped.
-    pub fn hold(&self, mark: Box<dyn std::any::Any + Send>) {
+    pub(crate) fn hold(&self, mark: crate::server::conn::InFlight) {
         *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(mark);
     }
 }

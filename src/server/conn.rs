@@ -428,7 +428,7 @@ where
             let mut r = request::handle(req, site, conn).await;
             if connect {
                 if let Some(hold) = r.extensions_mut().remove::<crate::request::StreamHold>() {
-                    hold.hold(Box::new(guard));
+                    hold.hold(guard);
                     return Ok(crate::request::body::Outgoing::from_response(r));
                 }
             }

@@ -243,6 +243,8 @@ pub async fn handle(req: WsRequest<'_>) -> Response<Body> {
         return page(StatusCode::BAD_GATEWAY, &req, false);
     };
 
+    // (the headers in lighttpd's order: Upgrade, Sec-WebSocket-Accept,
+    // Sec-WebSocket-Protocol, Connection, Date)
     let mut r = Response::new(Body::empty());
     if !h2 {
         *r.status_mut() = StatusCode::SWITCHING_PROTOCOLS;

@@ -37,9 +37,14 @@ fn input<'a>(method: &'a Method, h: &'a HeaderMap) -> HeadInput<'a> {
 }
 
 fn build_text(h: &HeadInput<'_>) -> String {
+    build_head(h).0
+}
+
+/// The head as text, and what `build` says of it.
+fn build_head(h: &HeadInput<'_>) -> (String, HeadInfo) {
     let mut out = Vec::new();
-    build(h, &mut out);
-    String::from_utf8(out).expect("utf-8")
+    let info = build(h, &mut out);
+    (String::from_utf8(out).expect("utf-8"), info)
 }
 
 /// The spec's minimal curl GET (proxy.md §3.3), byte for byte.
@@ -304,9 +309,7 @@ fn upgrade_and_connection_line() {
         "{t}"
     );
     i.upgrade = true;
-    let mut out = Vec::new();
-    let info = build(&i, &mut out);
-    let t = String::from_utf8(out).expect("utf-8");
+    let (t, info) = build_head(&i);
     assert!(
         info.upgrade
             && t.contains("Upgrade: websocket\r\n")
@@ -361,9 +364,7 @@ fn websocket_head(h: &HeaderMap) -> (String, HeadInfo) {
     i.title_case = false;
     i.upgrade = true;
     i.websocket = true;
-    let mut out = Vec::new();
-    let info = build(&i, &mut out);
-    (String::from_utf8(out).expect("utf-8"), info)
+    build_head(&i)
 }
 
 #[test]
