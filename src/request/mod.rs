@@ -343,11 +343,13 @@ where
     // `server.protocol-http11 = "disable"` (where it holds): an HTTP/1.1
     // request is taken and answered as HTTP/1.0, and its connection closes
     let mut as_http10 = false;
-    let mut r = if !site.logging {
-        serve(req, site, conn, &mut None, &mut as_http10).await
-    } else {
-        logged(req, site, conn, &mut as_http10).await
-    };
+    // (one call of `serve` for both: each call site would hold its own
+    // copy of serve's future in this one)
+    let mut trail = site.logging.then(|| begin_trail(&req, site, conn));
+    let mut r = serve(req, site, conn, &mut trail, &mut as_http10).await;
+    if let Some(t) = trail {
+        t.attach(&mut r);
+    }
     if let Some(keep) = http10_keep {
         http10(&mut r, keep);
     } else if as_http10 {
@@ -384,35 +386,20 @@ fn http10(r: &mut Response<Body>, keep: bool) {
     }
 }
 
-/// [`handle`] with an access-log line.
-async fn logged<B>(
-    req: Request<B>,
-    site: &Site,
-    conn: &Arc<ConnInfo>,
-    as_http10: &mut bool,
-) -> Response<Body>
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: std::fmt::Display + Send,
-{
+/// The access-log line of a request, begun before it is served.
+fn begin_trail<B>(req: &Request<B>, site: &Site, conn: &Arc<ConnInfo>) -> logging::Trail {
     let n = conn.requests.load(Ordering::Relaxed) + 1;
-    let mut trail = Some(logging::Trail::new(
-        &req,
+    let mut t = logging::Trail::new(
+        req,
         &site.routing.base.accesslog,
         &conn.peer.remote_text,
         conn.remote_port,
         &conn.socket,
         n,
         conn.raw_targets.take(n),
-    ));
-    if let Some(t) = trail.as_mut() {
-        t.client_cert.clone_from(&conn.client_cert);
-    }
-    let mut r = serve(req, site, conn, &mut trail, as_http10).await;
-    if let Some(t) = trail {
-        t.attach(&mut r);
-    }
-    r
+    );
+    t.client_cert.clone_from(&conn.client_cert);
+    t
 }
 
 /// Serves a request. `as_http10`: set when an HTTP/1.1 request is to be
@@ -492,7 +479,12 @@ where
         // upgrades take it; other handlers refuse it); another protocol
         // is 405, as from lighttpd.
         match extended_connect(&parts) {
-            None => return finish(connect(parts, body, site, conn, &host, n).await, base),
+            None => {
+                // (boxed: a CONNECT tunnel's future is large and rare,
+                // and would make every request's future as large)
+                let tunnel = Box::pin(connect(parts, body, site, conn, &host, n));
+                return finish(tunnel.await, base);
+            }
             Some("websocket") => {}
             Some(_) => {
                 let r = error_page(StatusCode::METHOD_NOT_ALLOWED, false, base);

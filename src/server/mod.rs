@@ -878,11 +878,13 @@ async fn accept_loop(l: Listening, shared: WorkerShared) {
                 (Stream::Unix(s), None) => {
                     conn::serve(s, generation.site, info, limits, shutdown).await
                 }
+                // (TLS's futures are boxed: inline, they would make every
+                // plain connection's task as large as a TLS one's)
                 (Stream::Tcp(s), Some(tls)) if tls::starts_tls(&s, limits.read_idle).await => {
-                    serve_tls(&tls, s, generation.site, info, limits, shutdown).await
+                    Box::pin(serve_tls(&tls, s, generation.site, info, limits, shutdown)).await
                 }
                 (Stream::Unix(s), Some(tls)) => {
-                    serve_tls(&tls, s, generation.site, info, limits, shutdown).await
+                    Box::pin(serve_tls(&tls, s, generation.site, info, limits, shutdown)).await
                 }
                 // not a TLS handshake on a TLS listener: closed, no answer
                 (Stream::Tcp(_), Some(_)) => None,
