@@ -1,16 +1,18 @@
 """Memory of idle HTTP/1.1 keep-alive connections.
 
-    python3 benches/idle_keepalive_rss.py WICK_BINARY [N] [static|proxy]
+    python3 benches/idle_keepalive_rss.py WICK_BINARY [N] [static|proxy|tls]
 
 N clients (default 2000) each open a connection, send one GET for a
 100-byte file, read the answer and keep the connection open. Once all are
 idle, prints the growth of each server's RSS per connection: wick and, when
 installed, lighttpd, on the same configuration. `static` (the default)
 serves the file; `proxy` takes it through mod_proxy from a small origin
-(the backend connections wick keeps are counted too). Loopback, ephemeral
-ports; the servers are started and stopped by the script.
+(the backend connections wick keeps are counted too); `tls` serves it over
+TLS (a self-signed certificate made with openssl; lighttpd with
+mod_openssl). Loopback, ephemeral ports; the servers are started and
+stopped by the script.
 """
-import http.server, os, resource, shutil, socket, subprocess, sys, tempfile, threading, time
+import http.server, os, resource, shutil, socket, ssl, subprocess, sys, tempfile, threading, time
 
 BIN = os.path.abspath(sys.argv[1]) if os.sep in sys.argv[1] else shutil.which(sys.argv[1]) or sys.argv[1]
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
@@ -45,6 +47,17 @@ def wait_up(port, deadline=10.0):
     raise SystemExit(f"nothing listens on {port}")
 
 
+def connect(port):
+    s = socket.create_connection(("127.0.0.1", port))
+    if MODE != "tls":
+        return s
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx.wrap_socket(s, server_hostname="localhost")
+
+
 def get(sock):
     sock.sendall(b"GET /100b.bin HTTP/1.1\r\nHost: a\r\n\r\n")
     got = b""
@@ -61,14 +74,14 @@ def measure(name, argv, port):
     p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_up(port)
-        warm = socket.create_connection(("127.0.0.1", port))
+        warm = connect(port)
         get(warm)
         warm.close()
         time.sleep(0.3)
         base = rss(p.pid)
         conns = []
         for _ in range(N):
-            s = socket.create_connection(("127.0.0.1", port))
+            s = connect(port)
             get(s)
             conns.append(s)
         time.sleep(1.0)
@@ -103,8 +116,17 @@ def main():
             extra = (f'server.modules += ( "mod_proxy" )\n'
                      f'proxy.server = ( "" => ( ( "host" => "127.0.0.1", '
                      f'"port" => {origin.server_address[1]} ) ) )\n')
+        elif MODE == "tls":
+            pem = os.path.join(tmp, "both.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                            "-keyout", pem + ".key", "-out", pem + ".crt", "-days", "2",
+                            "-subj", "/CN=localhost"], check=True, capture_output=True)
+            with open(pem, "wb") as f:
+                f.write(open(pem + ".crt", "rb").read() + open(pem + ".key", "rb").read())
+            extra = (f'server.modules += ( "mod_openssl" )\nssl.engine = "enable"\n'
+                     f'ssl.pemfile = "{pem}"\n')
         elif MODE != "static":
-            raise SystemExit("mode: static or proxy")
+            raise SystemExit("mode: static, proxy or tls")
         peers = [("wick", BIN)]
         if shutil.which("lighttpd"):
             peers.append(("lighttpd", shutil.which("lighttpd")))
