@@ -12,9 +12,9 @@ TLS (a self-signed certificate made with openssl; lighttpd with
 mod_openssl). Loopback, ephemeral ports; the servers are started and
 stopped by the script.
 """
-import http.server, os, resource, shutil, socket, ssl, subprocess, sys, tempfile, threading, time
+import functools, http.server, os, resource, shutil, socket, ssl, subprocess, sys, tempfile, threading, time
 
-BIN = os.path.abspath(sys.argv[1]) if os.sep in sys.argv[1] else shutil.which(sys.argv[1]) or sys.argv[1]
+BIN = sys.argv[1]
 N = int(sys.argv[2]) if len(sys.argv) > 2 else 2000
 MODE = sys.argv[3] if len(sys.argv) > 3 else "static"
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -87,7 +87,7 @@ def measure(name, argv, port):
         time.sleep(1.0)
         after = rss(p.pid)
         print(f"{name}: {N} idle keep-alive connections ({MODE}): "
-              f"+{(after - base) * 1024 / N / 1024:.1f} KiB RSS per connection")
+              f"+{(after - base) / N:.1f} KiB RSS per connection")
         for s in conns:
             s.close()
     finally:
@@ -103,7 +103,6 @@ def main():
         origin = None
         extra = ""
         if MODE == "proxy":
-            os.chdir(tmp)
 
             class Quiet(http.server.SimpleHTTPRequestHandler):
                 protocol_version = "HTTP/1.1"
@@ -111,7 +110,8 @@ def main():
                 def log_message(self, *a):
                     pass
 
-            origin = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Quiet)
+            origin = http.server.ThreadingHTTPServer(
+                ("127.0.0.1", 0), functools.partial(Quiet, directory=tmp))
             threading.Thread(target=origin.serve_forever, daemon=True).start()
             extra = (f'server.modules += ( "mod_proxy" )\n'
                      f'proxy.server = ( "" => ( ( "host" => "127.0.0.1", '
@@ -122,7 +122,9 @@ def main():
                             "-keyout", pem + ".key", "-out", pem + ".crt", "-days", "2",
                             "-subj", "/CN=localhost"], check=True, capture_output=True)
             with open(pem, "wb") as f:
-                f.write(open(pem + ".crt", "rb").read() + open(pem + ".key", "rb").read())
+                for part in (pem + ".crt", pem + ".key"):
+                    with open(part, "rb") as src:
+                        f.write(src.read())
             extra = (f'server.modules += ( "mod_openssl" )\nssl.engine = "enable"\n'
                      f'ssl.pemfile = "{pem}"\n')
         elif MODE != "static":

@@ -145,7 +145,6 @@ mod tests {
     use super::*;
     use crate::backend::config::HostConfig;
     use crate::backend::{HostAddr, Proc, ProcAddr};
-    use std::sync::atomic::AtomicUsize;
 
     fn host(ip: &str, port: u16) -> Arc<Host> {
         Arc::new(Host::new(HostConfig {
@@ -167,12 +166,7 @@ mod tests {
     }
 
     fn ext(hosts: Vec<Arc<Host>>) -> Extension {
-        Extension {
-            key: "".into(),
-            hosts,
-            rr_next: AtomicUsize::new(0),
-            down_logged: Default::default(),
-        }
+        Extension::new("".into(), hosts)
     }
 
     fn pick(e: &Extension, b: Balance, path: &str, authority: &str, client: &str) -> usize {

@@ -262,6 +262,16 @@ pub struct Extension {
 }
 
 impl Extension {
+    /// Extension `key` served by `hosts` (in configuration order).
+    pub fn new(key: BString, hosts: Vec<Arc<Host>>) -> Self {
+        Extension {
+            key,
+            hosts,
+            rr_next: AtomicUsize::new(0),
+            down_logged: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
     /// Logs that no host of this extension is usable, once until the next
     /// success (lighttpd's "all handlers … are down").
     pub fn report_down(&self, path: &[u8], query: Option<&[u8]>) {
@@ -441,12 +451,7 @@ mod tests {
     }
 
     fn extension(key: &str) -> Arc<Extension> {
-        Arc::new(Extension {
-            key: BString::from(key),
-            hosts: Vec::new(),
-            rr_next: AtomicUsize::new(0),
-            down_logged: std::sync::atomic::AtomicBool::new(false),
-        })
+        Arc::new(Extension::new(BString::from(key), Vec::new()))
     }
 
     /// Keys starting with `/` are prefixes, others suffixes, `""` takes

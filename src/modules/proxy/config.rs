@@ -171,12 +171,10 @@ pub fn gateway_extensions(
         .extensions
         .iter()
         .map(|e| {
-            Arc::new(Extension {
-                key: e.key.clone(),
-                hosts: e.hosts.iter().map(|h| ctx.registry.host(h)).collect(),
-                rr_next: Default::default(),
-                down_logged: Default::default(),
-            })
+            Arc::new(Extension::new(
+                e.key.clone(),
+                e.hosts.iter().map(|h| ctx.registry.host(h)).collect(),
+            ))
         })
         .collect();
     Ok(Arc::new(Extensions { list }))
