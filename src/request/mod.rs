@@ -778,6 +778,7 @@ where
                     ext,
                     registry: &site.registry,
                     files: &site.files,
+                    dir_steps: &site.order.dir_steps,
                 };
                 let response = crate::modules::proxy::handle(preq, body).await;
                 break 'served done(response, settings, n);
@@ -1143,6 +1144,7 @@ where
         ext,
         registry: &site.registry,
         files: &site.files,
+        dir_steps: &site.order.dir_steps,
     };
     let mut r = crate::modules::proxy::handle(preq, body).await;
     client_connection(&mut r, settings, n);
@@ -1195,6 +1197,25 @@ fn request_host(
         return Ok(Vec::new());
     }
     host::normalize_host_with_port(raw, opts, default_port).map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// `server.error-intercept`: the answer in place of a backend's error
+/// response (`status` 400 and up), made as for an error of wick's own; a
+/// 401 keeps the backend's `WWW-Authenticate` challenges, and nothing else
+/// of the backend's answer is kept (as lighttpd).
+pub fn intercepted(
+    status: StatusCode,
+    req: &FileRequest<'_>,
+    backend: &http::HeaderMap,
+) -> Response<Body> {
+    let mut r = error(status, req);
+    if status == StatusCode::UNAUTHORIZED {
+        for v in backend.get_all(http::header::WWW_AUTHENTICATE) {
+            r.headers_mut()
+                .append(http::header::WWW_AUTHENTICATE, v.clone());
+        }
+    }
+    r
 }
 
 /// An error response: `server.error-handler` / `server.error-handler-404`
@@ -1312,11 +1333,8 @@ fn finish(mut r: Response<Body>, s: &Settings) -> Response<Body> {
 /// [`finish`] in place.
 fn finish_in(r: &mut Response<Body>, s: &Settings) {
     respond::add_server_header(r, s);
-    if r.status().canonical_reason().is_none() {
-        // A status without a known reason phrase (a backend's 299 or 600)
-        // gets an empty one, as lighttpd writes it (hyper would write
-        // `<none>`).
+    if let Some(reason) = respond::own_reason(r.status()) {
         r.extensions_mut()
-            .insert(hyper::ext::ReasonPhrase::from_static(b""));
+            .insert(hyper::ext::ReasonPhrase::from_static(reason));
     }
 }

@@ -9,13 +9,35 @@ use http::{Response, StatusCode};
 use super::body::Body;
 use crate::routing::Settings;
 
-/// `CODE TEXT`, as the error page and lighttpd's logs write a status.
+/// `CODE TEXT`, as the error page writes a status: the standard reason
+/// for the 4xx and 5xx codes lighttpd names, none for the others (a
+/// backend's 418 or 599 under `server.error-intercept` is `418 `).
 pub fn status_line(status: StatusCode) -> String {
-    format!(
-        "{} {}",
+    let named = matches!(
         status.as_u16(),
-        status.canonical_reason().unwrap_or("Unknown")
-    )
+        100..=399 | 400..=417 | 421..=424 | 426 | 428 | 429 | 431 | 451 | 500..=508 | 510 | 511
+    );
+    let reason = if named {
+        status.canonical_reason()
+    } else {
+        None
+    };
+    format!("{} {}", status.as_u16(), reason.unwrap_or(""))
+}
+
+/// The reason phrase of a status line where lighttpd's differs from the
+/// one hyper writes (the `http` crate's): a status without a known phrase
+/// (a backend's 299 or 600) gets an empty one, where hyper would write
+/// `<none>`.
+pub fn own_reason(status: StatusCode) -> Option<&'static [u8]> {
+    match status.as_u16() {
+        203 => Some(b"Non-Authoritative Information"),
+        207 => Some(b"Multi-status"),
+        306 => Some(b"(Unused)"),
+        418 | 425 => Some(b""),
+        _ if status.canonical_reason().is_none() => Some(b""),
+        _ => None,
+    }
 }
 
 /// The standard error page: the XHTML document lighttpd sends when it makes
@@ -83,5 +105,85 @@ mod tests {
             page.starts_with(b"<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n<!DOCTYPE html")
         );
         assert!(page.ends_with(b" <body>\n  <h1>404 Not Found</h1>\n </body>\n</html>\n"));
+    }
+
+    /// Every 4xx and 5xx code gets lighttpd's title: its reason where
+    /// lighttpd names the code, nothing after the number otherwise.
+    #[test]
+    fn error_page_titles_match_lighttpd() {
+        // (lighttpd 1.4.69's page titles for a backend's 400..=599 under
+        // server.error-intercept: these codes are named, the others not)
+        let named = [
+            (400, "Bad Request"),
+            (401, "Unauthorized"),
+            (402, "Payment Required"),
+            (403, "Forbidden"),
+            (404, "Not Found"),
+            (405, "Method Not Allowed"),
+            (406, "Not Acceptable"),
+            (407, "Proxy Authentication Required"),
+            (408, "Request Timeout"),
+            (409, "Conflict"),
+            (410, "Gone"),
+            (411, "Length Required"),
+            (412, "Precondition Failed"),
+            (413, "Payload Too Large"),
+            (414, "URI Too Long"),
+            (415, "Unsupported Media Type"),
+            (416, "Range Not Satisfiable"),
+            (417, "Expectation Failed"),
+            (421, "Misdirected Request"),
+            (422, "Unprocessable Entity"),
+            (423, "Locked"),
+            (424, "Failed Dependency"),
+            (426, "Upgrade Required"),
+            (428, "Precondition Required"),
+            (429, "Too Many Requests"),
+            (431, "Request Header Fields Too Large"),
+            (451, "Unavailable For Legal Reasons"),
+            (500, "Internal Server Error"),
+            (501, "Not Implemented"),
+            (502, "Bad Gateway"),
+            (503, "Service Unavailable"),
+            (504, "Gateway Timeout"),
+            (505, "HTTP Version Not Supported"),
+            (506, "Variant Also Negotiates"),
+            (507, "Insufficient Storage"),
+            (508, "Loop Detected"),
+            (510, "Not Extended"),
+            (511, "Network Authentication Required"),
+        ];
+        for code in 400..=599u16 {
+            let status = StatusCode::from_u16(code).expect("status");
+            let reason = named
+                .iter()
+                .find(|(c, _)| *c == code)
+                .map_or("", |(_, r)| r);
+            assert_eq!(status_line(status), format!("{code} {reason}"));
+        }
+        // (the page of an unnamed code is 315 bytes and twice "599 ")
+        let status = StatusCode::from_u16(599).expect("status");
+        assert_eq!(error_page(status).len(), 323);
+    }
+
+    /// Status lines: lighttpd's phrase where the `http` crate's differs
+    /// (as observed for every code 200..=599), none for unknown codes.
+    #[test]
+    fn own_reasons_where_lighttpd_differs() {
+        let cases: [(u16, Option<&[u8]>); 9] = [
+            (203, Some(b"Non-Authoritative Information")),
+            (207, Some(b"Multi-status")),
+            (306, Some(b"(Unused)")),
+            (418, Some(b"")),
+            (425, Some(b"")),
+            (299, Some(b"")),
+            (600, Some(b"")),
+            (200, None),
+            (404, None),
+        ];
+        for (code, reason) in cases {
+            let status = StatusCode::from_u16(code).expect("status");
+            assert_eq!(own_reason(status), reason, "{code}");
+        }
     }
 }

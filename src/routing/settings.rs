@@ -69,6 +69,9 @@ pub struct Settings {
     pub error_handler: Option<Arc<[u8]>>,
     /// `server.error-handler-404`.
     pub error_handler_404: Option<Arc<[u8]>>,
+    /// `server.error-intercept`: a backend's 4xx/5xx answer is replaced by
+    /// the local error page.
+    pub error_intercept: bool,
     /// `server.protocol-http11`.
     pub protocol_http11: bool,
     /// `server.stream-request-body`.
@@ -136,6 +139,7 @@ impl Default for Settings {
             errorfile_prefix: None,
             error_handler: None,
             error_handler_404: None,
+            error_intercept: false,
             protocol_http11: true,
             stream_request_body: 0,
             stream_response_body: 0,
@@ -245,6 +249,8 @@ pub enum Flag {
     LogFileNotFound,
     /// `debug.log-condition-handling`
     LogConditionHandling,
+    /// `server.error-intercept`
+    ErrorIntercept,
 }
 
 /// Numeric settings.
@@ -317,6 +323,7 @@ impl Settings {
                     Flag::LogRequestHandling => self.log_request_handling = on,
                     Flag::LogFileNotFound => self.log_file_not_found = on,
                     Flag::LogConditionHandling => self.log_condition_handling = on,
+                    Flag::ErrorIntercept => self.error_intercept = on,
                 }
             }
             Set::Number(n, v) => {
@@ -522,6 +529,7 @@ pub fn compile_entry(
         b"debug.log-request-handling" => Set::Flag(Flag::LogRequestHandling, to_bool(v)),
         b"debug.log-file-not-found" => Set::Flag(Flag::LogFileNotFound, to_bool(v)),
         b"debug.log-condition-handling" => Set::Flag(Flag::LogConditionHandling, to_bool(v)),
+        b"server.error-intercept" => Set::Flag(Flag::ErrorIntercept, to_bool(v)),
         b"server.max-keep-alive-requests" => Set::Number(Number::KeepAliveRequests, to_number(v)),
         b"server.max-keep-alive-idle" => Set::Number(Number::KeepAliveIdle, to_number(v)),
         b"server.max-read-idle" => Set::Number(Number::ReadIdle, to_number(v)),

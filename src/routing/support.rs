@@ -56,6 +56,7 @@ pub fn key_support(key: &str) -> Support {
         | "server.errorfile-prefix"
         | "server.error-handler"
         | "server.error-handler-404"
+        | "server.error-intercept"
         | "server.protocol-http11"
         | "server.stream-request-body"
         | "server.stream-response-body"
@@ -129,9 +130,6 @@ pub fn key_support(key: &str) -> Support {
         | "debug.log-request-header"
         | "debug.log-response-header"
         | "debug.log-request-header-on-error" => Support::Ignored("this debug log is not written"),
-        "server.error-intercept" => Support::Refused(
-            "replacing backend error responses with local error pages is not implemented yet",
-        ),
         "server.chroot" => Support::Refused(
             "chroot is not implemented; run wick in a container or a chroot of your own",
         ),

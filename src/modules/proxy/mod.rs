@@ -79,8 +79,10 @@ pub struct ProxyRequest<'a> {
     pub ext: &'a Arc<Extension>,
     /// The configuration's hosts.
     pub registry: &'a Registry,
-    /// The stat cache (X-Sendfile).
+    /// The stat cache (X-Sendfile, error handlers).
     pub files: &'a crate::modules::filecache::FileCache,
+    /// What the modules do with a directory (an error handler's page).
+    pub dir_steps: &'a [crate::modules::staticfile::DirStep],
 }
 
 /// A failure that ends in a status page.
@@ -752,6 +754,11 @@ async fn respond(
         // would open the client's tunnel (lighttpd answers 405).
         return page(StatusCode::METHOD_NOT_ALLOWED, req);
     }
+    if s.error_intercept && head.status.as_u16() >= 400 {
+        let r = intercept(req, &head);
+        drain(conn, buf, head.framing, reusable, t.read);
+        return r;
+    }
     if let Some(path) = head.x_sendfile.as_ref().filter(|_| host.0.cfg.x_sendfile) {
         drop(conn);
         return x_sendfile(
@@ -784,6 +791,65 @@ async fn respond(
     };
     drop(host);
     buffered_response(req, head, content, reader.trailers())
+}
+
+/// `server.error-intercept`: the local answer to a backend's 4xx/5xx
+/// (error handler, error file or standard page), before X-Sendfile.
+fn intercept(req: &ProxyRequest<'_>, head: &Head) -> Response<Body> {
+    let fr = crate::modules::staticfile::FileRequest {
+        method: &req.parts.method,
+        version: req.parts.version,
+        path: &req.target.path,
+        query: req.target.query.as_deref(),
+        headers: &req.parts.headers,
+        settings: req.settings,
+        cache: req.files,
+        sends: req.conn.file_sends_for(req.parts.version),
+        alias: None,
+        dir_steps: req.dir_steps,
+    };
+    crate::request::intercepted(head.status, &fr, &head.headers)
+}
+
+/// The most of an intercepted error body read to keep its connection.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+/// The longest an intercepted error body is read for.
+const DRAIN_TIME: Duration = Duration::from_secs(5);
+
+/// Reads the body of an intercepted error answer in the background and
+/// puts the connection back in the pool at its end; a longer or slower
+/// body, or a connection that cannot be reused, is closed instead.
+fn drain(
+    conn: Conn,
+    buf: BytesMut,
+    framing: RespFraming,
+    reusable: bool,
+    read_timeout: Option<Duration>,
+) {
+    if !reusable {
+        return;
+    }
+    let mut reader = BodyReader::new(Io::Whole(conn), buf, framing, true, read_timeout, 16 * 1024);
+    // What already came with the head is taken at once, so that the
+    // client's next request finds the connection in the pool.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        match reader.poll_next(&mut cx) {
+            std::task::Poll::Ready(Some(Ok(_))) if reader.produced <= DRAIN_LIMIT => {}
+            std::task::Poll::Pending => break,
+            _ => return,
+        }
+    }
+    tokio::spawn(async move {
+        let read = async {
+            while let Some(Ok(_)) = std::future::poll_fn(|cx| reader.poll_next(cx)).await {
+                if reader.produced > DRAIN_LIMIT {
+                    return;
+                }
+            }
+        };
+        let _ = tokio::time::timeout(DRAIN_TIME, read).await;
+    });
 }
 
 /// The page for a backend response body that could not be read to its
@@ -1178,6 +1244,11 @@ where
     };
     if head.status == StatusCode::SWITCHING_PROTOCOLS {
         return page(StatusCode::BAD_GATEWAY, req);
+    }
+    if req.settings.error_intercept && head.status.as_u16() >= 400 {
+        // (the request body stops, and the connection closes with it)
+        drop(pump);
+        return intercept(req, &head);
     }
     let buffered = req.settings.stream_response_body & 3 == 0;
     let mut reader = BodyReader::new(
