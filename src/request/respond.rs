@@ -9,35 +9,39 @@ use http::{Response, StatusCode};
 use super::body::Body;
 use crate::routing::Settings;
 
-/// `CODE TEXT`, as the error page writes a status: the standard reason
-/// for the 4xx and 5xx codes lighttpd names, none for the others (a
-/// backend's 418 or 599 under `server.error-intercept` is `418 `).
-pub fn status_line(status: StatusCode) -> String {
-    let named = matches!(
-        status.as_u16(),
-        100..=399 | 400..=417 | 421..=424 | 426 | 428 | 429 | 431 | 451 | 500..=508 | 510 | 511
-    );
-    let reason = if named {
-        status.canonical_reason()
-    } else {
-        None
-    };
-    format!("{} {}", status.as_u16(), reason.unwrap_or(""))
-}
-
-/// The reason phrase of a status line where lighttpd's differs from the
-/// one hyper writes (the `http` crate's): a status without a known phrase
-/// (a backend's 299 or 600) gets an empty one, where hyper would write
-/// `<none>`.
-pub fn own_reason(status: StatusCode) -> Option<&'static [u8]> {
+/// Where lighttpd's reason phrase differs from the `http` crate's: other
+/// words (203, 207, 306) or none at all (418, 425).
+fn lighttpd_words(status: StatusCode) -> Option<&'static str> {
     match status.as_u16() {
-        203 => Some(b"Non-Authoritative Information"),
-        207 => Some(b"Multi-status"),
-        306 => Some(b"(Unused)"),
-        418 | 425 => Some(b""),
-        _ if status.canonical_reason().is_none() => Some(b""),
+        203 => Some("Non-Authoritative Information"),
+        207 => Some("Multi-status"),
+        306 => Some("(Unused)"),
+        418 | 425 => Some(""),
         _ => None,
     }
+}
+
+/// lighttpd's reason phrase for `status`, for status lines and error
+/// pages alike; none for a code the `http` crate does not know either (a
+/// backend's 299 or 599).
+pub fn reason(status: StatusCode) -> &'static str {
+    lighttpd_words(status)
+        .or_else(|| status.canonical_reason())
+        .unwrap_or("")
+}
+
+/// `CODE TEXT`, as the error page writes a status (`418 ` for a code
+/// lighttpd does not name).
+pub fn status_line(status: StatusCode) -> String {
+    format!("{} {}", status.as_u16(), reason(status))
+}
+
+/// The reason phrase a status line needs where hyper would write another
+/// one (hyper writes the `http` crate's, or `<none>`).
+pub fn own_reason(status: StatusCode) -> Option<&'static [u8]> {
+    lighttpd_words(status)
+        .or_else(|| status.canonical_reason().is_none().then_some(""))
+        .map(str::as_bytes)
 }
 
 /// The standard error page: the XHTML document lighttpd sends when it makes

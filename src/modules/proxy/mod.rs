@@ -754,7 +754,7 @@ async fn respond(
         // would open the client's tunnel (lighttpd answers 405).
         return page(StatusCode::METHOD_NOT_ALLOWED, req);
     }
-    if s.error_intercept && head.status.as_u16() >= 400 {
+    if intercepts(s, &head) {
         let r = intercept(req, &head);
         drain(conn, buf, head.framing, reusable, t.read);
         return r;
@@ -791,6 +791,12 @@ async fn respond(
     };
     drop(host);
     buffered_response(req, head, content, reader.trailers())
+}
+
+/// True when `server.error-intercept` replaces this backend answer (400
+/// and up).
+fn intercepts(s: &Settings, head: &Head) -> bool {
+    s.error_intercept && head.status.as_u16() >= 400
 }
 
 /// `server.error-intercept`: the local answer to a backend's 4xx/5xx
@@ -830,26 +836,20 @@ fn drain(
         return;
     }
     let mut reader = BodyReader::new(Io::Whole(conn), buf, framing, true, read_timeout, 16 * 1024);
-    // What already came with the head is taken at once, so that the
-    // client's next request finds the connection in the pool.
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    loop {
-        match reader.poll_next(&mut cx) {
-            std::task::Poll::Ready(Some(Ok(_))) if reader.produced <= DRAIN_LIMIT => {}
-            std::task::Poll::Pending => break,
-            _ => return,
-        }
-    }
-    tokio::spawn(async move {
-        let read = async {
-            while let Some(Ok(_)) = std::future::poll_fn(|cx| reader.poll_next(cx)).await {
-                if reader.produced > DRAIN_LIMIT {
-                    return;
-                }
+    let mut read = Box::pin(tokio::time::timeout(DRAIN_TIME, async move {
+        while let Some(Ok(_)) = std::future::poll_fn(|cx| reader.poll_next(cx)).await {
+            if reader.produced > DRAIN_LIMIT {
+                return;
             }
-        };
-        let _ = tokio::time::timeout(DRAIN_TIME, read).await;
-    });
+        }
+    }));
+    // What already came with the head is taken at once, so that the
+    // client's next request finds the connection in the pool; the rest in
+    // the background.
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    if read.as_mut().poll(&mut cx).is_pending() {
+        tokio::spawn(read);
+    }
 }
 
 /// The page for a backend response body that could not be read to its
@@ -1245,7 +1245,7 @@ where
     if head.status == StatusCode::SWITCHING_PROTOCOLS {
         return page(StatusCode::BAD_GATEWAY, req);
     }
-    if req.settings.error_intercept && head.status.as_u16() >= 400 {
+    if intercepts(req.settings, &head) {
         // (the request body stops, and the connection closes with it)
         drop(pump);
         return intercept(req, &head);
