@@ -17,10 +17,12 @@
 //! | the rule lists and templates of mod_rewrite and mod_redirect | `subst.rs` |
 //! | mod_setenv | `setenv.rs` |
 //! | mod_extforward | `extforward.rs` |
+//! | mod_auth, mod_authn_file | `auth/` |
 
 pub mod access;
 pub mod accesslog;
 pub mod alias;
+pub mod auth;
 pub mod dirlisting;
 pub mod extforward;
 pub mod filecache;

@@ -48,6 +48,8 @@ pub struct Trail {
     /// The connection's TLS client certificate: `%{…}e` reads its
     /// variables, `%u` its user (`ssl.verifyclient.username`).
     pub client_cert: Option<std::sync::Arc<crate::server::tls::ClientCert>>,
+    /// `%u`: the user mod_auth let in.
+    pub user: Option<BString>,
     /// The `Server` header wick adds itself (`server.tag`): not one the
     /// response brought (`%{Server}o`).
     pub own_server: Option<http::HeaderValue>,
@@ -115,6 +117,7 @@ impl Trail {
             client_close,
             server_name: BString::default(),
             client_cert: None,
+            user: None,
             own_server: None,
             log: log.clone(),
             start: SystemTime::now(),
@@ -258,16 +261,30 @@ impl Pending {
         let l = &self.0;
         let t = &l.trail;
         let remote = String::from_utf8_lossy(&t.remote);
+        // %{REMOTE_USER}e and %{AUTH_TYPE}e after mod_auth let a user in
+        let cert_env = t.client_cert.as_ref().map_or(&[][..], |c| &c.env);
+        let env: std::borrow::Cow<'_, [(BString, BString)]> = match &t.user {
+            None => std::borrow::Cow::Borrowed(cert_env),
+            Some(user) => {
+                let mut v = vec![
+                    (BString::from("REMOTE_USER"), user.clone()),
+                    (BString::from("AUTH_TYPE"), BString::from("Basic")),
+                ];
+                v.extend_from_slice(cert_env);
+                std::borrow::Cow::Owned(v)
+            }
+        };
         let rec = Record {
             remote_addr: &remote,
             remote_port: t.remote_port,
             local_addr: &t.local_addr,
             local_port: t.local_port,
-            remote_user: t
-                .client_cert
-                .as_ref()
-                .and_then(|c| c.user.as_deref())
-                .map(|u| u.as_slice()),
+            remote_user: t.user.as_deref().map(|u| u.as_slice()).or_else(|| {
+                t.client_cert
+                    .as_ref()
+                    .and_then(|c| c.user.as_deref())
+                    .map(|u| u.as_slice())
+            }),
             start: t.start,
             end: SystemTime::now(),
             method: &t.method,
@@ -284,7 +301,7 @@ impl Pending {
             host: &t.host,
             server_name: &t.server_name,
             physical_path: t.physical.as_deref().map(|p| p.as_slice()),
-            env: t.client_cert.as_ref().map_or(&[][..], |c| &c.env),
+            env: &env,
             keepalive_count: t.keepalive_count,
             conn_status: if !complete {
                 ConnStatus::Aborted

@@ -69,6 +69,9 @@ pub struct ModuleOrder {
     pub setenv_before_redirect: bool,
     /// What happens to a directory, in module order.
     pub dir_steps: Vec<staticfile::DirStep>,
+    /// Where mod_auth checks credentials: 0 before mod_access, 1 between
+    /// mod_access and mod_redirect, 2 after mod_redirect.
+    pub auth_slot: u8,
 }
 
 impl ModuleOrder {
@@ -79,6 +82,7 @@ impl ModuleOrder {
             (Some(a), Some(b)) => a < b,
             _ => true,
         };
+        let after = |a: &str, b: &str| matches!((at(a), at(b)), (Some(a), Some(b)) if a > b);
         let dir_steps = modules
             .iter()
             .filter_map(|m| match m.as_str() {
@@ -92,6 +96,13 @@ impl ModuleOrder {
             setenv_before_access: before("mod_setenv", "mod_access"),
             setenv_before_redirect: before("mod_setenv", "mod_redirect"),
             dir_steps,
+            auth_slot: if after("mod_auth", "mod_redirect") {
+                2
+            } else if after("mod_auth", "mod_access") {
+                1
+            } else {
+                0
+            },
         }
     }
 }
@@ -606,6 +617,91 @@ where
             }
         };
     }
+    // mod_auth: the request's rule, if its path has one, checked where
+    // server.modules puts mod_auth
+    macro_rules! auth_stage {
+        ($served:lifetime, $slot:expr, $settings:expr) => {
+            if site.order.auth_slot == $slot {
+                if let Some(rule) = $settings
+                    .auth
+                    .rule_for(&target.path, $settings.force_lowercase_filenames)
+                {
+                    use crate::modules::auth::Verdict;
+                    let authorization = parts
+                        .headers
+                        .get(http::header::AUTHORIZATION)
+                        .map(|v| v.as_bytes());
+                    let extern_user = conn.client_cert.as_ref().and_then(|c| c.user.as_deref());
+                    let verdict = crate::modules::auth::check(
+                        &$settings.auth,
+                        rule,
+                        authorization,
+                        extern_user.map(|u| u.as_slice()),
+                    )
+                    .await;
+                    let wrong = verdict == Verdict::Wrong;
+                    let status = match verdict {
+                        Verdict::User(user) => {
+                            if let Some(t) = trail.as_mut() {
+                                t.user = Some(user);
+                            }
+                            None
+                        }
+                        Verdict::Unauthorized | Verdict::Refused => Some(StatusCode::UNAUTHORIZED),
+                        Verdict::Wrong => {
+                            // wrong credentials are answered late
+                            if !$settings.auth.no_delay {
+                                tokio::time::sleep(crate::modules::auth::WRONG_DELAY).await;
+                            }
+                            Some(StatusCode::UNAUTHORIZED)
+                        }
+                        Verdict::BadRequest => Some(StatusCode::BAD_REQUEST),
+                        Verdict::ServerError => Some(StatusCode::INTERNAL_SERVER_ERROR),
+                    };
+                    if let Some(status) = status {
+                        // server.error-handler's page, unless it is under
+                        // a rule itself (lighttpd checks it as a request)
+                        let lower = $settings.force_lowercase_filenames;
+                        let handler_ruled = $settings.error_handler.as_deref().is_some_and(|h| {
+                            let path = h.split(|&b| b == b'?').next().unwrap_or_default();
+                            $settings.auth.rule_for(path, lower).is_some()
+                        });
+                        let mut r = if handler_ruled {
+                            error_page(status, head_only, $settings)
+                        } else {
+                            error(
+                                status,
+                                &FileRequest {
+                                    method: &parts.method,
+                                    version: parts.version,
+                                    path: &target.path,
+                                    query: target.query.as_deref(),
+                                    headers: &parts.headers,
+                                    settings: $settings,
+                                    cache: &site.files,
+                                    sends: None,
+                                    alias: None,
+                                    dir_steps: &site.order.dir_steps,
+                                },
+                            )
+                        };
+                        if wrong {
+                            // (lighttpd ends the connection after wrong credentials)
+                            r.headers_mut()
+                                .insert(CONNECTION, HeaderValue::from_static("close"));
+                        }
+                        if status == StatusCode::UNAUTHORIZED
+                            && rule.method == crate::modules::auth::Method::Basic
+                        {
+                            r.headers_mut()
+                                .insert(http::header::WWW_AUTHENTICATE, rule.challenge.clone());
+                        }
+                        break $served done_by(r, $settings, n, headers_set);
+                    }
+                }
+            }
+        };
+    }
     let response = 'served: {
         loop {
             let input = cond_input!();
@@ -686,6 +782,7 @@ where
             if site.order.setenv_before_access {
                 request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
             }
+            auth_stage!('served, 0, settings);
             if !settings.access.is_off()
                 && !settings
                     .access
@@ -700,6 +797,7 @@ where
                 let r = error_page(StatusCode::FORBIDDEN, head_only, settings);
                 break 'served done_by(r, settings, n, headers_set);
             }
+            auth_stage!('served, 1, settings);
             if site.order.setenv_before_redirect {
                 request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
             }
@@ -721,6 +819,7 @@ where
                 }
             }
 
+            auth_stage!('served, 2, settings);
             request_setenv(settings, &mut headers_set, &mut parts.headers, trail);
             let input = cond_input!();
             if let (Some(t), Some(root)) = (trail.as_mut(), settings.document_root.as_deref()) {

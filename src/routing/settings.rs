@@ -108,6 +108,8 @@ pub struct Settings {
     pub dirlisting: crate::modules::dirlisting::DirListing,
     /// `accesslog.*`.
     pub accesslog: crate::modules::accesslog::AccessLog,
+    /// `auth.*`.
+    pub auth: crate::modules::auth::AuthSettings,
 }
 
 /// The `Server` header lighttpd sends by default is its own name; ours.
@@ -158,6 +160,7 @@ impl Default for Settings {
             extforward: Default::default(),
             dirlisting: Default::default(),
             accesslog: Default::default(),
+            auth: Default::default(),
         }
     }
 }
@@ -220,6 +223,10 @@ pub enum Set {
     DirListing(crate::modules::dirlisting::DirSet),
     /// A block's `accesslog.*`.
     AccessLog(Arc<crate::modules::accesslog::BlockSettings>),
+    /// An `auth.*` setting.
+    Auth(crate::modules::auth::AuthSet),
+    /// `server.feature-flags`: mod_proxy's and mod_auth's.
+    Features(ProxySet, crate::modules::auth::AuthSet),
 }
 
 /// Boolean settings.
@@ -308,6 +315,11 @@ impl Settings {
             Set::Extforward(e) => self.extforward.apply(e),
             Set::DirListing(d) => self.dirlisting.apply(d),
             Set::AccessLog(a) => self.accesslog.apply(a),
+            Set::Auth(a) => self.auth.apply(a),
+            Set::Features(p, a) => {
+                self.proxy.apply(p);
+                self.auth.apply(a);
+            }
             Set::Flag(f, on) => {
                 let on = *on;
                 match f {
@@ -407,6 +419,8 @@ pub struct Loaded {
     pub dirlisting: bool,
     /// mod_accesslog
     pub accesslog: bool,
+    /// mod_auth (with mod_authn_file)
+    pub auth: bool,
 }
 
 impl Loaded {
@@ -422,6 +436,7 @@ impl Loaded {
             extforward: has("mod_extforward"),
             dirlisting: has("mod_dirlisting"),
             accesslog: has("mod_accesslog"),
+            auth: has("mod_auth"),
         }
     }
 
@@ -436,6 +451,7 @@ impl Loaded {
             extforward: true,
             dirlisting: true,
             accesslog: true,
+            auth: true,
         }
     }
 }
@@ -547,7 +563,15 @@ pub fn compile_entry(
                 .into(),
         ),
         b"server.upload-temp-file-size" => Set::Number(Number::UploadTempFileSize, to_number(v)),
-        b"server.feature-flags" => Set::Proxy(proxy_config::features(v)),
+        b"server.feature-flags" => Set::Features(
+            proxy_config::features(v),
+            crate::modules::auth::AuthSet::Delay(
+                v.as_array()
+                    .and_then(|a| a.get(b"auth.delay-invalid-creds"))
+                    .and_then(|e| proxy_config::flag(&e.value))
+                    .unwrap_or(true),
+            ),
+        ),
         b"server.errorfile-prefix" => Set::ErrorfilePrefix(to_bytes(v)),
         b"server.error-handler" => Set::ErrorHandler(to_bytes(v)),
         b"server.error-handler-404" => Set::ErrorHandler404(to_bytes(v)),
@@ -614,6 +638,12 @@ fn compile_module_entry(
         {
             match crate::modules::dirlisting::compile_entry(lc, entry, patterns)? {
                 Some(d) => Set::DirListing(d),
+                None => return Ok(None),
+            }
+        }
+        _ if loaded.auth && lc.starts_with(b"auth.") => {
+            match crate::modules::auth::compile(lc, entry)? {
+                Some(s) => Set::Auth(s),
                 None => return Ok(None),
             }
         }

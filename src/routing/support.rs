@@ -27,7 +27,9 @@ pub fn module_support(name: &str) -> Support {
     match name {
         "mod_indexfile" | "mod_staticfile" | "mod_proxy" | "mod_wstunnel" | "mod_access"
         | "mod_alias" | "mod_redirect" | "mod_rewrite" | "mod_setenv" | "mod_extforward"
-        | "mod_dirlisting" | "mod_accesslog" => Support::Implemented,
+        | "mod_dirlisting" | "mod_accesslog" | "mod_auth" | "mod_authn_file" => {
+            Support::Implemented
+        }
         // TLS: any of lighttpd's TLS modules is served with rustls
         n if crate::config::check::TLS_MODULES.contains(&n) => Support::Implemented,
         "mod_deflate" | "mod_compress" => Support::Ignored("responses are sent uncompressed"),
@@ -145,6 +147,9 @@ pub fn key_support(key: &str) -> Support {
         }
         "ssl.ca-crl-file" | "ssl.verifyclient.ca-crl-file" => Support::Refused(
             "certificate revocation lists are not implemented; without them revoked client certificates would be accepted",
+        ),
+        "auth.backend.plain.groupfile" => Support::Ignored(
+            "group= never matches with the file backends (as in lighttpd, which does not read this file either)",
         ),
         "ssl.acme-tls-1" => Support::Refused("ACME tls-alpn-01 challenges are not implemented"),
         _ => Support::Implemented,
