@@ -626,76 +626,12 @@ where
                     .auth
                     .rule_for(&target.path, $settings.force_lowercase_filenames)
                 {
-                    use crate::modules::auth::Verdict;
-                    let authorization = parts
-                        .headers
-                        .get(http::header::AUTHORIZATION)
-                        .map(|v| v.as_bytes());
-                    let extern_user = conn.client_cert.as_ref().and_then(|c| c.user.as_deref());
-                    let verdict = crate::modules::auth::check(
-                        &$settings.auth,
-                        rule,
-                        authorization,
-                        extern_user.map(|u| u.as_slice()),
-                    )
-                    .await;
-                    let wrong = verdict == Verdict::Wrong;
-                    let status = match verdict {
-                        Verdict::User(user) => {
-                            if let Some(t) = trail.as_mut() {
-                                t.user = Some(user);
-                            }
-                            None
-                        }
-                        Verdict::Unauthorized | Verdict::Refused => Some(StatusCode::UNAUTHORIZED),
-                        Verdict::Wrong => {
-                            // wrong credentials are answered late
-                            if !$settings.auth.no_delay {
-                                tokio::time::sleep(crate::modules::auth::WRONG_DELAY).await;
-                            }
-                            Some(StatusCode::UNAUTHORIZED)
-                        }
-                        Verdict::BadRequest => Some(StatusCode::BAD_REQUEST),
-                        Verdict::ServerError => Some(StatusCode::INTERNAL_SERVER_ERROR),
-                    };
-                    if let Some(status) = status {
-                        // server.error-handler's page, unless it is under
-                        // a rule itself (lighttpd checks it as a request)
-                        let lower = $settings.force_lowercase_filenames;
-                        let handler_ruled = $settings.error_handler.as_deref().is_some_and(|h| {
-                            let path = h.split(|&b| b == b'?').next().unwrap_or_default();
-                            $settings.auth.rule_for(path, lower).is_some()
-                        });
-                        let mut r = if handler_ruled {
-                            error_page(status, head_only, $settings)
-                        } else {
-                            error(
-                                status,
-                                &FileRequest {
-                                    method: &parts.method,
-                                    version: parts.version,
-                                    path: &target.path,
-                                    query: target.query.as_deref(),
-                                    headers: &parts.headers,
-                                    settings: $settings,
-                                    cache: &site.files,
-                                    sends: None,
-                                    alias: None,
-                                    dir_steps: &site.order.dir_steps,
-                                },
-                            )
-                        };
-                        if wrong {
-                            // (lighttpd ends the connection after wrong credentials)
-                            r.headers_mut()
-                                .insert(CONNECTION, HeaderValue::from_static("close"));
-                        }
-                        if status == StatusCode::UNAUTHORIZED
-                            && rule.method == crate::modules::auth::Method::Basic
-                        {
-                            r.headers_mut()
-                                .insert(http::header::WWW_AUTHENTICATE, rule.challenge.clone());
-                        }
+                    // (boxed: rare, and it would make every request's
+                    // future larger)
+                    let answer = Box::pin(auth_answer(
+                        rule, $settings, &parts, &target, site, conn, trail, head_only,
+                    ));
+                    if let Some(r) = answer.await {
                         break $served done_by(r, $settings, n, headers_set);
                     }
                 }
@@ -1296,6 +1232,83 @@ fn request_host(
         return Ok(Vec::new());
     }
     host::normalize_host_with_port(raw, opts, default_port).map_err(|_| StatusCode::BAD_REQUEST)
+}
+
+/// mod_auth's answer to a request under `rule`: `None` lets it in (its
+/// user goes to the access log); else the 401 (with the rule's challenge
+/// for Basic; wrong credentials late and closing the connection), 400 or
+/// 500, with `server.error-handler`'s page unless that page is under a
+/// rule itself (lighttpd checks it as a request).
+#[allow(clippy::too_many_arguments)]
+async fn auth_answer(
+    rule: &crate::modules::auth::Rule,
+    settings: &Settings,
+    parts: &http::request::Parts,
+    target: &target::Target,
+    site: &Site,
+    conn: &ConnInfo,
+    trail: &mut Option<logging::Trail>,
+    head_only: bool,
+) -> Option<Response<Body>> {
+    use crate::modules::auth::{self, Verdict};
+    let authorization = parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let extern_user = conn.client_cert.as_ref().and_then(|c| c.user.as_deref());
+    let verdict = auth::check(
+        &settings.auth,
+        rule,
+        authorization,
+        extern_user.map(|u| u.as_slice()),
+    )
+    .await;
+    let status = match verdict {
+        Verdict::User(user) => {
+            if let Some(t) = trail.as_mut() {
+                t.user = Some(user);
+            }
+            return None;
+        }
+        Verdict::Unauthorized | Verdict::Refused | Verdict::Wrong => StatusCode::UNAUTHORIZED,
+        Verdict::BadRequest => StatusCode::BAD_REQUEST,
+        Verdict::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    if verdict == Verdict::Wrong && !settings.auth.no_delay {
+        tokio::time::sleep(auth::WRONG_DELAY).await;
+    }
+    let lower = settings.force_lowercase_filenames;
+    let handler_ruled = settings.error_handler.as_deref().is_some_and(|h| {
+        let path = h.split(|&b| b == b'?').next().unwrap_or_default();
+        settings.auth.rule_for(path, lower).is_some()
+    });
+    let mut r = if handler_ruled {
+        error_page(status, head_only, settings)
+    } else {
+        let req = FileRequest {
+            method: &parts.method,
+            version: parts.version,
+            path: &target.path,
+            query: target.query.as_deref(),
+            headers: &parts.headers,
+            settings,
+            cache: &site.files,
+            sends: None,
+            alias: None,
+            dir_steps: &site.order.dir_steps,
+        };
+        error(status, &req)
+    };
+    if verdict == Verdict::Wrong {
+        // (lighttpd ends the connection after wrong credentials)
+        r.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    if status == StatusCode::UNAUTHORIZED && rule.method == auth::Method::Basic {
+        r.headers_mut()
+            .insert(http::header::WWW_AUTHENTICATE, rule.challenge.clone());
+    }
+    Some(r)
 }
 
 /// `server.error-intercept`: the answer in place of a backend's error

@@ -3,18 +3,22 @@
 //! `auth.require` names, against a `plain`, `htpasswd` or `htdigest` user
 //! file.
 //!
-//! - `auth.require` maps URL-path prefixes to a rule: `method` (`basic`),
-//!   `realm`, `require` (`valid-user`, or `user=NAME` alternatives joined
-//!   by `|`). The first listed prefix of the decoded path decides.
+//! - `auth.require` maps URL-path prefixes to a rule: `method` (`basic`,
+//!   `extern`), `realm`, `require` (`valid-user`, or `user=NAME`
+//!   alternatives joined by `|`). The first listed prefix of the decoded
+//!   path decides.
+//!   `group=` and `host=` tokens never match (as in lighttpd); `method`
+//!   `extern` takes the user of a TLS client certificate.
 //! - A request without usable credentials gets 401 with
 //!   `WWW-Authenticate: Basic realm="…", charset="UTF-8"`; credentials that
 //!   cannot be decoded (bad base64, no `:`) get 400. Wrong credentials are
 //!   answered after a delay of one second (as lighttpd's
-//!   `auth.delay-invalid-creds`), which slows password guessing.
+//!   `auth.delay-invalid-creds`), which slows password guessing, and the
+//!   connection closes.
 //! - The user files are read on every check, so that edits take effect
-//!   at once; `auth.cache` keeps good credentials for its `max-age`.
-//! - Digest and extern authentication, groups and hosts in `require`, and
-//!   the other backends are refused at start.
+//!   at once; `auth.cache` remembers each user's password that passed for
+//!   its `max-age`.
+//! - Digest authentication and the other backends are refused at start.
 
 pub mod passwd;
 
@@ -22,7 +26,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use bstr::{BString, ByteSlice};
 
 use crate::config::Diagnostic;
@@ -454,10 +457,7 @@ fn strongest(list: &[u8]) -> Option<passwd::DigestAlg> {
             b"sha-512-256" => Sha512_256,
             _ => return None,
         };
-        let rank = |a: passwd::DigestAlg| a.hex_len() * 2 + usize::from(a == Sha512_256);
-        if best.is_none_or(|b| rank(alg) > rank(b)) {
-            best = Some(alg);
-        }
+        best = best.max(Some(alg));
     }
     best
 }
@@ -535,22 +535,12 @@ fn basic_credentials(value: &[u8]) -> Option<Result<(BString, BString), ()>> {
     if rest.len() >= MAX_BASIC_TOKEN {
         return None;
     }
-    let token: Vec<u8> = rest
-        .iter()
-        .copied()
-        .filter(|&b| b != b' ' && b != b'\t')
-        .take_while(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
-        .collect();
-    if token.is_empty() && rest.iter().all(|&b| b == b' ') {
+    // (spaces and tabs inside the token are skipped)
+    let token = rest.iter().copied().filter(|&b| b != b' ' && b != b'\t');
+    if rest.iter().all(|&b| b == b' ') {
         return None;
     }
-    let engine = base64::engine::GeneralPurpose::new(
-        &base64::alphabet::STANDARD,
-        base64::engine::GeneralPurposeConfig::new()
-            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
-            .with_decode_allow_trailing_bits(true),
-    );
-    let decoded = match engine.decode(&token) {
+    let decoded = match passwd::lenient_base64(token) {
         Ok(d) if !d.is_empty() => d,
         _ => return Some(Err(())),
     };
@@ -731,6 +721,7 @@ fn find_secret<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
 
     #[test]
     fn basic_header_forms() {

@@ -23,17 +23,7 @@ pub fn htpasswd_matches(hash: &[u8], password: &[u8]) -> bool {
     }
     if let Some(b64) = hash.strip_prefix(b"{SHA}") {
         // (what follows the base-64 text is not read, as in lighttpd)
-        let end = b64
-            .iter()
-            .position(|&b| !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/'))
-            .unwrap_or(b64.len());
-        let engine = base64::engine::GeneralPurpose::new(
-            &base64::alphabet::STANDARD,
-            base64::engine::GeneralPurposeConfig::new()
-                .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
-                .with_decode_allow_trailing_bits(true),
-        );
-        let Ok(stored) = engine.decode(&b64[..end]) else {
+        let Ok(stored) = lenient_base64(b64.iter().copied()) else {
             return false;
         };
         let sum = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, password);
@@ -71,6 +61,22 @@ fn crypt(password: &[u8], hash: &[u8]) -> Option<Vec<u8>> {
     // which is still alive here.
     let made = unsafe { std::ffi::CStr::from_ptr(out) };
     Some(made.to_bytes().to_vec())
+}
+
+/// Decodes base-64 as lighttpd reads it (Basic credentials, `{SHA}`
+/// hashes): the standard alphabet, padding optional, the text ending at
+/// the first byte outside the alphabet (`=` included).
+pub fn lenient_base64(text: impl Iterator<Item = u8>) -> Result<Vec<u8>, base64::DecodeError> {
+    const LENIENT: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireNone)
+            .with_decode_allow_trailing_bits(true),
+    );
+    let token: Vec<u8> = text
+        .take_while(|&b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+        .collect();
+    LENIENT.decode(token)
 }
 
 /// The characters of crypt's base-64.
@@ -147,8 +153,9 @@ pub fn apr1(password: &[u8], salt: &[u8]) -> String {
     out
 }
 
-/// A digest algorithm of HTTP Digest authentication (RFC 7616).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A digest algorithm of HTTP Digest authentication (RFC 7616), weakest
+/// first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DigestAlg {
     /// MD5
     Md5,
